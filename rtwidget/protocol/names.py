@@ -1,0 +1,112 @@
+"""The event grammar's vocabulary: every wire ``type`` of both dialects, and the renames between them.
+
+GA names are canonical inside rtwidget; beta names exist only at the edge (see :mod:`.dialects`).
+"""
+
+from __future__ import annotations
+
+GA_CLIENT_EVENTS: frozenset[str] = frozenset(
+    {
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "output_audio_buffer.clear",
+        "conversation.item.create",
+        "conversation.item.retrieve",
+        "conversation.item.truncate",
+        "conversation.item.delete",
+        "response.create",
+        "response.cancel",
+    }
+)
+
+BETA_CLIENT_EVENTS: frozenset[str] = GA_CLIENT_EVENTS | {"transcription_session.update"}
+
+GA_SERVER_EVENTS: frozenset[str] = frozenset(
+    {
+        "session.created",
+        "session.updated",
+        "conversation.created",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.created",
+        "conversation.item.retrieved",
+        "conversation.item.truncated",
+        "conversation.item.deleted",
+        "conversation.item.input_audio_transcription.delta",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "conversation.item.input_audio_transcription.segment",
+        "input_audio_buffer.committed",
+        "input_audio_buffer.cleared",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.dtmf_event_received",
+        "output_audio_buffer.started",
+        "output_audio_buffer.stopped",
+        "output_audio_buffer.cleared",
+        "response.created",
+        "response.done",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.output_audio.delta",
+        "response.output_audio.done",
+        "response.output_audio_transcript.delta",
+        "response.output_audio_transcript.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+        "rate_limits.updated",
+        "error",
+    }
+)
+
+# Server event renames, beta name -> GA name. Everything else keeps its name.
+BETA_TO_GA_SERVER: dict[str, str] = {
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "transcription_session.updated": "session.updated",
+    "transcription_session.created": "session.created",
+}
+GA_TO_BETA_SERVER: dict[str, str] = {
+    ga: beta for beta, ga in BETA_TO_GA_SERVER.items() if not beta.startswith("transcription_session")
+}
+
+BETA_SERVER_EVENTS: frozenset[str] = frozenset(
+    (GA_SERVER_EVENTS - set(GA_TO_BETA_SERVER))
+    - {
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.input_audio_transcription.segment",
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.dtmf_event_received",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+    }
+) | set(GA_TO_BETA_SERVER.values()) | {"transcription_session.updated"}
+
+# The envelope variant wraps every event as {"type": "realtime.<type>", "data": {...}}.
+ENVELOPE_PREFIX = "realtime."
