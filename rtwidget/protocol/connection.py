@@ -1,0 +1,307 @@
+"""The sans-I/O Realtime connection: the client side of the protocol, with no socket.
+
+In the manner of the websockets library's protocol objects::
+
+    conn = Connection(dialect="ga")
+    conn.send_text("hello")                  # queues client events (validated, with event ids)
+    for event, text in conn.data_to_send():  # the pump writes each text to the socket
+        ...
+    event = conn.receive_text(message)       # the pump feeds each server message; never raises
+    for call in conn.function_calls_to_run():
+        ...                                  # run the tool, then conn.function_output(call.call_id, output)
+    conn.reply_if_due()                      # after outputs: exactly one response.create, when due
+
+Every protocol decision lives here or below: event grammar, ids, error linking, conversation state and the
+reply rule. The I/O layer only moves text and runs tools.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import items as build
+from .conversation import BYTES_PER_MS, Conversation, b64_decoded_len
+from .dialects import Dialect, client_event_to_ga
+from .events import Codec, Event
+from .session_config import session_fields
+from .tracker import FunctionCall, ResponseTracker
+from .validate import validate_client_event
+
+Json = dict[str, Any]
+
+# Error codes that end the session on the server side.
+TERMINAL_ERROR_CODES = frozenset({"session_expired", "beta_api_shape_disabled"})
+# Error codes that are a harmless race (a cancel that arrived after the response ended).
+HARMLESS_ERROR_CODES = frozenset({"response_cancel_not_active"})
+# How many sent client events are remembered for linking errors to their cause.
+PENDING_LIMIT = 1024
+
+
+def error_code(event: Event) -> str | None:
+    """The ``error.code`` of an ``error`` event, else None."""
+    if event.type != "error":
+        return None
+    err = event.data.get("error")
+    code = err.get("code") if isinstance(err, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _strip_audio(event: Json) -> Json:
+    """The event without base64 audio payloads (for error causes and logs)."""
+    if event.get("type") == "input_audio_buffer.append":
+        return {**event, "audio": f"<{b64_decoded_len(str(event.get('audio', '')))} bytes>"}
+    return event
+
+
+class Connection:
+    """Client-side protocol state for one WebSocket connection (see the module docstring for the loop)."""
+
+    def __init__(self, dialect: Dialect | str = "ga", *, envelope: bool = False) -> None:
+        self.codec = Codec(dialect, envelope)
+        self.conversation = Conversation()
+        self.tracker = ResponseTracker()
+        # The effective session config the server last reported (GA form), and its id / expiry.
+        self.session: Json = {}
+        # Client events sent and not yet forgotten, by event id, for linking errors to their cause.
+        self._sent: OrderedDict[str, Json] = OrderedDict()
+        self._outgoing: list[tuple[Json, str]] = []
+        self._calls: list[FunctionCall] = []
+        # Prefix keeps event ids unique across reconnects of one process.
+        self._id_prefix = f"evt_rtw{secrets.token_hex(3)}_"
+        self._counter = itertools.count(1)
+        # Bytes appended to the input buffer since the last commit/clear, for user-item durations.
+        self._buffer_bytes = 0
+        self._committing_ms: float | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"ga"`` or ``"beta"``."""
+        return self.codec.dialect
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's session id (``sess_…``) once ``session.created`` has arrived."""
+        value = self.session.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def expires_at(self) -> int | None:
+        """Unix time (s) at which the server will end the session, when it said so."""
+        value = self.session.get("expires_at")
+        return int(value) if isinstance(value, (int, float)) else None
+
+    # ------------------------------------------------------------------------------------------ sending
+
+    def new_event_id(self) -> str:
+        """A fresh client event id."""
+        return f"{self._id_prefix}{next(self._counter)}"
+
+    def send(self, event: Json, *, reply: bool = True) -> str:
+        """Validate a client event, give it an ``event_id``, queue its wire text; returns the event id.
+
+        GA-form events are accepted in both dialects; on a beta connection beta-shaped events are accepted too
+        (they are read as GA first). Raises :class:`~.errors.ClientEventError` (nothing is queued) when the
+        event must not be sent. After calling this, call :meth:`data_to_send`.
+        """
+        if self.dialect == "beta" and isinstance(event, dict):
+            event = client_event_to_ga(event)
+        validate_client_event(event)
+        event = dict(event)
+        event_id = event.setdefault("event_id", self.new_event_id())
+        text = self.codec.encode(event)
+        self._record_sent(event, reply)
+        self._outgoing.append((event, text))
+        return str(event_id)
+
+    def _record_sent(self, event: Json, reply: bool) -> None:
+        self._sent[str(event["event_id"])] = _strip_audio(event)
+        if len(self._sent) > PENDING_LIMIT:
+            self._sent.popitem(last=False)
+        etype = event["type"]
+        if etype == "input_audio_buffer.append":
+            self._buffer_bytes += b64_decoded_len(event["audio"])
+        elif etype == "input_audio_buffer.commit":
+            self._committing_ms = self._buffer_bytes / BYTES_PER_MS
+            self._buffer_bytes = 0
+        elif etype == "input_audio_buffer.clear":
+            self._buffer_bytes = 0
+        self.tracker.client_sent(event, reply=reply)
+
+    def data_to_send(self) -> list[tuple[Json, str]]:
+        """Drain the queued client events as ``(event, wire_text)`` pairs, in order."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    # ------------------------------------------------------------------------------------------ receiving
+
+    def receive_text(self, text: str | bytes) -> Event:
+        """Parse and fold one server message; never raises. Then drain :meth:`function_calls_to_run`."""
+        event = self.codec.decode(text)
+        etype = event.type
+        if etype == "error":
+            err = event.data.get("error")
+            cause_id = err.get("event_id") if isinstance(err, dict) else None
+            if isinstance(cause_id, str):
+                event.cause = self._sent.get(cause_id)
+        elif etype in ("session.created", "session.updated"):
+            session = event.data.get("session")
+            if isinstance(session, dict):
+                self.session = session
+        elif etype == "input_audio_buffer.committed":
+            self._on_committed(event.data)
+        try:
+            self.conversation.apply(event)
+            self._calls.extend(self.tracker.server_received(event))
+        except (TypeError, ValueError, AttributeError, KeyError):
+            # A server event with a shape we did not expect must not break the reader: state stays as it was.
+            pass
+        return event
+
+    def _on_committed(self, data: Json) -> None:
+        item_id = data.get("item_id")
+        if not isinstance(item_id, str):
+            return
+        known = self.conversation.get(item_id)
+        if (known is None or known.input_audio_ms is None) and self._committing_ms is not None:
+            self.conversation.set_input_audio(item_id, self._committing_ms)
+        self._committing_ms = None
+        self._buffer_bytes = 0
+
+    def function_calls_to_run(self) -> list[FunctionCall]:
+        """Function calls from finished responses that have not been handed out yet."""
+        out, self._calls = self._calls, []
+        return out
+
+    # ------------------------------------------------------------------------------------------ high level
+
+    def update_session(self, **fields: Any) -> str:
+        """``session.update`` from friendly or beta-style names (see :func:`.session_config.session_fields`)."""
+        return self.send({"type": "session.update", "session": session_fields(**fields)})
+
+    def send_text(self, text: str, *, respond: bool = True) -> list[str]:
+        """A user text message, then (``respond=True``) one ``response.create`` unless one is already due."""
+        ids = [self.send({"type": "conversation.item.create", "item": build.user_text(text)})]
+        if respond:
+            ids.append(self.respond())
+        return ids
+
+    def append_audio(self, pcm: bytes) -> str:
+        """``input_audio_buffer.append`` of PCM16 24 kHz mono bytes."""
+        return self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})
+
+    def commit_audio(self) -> str:
+        """``input_audio_buffer.commit``."""
+        return self.send({"type": "input_audio_buffer.commit"})
+
+    def clear_audio(self) -> str:
+        """``input_audio_buffer.clear``."""
+        return self.send({"type": "input_audio_buffer.clear"})
+
+    def respond(self, **response: Any) -> str:
+        """``response.create`` with optional response parameters (friendly names as for the session)."""
+        event: Json = {"type": "response.create"}
+        if response:
+            event["response"] = _response_params(response)
+        return self.send(event)
+
+    def respond_out_of_band(
+        self,
+        instructions: str | None = None,
+        *,
+        input: Iterable[Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        **response: Any,
+    ) -> str:
+        """An out-of-band ``response.create`` (``conversation: "none"``); returns its event id.
+
+        ``input`` takes items, item ids (turned into ``item_reference``), or plain strings (user messages);
+        leave it out to let the response see the default conversation. ``metadata`` also carries
+        ``rtwidget_request`` = the event id, so the response can be matched to this request.
+        """
+        event_id = self.new_event_id()
+        params = _response_params(response)
+        params["conversation"] = "none"
+        if instructions is not None:
+            params["instructions"] = instructions
+        params["metadata"] = {**(metadata or {}), "rtwidget_request": event_id}
+        if input is not None:
+            params["input"] = [_input_item(x, self.conversation) for x in input]
+        return self.send({"type": "response.create", "event_id": event_id, "response": params})
+
+    def cancel(self, response_id: str | None = None) -> str:
+        """``response.cancel`` (harmless if nothing is running: the server's error is marked harmless)."""
+        event: Json = {"type": "response.cancel"}
+        if response_id is not None:
+            event["response_id"] = response_id
+        return self.send(event)
+
+    def truncate(self, item_id: str, audio_end_ms: float, content_index: int = 0) -> str | None:
+        """``conversation.item.truncate`` at the played position, clamped to the audio received.
+
+        Returns None (and sends nothing) when there is nothing to cut: the whole item was heard.
+        """
+        item = self.conversation.get(item_id)
+        received = item.audio_ms if item is not None else None
+        end = max(0, int(audio_end_ms))
+        if received is not None and received > 0:
+            if end >= int(received):
+                return None
+        return self.send(
+            {"type": "conversation.item.truncate", "item_id": item_id, "content_index": content_index,
+             "audio_end_ms": end}
+        )
+
+    def function_output(self, call_id: str, output: Any, *, reply: bool = True) -> str:
+        """A ``function_call_output`` (non-string outputs JSON-encoded); ``reply=False`` wants no response."""
+        event = {"type": "conversation.item.create", "item": build.function_call_output(call_id, output)}
+        return self.send(event, reply=reply)
+
+    def reply_if_due(self) -> str | None:
+        """Send exactly one ``response.create`` if the reply rule says one is due; returns its id or None."""
+        if self.tracker.response_due():
+            return self.respond()
+        return None
+
+    def load_history(self, messages: Iterable[Mapping[str, Any]]) -> list[str]:
+        """One ``conversation.item.create`` per message, in order, each with its role's content types."""
+        return [self.send({"type": "conversation.item.create", "item": item}, reply=False)
+                for item in build.history_items(messages)]
+
+    def reset(self) -> None:
+        """Forget the server session (call before reconnecting: a reconnect starts a new session)."""
+        self.conversation = Conversation()
+        self.tracker.reset()
+        self.session = {}
+        self._buffer_bytes = 0
+        self._committing_ms = None
+        self._calls = []
+
+
+def _response_params(response: Mapping[str, Any]) -> Json:
+    """``response.create.response`` from friendly names (voice, modalities, ...)."""
+    params: Json = {}
+    for key, value in response.items():
+        if key in ("voice",):
+            params.setdefault("audio", {}).setdefault("output", {})["voice"] = value
+        elif key in ("modalities", "output_modalities"):
+            params["output_modalities"] = session_fields(modalities=value)["output_modalities"]
+        elif key == "max_response_output_tokens":
+            params["max_output_tokens"] = value
+        else:
+            params[key] = value
+    return params
+
+
+def _input_item(value: Any, conversation: Conversation) -> Json:
+    if isinstance(value, str):
+        if conversation.get(value) is not None:
+            return build.item_reference(value)
+        return build.user_text(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"out-of-band input must be items, item ids or strings, not {type(value).__name__}")

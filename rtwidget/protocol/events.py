@@ -1,0 +1,141 @@
+"""Server events and the codec that turns wire text into them (and client events into wire text).
+
+Every server message becomes an :class:`Event` whose ``type`` is the wire ``type`` in GA form. A type this
+module does not know becomes an :class:`UnknownEvent` (raw dict kept); text that is not a JSON object with a
+string ``type`` becomes an :class:`InvalidEvent`. Decoding never raises.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .dialects import (
+    Dialect,
+    check_dialect,
+    client_event_from_ga,
+    server_event_to_ga,
+    unwrap_envelope,
+    wrap_envelope,
+)
+from .names import ENVELOPE_PREFIX, GA_SERVER_EVENTS
+
+Json = dict[str, Any]
+
+INVALID = "invalid"
+
+
+class Event:
+    """One server event: ``type`` is the GA wire type, ``data`` the whole event as a dict.
+
+    ``cause`` is set on ``error`` events when the server named the client event that caused it (the client
+    event as it was sent, without audio payloads). Index it like the dict: ``event["response"]``.
+    """
+
+    __slots__ = ("cause", "data", "type")
+
+    def __init__(self, type: str, data: Json) -> None:
+        self.type = type
+        self.data = data
+        self.cause: Json | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key`` of the event, or ``default``."""
+        return self.data.get(key, default)
+
+    @property
+    def event_id(self) -> str | None:
+        """The server's ``event_id`` (absent on a few event types)."""
+        value = self.data.get("event_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def known(self) -> bool:
+        """False for unknown and invalid events."""
+        return True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.type} {_short(self.data)}>"
+
+
+class UnknownEvent(Event):
+    """A well-formed event of a type rtwidget does not know (new API events keep appearing)."""
+
+    __slots__ = ()
+
+    @property
+    def known(self) -> bool:
+        return False
+
+
+class InvalidEvent(Event):
+    """Text that is not a JSON object with a string ``type``. ``reason`` says why; ``text`` is the raw text."""
+
+    __slots__ = ("reason", "text")
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(INVALID, {"type": INVALID, "reason": reason})
+        self.reason = reason
+        self.text = text
+
+    @property
+    def known(self) -> bool:
+        return False
+
+
+def _short(data: Json, limit: int = 120) -> str:
+    text = json.dumps({k: v for k, v in data.items() if k != "type"}, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Codec:
+    """Wire text <-> events for one connection: a dialect (``"ga"`` or ``"beta"``) and the envelope flag.
+
+    Inbound envelopes are unwrapped whatever the flag says; outbound events are wrapped only when
+    ``envelope`` is true.
+    """
+
+    def __init__(self, dialect: Dialect | str = "ga", envelope: bool = False) -> None:
+        self.dialect: Dialect = check_dialect(dialect)
+        self.envelope = envelope
+
+    def decode(self, text: str | bytes) -> Event:
+        """Parse one server message. Never raises."""
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError) as exc:
+            return InvalidEvent(f"not JSON: {exc}", _as_text(text))
+        if not isinstance(data, dict):
+            return InvalidEvent(f"not a JSON object but {type(data).__name__}", _as_text(text))
+        etype = data.get("type")
+        if not isinstance(etype, str):
+            return InvalidEvent("no string 'type' field", _as_text(text))
+        if etype.startswith(ENVELOPE_PREFIX):
+            data = unwrap_envelope(data)
+            etype = data["type"]
+        if self.dialect == "beta":
+            data = server_event_to_ga(data)
+            etype = data["type"]
+        if etype in GA_SERVER_EVENTS:
+            return Event(etype, data)
+        return UnknownEvent(etype, data)
+
+    def encode(self, event: Json) -> str:
+        """Wire text for a (validated, GA-form) client event."""
+        if self.dialect == "beta":
+            event = client_event_from_ga(event)
+        if self.envelope:
+            event = wrap_envelope(event)
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def _as_text(text: str | bytes) -> str:
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text).decode("utf-8", "replace")
+    return str(text)

@@ -1,0 +1,155 @@
+"""Response tracker: which response is active, which function calls are owed, and when one reply is due.
+
+The rule it enforces (the one people get wrong with the raw API): after a response produced function calls,
+send an output for EVERY call, then exactly ONE ``response.create``, and never while another response is
+active in the default conversation. Tools registered with ``reply=False`` owe an output but ask for no reply.
+
+Feed it :meth:`client_sent` for every client event and :meth:`server_received` for every server event;
+ask :meth:`response_due` after each, and send ``response.create`` when it says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .events import Event
+
+Json = dict[str, Any]
+
+
+@dataclass
+class FunctionCall:
+    """A function call the model made: run it and send a ``function_call_output`` with ``call_id``."""
+
+    call_id: str
+    name: str
+    arguments: str
+    item_id: str
+    response_id: str
+
+
+class ResponseTracker:
+    """Response bookkeeping for the default conversation (out-of-band responses never block it)."""
+
+    def __init__(self) -> None:
+        # Id of the response in progress in the default conversation, or None.
+        self.active: str | None = None
+        # Default-conversation response.create events sent and not yet answered (created or error), by event id.
+        self._pending_creates: set[str] = set()
+        # Out-of-band response.create events sent and not yet answered, by event id.
+        self._pending_out_of_band: set[str] = set()
+        # Function calls each response produced (from response.done, the authoritative list).
+        self.calls_by_response: dict[str, list[FunctionCall]] = {}
+        # Calls whose output has not been sent yet, by call id.
+        self.owed: dict[str, FunctionCall] = {}
+        # Outputs sent that want a reply, by call id -> True once the server has added the output item.
+        self._awaiting_reply: dict[str, bool] = {}
+        # Ids of out-of-band responses in flight.
+        self.out_of_band: set[str] = set()
+
+    # ------------------------------------------------------------------------------------------ inputs
+
+    def client_sent(self, event: Json, *, reply: bool = True) -> None:
+        """Record a client event that was just sent (it must carry its ``event_id``).
+
+        ``reply=False`` on a ``function_call_output`` means that output asks for no follow-up response.
+        """
+        etype = event.get("type")
+        if etype == "response.create":
+            response = event.get("response") or {}
+            if response.get("conversation") == "none":
+                self._pending_out_of_band.add(str(event.get("event_id")))
+            else:
+                self._pending_creates.add(str(event.get("event_id")))
+                # Whatever outputs were sent before this reply are now answered by it.
+                self._awaiting_reply.clear()
+        elif etype == "conversation.item.create":
+            item = event.get("item") or {}
+            if item.get("type") == "function_call_output":
+                call_id = str(item.get("call_id"))
+                self.owed.pop(call_id, None)
+                if reply:
+                    self._awaiting_reply[call_id] = False
+
+    def server_received(self, event: Event) -> list[FunctionCall]:
+        """Fold one server event; returns the function calls that a finished response made (to run now)."""
+        etype = event.type
+        if etype == "response.created":
+            self._on_created(event.data.get("response") or {})
+        elif etype == "response.done":
+            return self._on_done(event.data.get("response") or {})
+        elif etype in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
+            item = event.data.get("item") or {}
+            call_id = item.get("call_id")
+            if item.get("type") == "function_call_output" and call_id in self._awaiting_reply:
+                self._awaiting_reply[call_id] = True
+        elif etype == "error":
+            cause = event.cause or {}
+            if cause.get("type") == "response.create":
+                self._pending_creates.discard(str(cause.get("event_id")))
+                self._pending_out_of_band.discard(str(cause.get("event_id")))
+        return []
+
+    def _on_created(self, response: Json) -> None:
+        rid = str(response.get("id") or "")
+        if "conversation_id" in response and response["conversation_id"] is None:
+            self.out_of_band.add(rid)
+            self._pending_out_of_band.discard(next(iter(self._pending_out_of_band), ""))
+            return
+        self.active = rid
+        if self._pending_creates:
+            # Answers arrive in order; a VAD-made response answers no create of ours.
+            self._pending_creates.discard(min(self._pending_creates, key=_seq))
+        # A response created after the server added our outputs sees them: no separate reply is owed.
+        if self._awaiting_reply and all(self._awaiting_reply.values()):
+            self._awaiting_reply.clear()
+
+    def _on_done(self, response: Json) -> list[FunctionCall]:
+        rid = str(response.get("id") or "")
+        if rid in self.out_of_band:
+            self.out_of_band.discard(rid)
+            return []
+        if self.active == rid or self.active is None:
+            self.active = None
+        calls = []
+        for item in response.get("output") or ():
+            if isinstance(item, dict) and item.get("type") == "function_call" and item.get("call_id"):
+                if item.get("status") not in (None, "completed"):
+                    continue  # a call cut off by cancellation has no valid arguments to run
+                call = FunctionCall(
+                    call_id=str(item["call_id"]),
+                    name=str(item.get("name") or ""),
+                    arguments=str(item.get("arguments") or ""),
+                    item_id=str(item.get("id") or ""),
+                    response_id=rid,
+                )
+                calls.append(call)
+                self.owed[call.call_id] = call
+        if calls:
+            self.calls_by_response[rid] = calls
+        return calls
+
+    # ------------------------------------------------------------------------------------------ decisions
+
+    @property
+    def busy(self) -> bool:
+        """True while a default-conversation response is active or a create of ours is unanswered."""
+        return self.active is not None or bool(self._pending_creates)
+
+    def response_due(self) -> bool:
+        """True when exactly one ``response.create`` should be sent now.
+
+        That is: some output wants a reply, every owed output has been sent, and no default-conversation
+        response is active or requested.
+        """
+        return bool(self._awaiting_reply) and not self.owed and not self.busy
+
+    def reset(self) -> None:
+        """Forget everything (a new connection starts a new server session)."""
+        self.__init__()  # type: ignore[misc]
+
+
+def _seq(event_id: str) -> int:
+    digits = event_id.rsplit("_", 1)[-1]
+    return int(digits) if digits.isdigit() else 0
