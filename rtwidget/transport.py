@@ -1,0 +1,140 @@
+"""Endpoints: the URL, headers and dialect for OpenAI, Azure (GA and preview), the local server, or any URL.
+
+Resolution order (:func:`resolve`): an explicit ``endpoint=`` first; else ``OPENAI_API_KEY`` (OpenAI); else
+Azure settings from the environment; else ``None``, meaning "use the local server".
+
+Headers carry the API key. They never appear in a repr, a log line or anything sent to the browser:
+use :meth:`Endpoint.describe` for display.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlencode, urlsplit
+
+EndpointKind = Literal["openai", "azure", "local", "custom"]
+
+OPENAI_URL = "wss://api.openai.com/v1/realtime"
+# Azure environment variables, in the names the openai SDK and Microsoft's samples use.
+AZURE_ENDPOINT_VARS = ("AZURE_OPENAI_ENDPOINT",)
+AZURE_KEY_VARS = ("AZURE_OPENAI_API_KEY",)
+AZURE_DEPLOYMENT_VARS = ("AZURE_OPENAI_REALTIME_DEPLOYMENT", "AZURE_OPENAI_DEPLOYMENT")
+AZURE_VERSION_VARS = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
+BETA_HEADER = {"OpenAI-Beta": "realtime=v1"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect: ``url``, ``headers`` (secret), ``kind``, ``dialect`` and a display ``label``."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    kind: EndpointKind = "custom"
+    dialect: Literal["ga", "beta"] = "ga"
+    label: str = ""
+
+    def describe(self) -> dict[str, str]:
+        """What is safe to show: kind, label, dialect, and the URL without its query string."""
+        parts = urlsplit(self.url)
+        return {
+            "kind": self.kind,
+            "label": self.label or self.kind,
+            "dialect": self.dialect,
+            "url": f"{parts.scheme}://{parts.netloc}{parts.path}",
+        }
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}: <hidden>" for k in self.headers)
+        return f"Endpoint({self.kind}, {self.describe()['url']!r}, dialect={self.dialect!r}, headers={{{shown}}})"
+
+
+def openai(model: str, api_key: str, *, url: str = OPENAI_URL, beta: bool = False) -> Endpoint:
+    """OpenAI's Realtime API (GA unless ``beta=True``, which OpenAI now refuses)."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if beta:
+        headers.update(BETA_HEADER)
+    return Endpoint(f"{url}?{urlencode({'model': model})}", headers, "openai", "beta" if beta else "ga", "OpenAI")
+
+
+def azure(
+    endpoint: str,
+    deployment: str,
+    *,
+    api_key: str | None = None,
+    token: str | None = None,
+    api_version: str | None = None,
+) -> Endpoint:
+    """Azure OpenAI: GA ``/openai/v1/realtime?model=`` or, with ``api_version``, preview ``/openai/realtime``.
+
+    Auth is the ``api-key`` header, or ``Authorization: Bearer <Entra token>``. The preview shape speaks beta.
+    """
+    if not api_key and not token:
+        raise ValueError("Azure needs api_key= (or AZURE_OPENAI_API_KEY) or an Entra token=")
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    host = parts.netloc
+    headers = {"api-key": api_key} if api_key else {"Authorization": f"Bearer {token}"}
+    label = f"Azure ({host.split('.')[0]})"
+    if api_version:
+        query = urlencode({"api-version": api_version, "deployment": deployment})
+        return Endpoint(f"wss://{host}/openai/realtime?{query}", {**headers, **BETA_HEADER}, "azure", "beta", label)
+    return Endpoint(f"wss://{host}/openai/v1/realtime?{urlencode({'model': deployment})}", headers, "azure", "ga",
+                    label)
+
+
+def local(url: str, *, dialect: Literal["ga", "beta"] = "ga", model: str = "gpt-realtime") -> Endpoint:
+    """rtwidget's local Realtime server (no key)."""
+    sep = "&" if "?" in url else "?"
+    return Endpoint(f"{url}{sep}{urlencode({'model': model})}", {}, "local", dialect, "local")
+
+
+def custom(url: str, headers: Mapping[str, str] | None = None, *, dialect: Literal["ga", "beta"] = "ga") -> Endpoint:
+    """Any server that speaks the protocol, with your own headers."""
+    if not url.startswith(("ws://", "wss://")):
+        raise ValueError(f"endpoint URL must start with ws:// or wss://, got {url!r}")
+    return Endpoint(url, dict(headers or {}), "custom", dialect, urlsplit(url).netloc)
+
+
+def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def resolve(
+    endpoint: Endpoint | str | None = None,
+    *,
+    model: str = "gpt-realtime",
+    api_key: str | None = None,
+    dialect: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint | None:
+    """Pick the endpoint: explicit, then ``OPENAI_API_KEY``, then Azure from the environment, else None (local)."""
+    env = os.environ if env is None else env
+    beta = dialect == "beta"
+    if isinstance(endpoint, Endpoint):
+        return endpoint
+    if isinstance(endpoint, str):
+        all_headers = dict(headers or {})
+        if api_key and "Authorization" not in all_headers:
+            all_headers["Authorization"] = f"Bearer {api_key}"
+        if beta:
+            all_headers.update(BETA_HEADER)
+        url = endpoint
+        if "model=" not in url and "deployment=" not in url:
+            url += ("&" if "?" in url else "?") + urlencode({"model": model})
+        return custom(url, all_headers, dialect="beta" if beta else "ga")
+    key = api_key or env.get("OPENAI_API_KEY")
+    if key:
+        return openai(model, key, beta=beta)
+    azure_endpoint = _first(env, AZURE_ENDPOINT_VARS)
+    azure_key = _first(env, AZURE_KEY_VARS)
+    if azure_endpoint and azure_key:
+        deployment = _first(env, AZURE_DEPLOYMENT_VARS) or model
+        version = _first(env, AZURE_VERSION_VARS) if beta else None
+        return azure(azure_endpoint, deployment, api_key=azure_key, api_version=version)
+    return None
