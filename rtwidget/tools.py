@@ -48,6 +48,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -66,6 +67,7 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "output_to_string",
+    "parse_docstring",
 ]
 
 logger = logging.getLogger("rtwidget.tools")
@@ -376,6 +378,40 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return not inspect.isfunction(fn) and inspect.iscoroutinefunction(type(fn).__call__)
 
 
+def _accepts_none(ann: Any) -> bool:
+    if ann is Any or ann is None or ann is type(None):
+        return True
+    origin = typing.get_origin(ann)
+    if origin is typing.Annotated:
+        return _accepts_none(typing.get_args(ann)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts_none(a) for a in typing.get_args(ann))
+    if origin is typing.Literal:
+        return None in typing.get_args(ann)
+    return False
+
+
+def _none_allowed(ann: Any) -> Any:
+    """``ann`` widened to accept ``None``, with ``Annotated`` metadata outermost, where pydantic reads
+    ``Field(...)``. Python 3.10's ``get_type_hints`` already wraps ``x: T = None`` in ``Optional[T]``, which
+    buries ``Annotated`` inside the union: that nesting is undone here."""
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        args = typing.get_args(ann)
+        rest = [a for a in args if a is not type(None)]
+        if (
+            len(args) == 2
+            and len(rest) == 1
+            and (_accepts_none(rest[0]) or typing.get_origin(rest[0]) is typing.Annotated)
+        ):
+            ann = rest[0]
+    if _accepts_none(ann):
+        return ann
+    if typing.get_origin(ann) is typing.Annotated:
+        inner, *meta = typing.get_args(ann)
+        return typing.Annotated[(_none_allowed(inner), *meta)]
+    return typing.Optional[ann]  # noqa: UP045 - a runtime type, not an annotation
+
+
 def _resolve_hints(
     name: str, fn: Callable[..., Any], sig: inspect.Signature, localns: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -391,6 +427,8 @@ def _resolve_hints(
     hints: dict[str, Any] = {}
     for p in sig.parameters.values():
         ann = p.annotation
+        if ann is p.empty:
+            continue
         if isinstance(ann, str):
             try:
                 ann = eval(ann, globalns, localns)
@@ -409,8 +447,9 @@ class Tool:
     docstring (Google ``Args:``, reST ``:param x:`` or NumPy ``Parameters``) unless its annotation already
     carries one (``Annotated[int, Field(description=...)]``). ``timeout`` is in seconds, ``None`` for none.
     ``reply`` says whether a ``response.create`` should follow this tool's output (``False`` for tools whose
-    result the model need not comment on). ``localns`` is an extra namespace for string annotations (used
-    when ``from __future__ import annotations`` hides a class defined inside a function).
+    result the model need not comment on). ``localns`` is a fallback namespace for string annotations that
+    the function's module cannot resolve (with ``from __future__ import annotations``, a class defined inside
+    a function); it defaults to the locals of the code that creates the tool.
 
     Raises ``TypeError`` for ``*args``/``**kwargs``, an unbound ``self``/``cls`` parameter, or a parameter
     type pydantic cannot describe; ``ValueError`` for an invalid name or timeout.
@@ -428,6 +467,8 @@ class Tool:
     ) -> None:
         if not callable(fn):
             raise TypeError(f"a tool must be callable, got {type(fn).__name__}")
+        if localns is None:
+            localns = _caller_locals()
         target = _target(fn)
         if name is None:
             name = _default_name(fn)
@@ -469,41 +510,42 @@ class Tool:
         fields: dict[str, Any] = {}
         for field, p in self._params:
             fields[field] = self._field(p, hints.get(p.name, Any), param_docs.get(p.name))
-        self.arguments_model: type[pydantic.BaseModel] = self._build_model(fields, target)
-
-        with warnings.catch_warnings():
-            # A default JSON cannot show (an object()) is simply left out of the schema.
-            warnings.simplefilter("ignore", PydanticJsonSchemaWarning)
-            raw = self.arguments_model.model_json_schema()
+        self.arguments_model, raw = self._build_model(fields, target)
         # type and properties first (they always exist, even for a function without parameters).
         self._parameters = {"type": "object", "properties": {}, **_clean_schema(raw)}
 
     @staticmethod
     def _field(p: inspect.Parameter, ann: Any, doc: str | None) -> tuple[Any, FieldInfo]:
-        if ann is inspect.Parameter.empty:
-            ann = Any
         kwargs: dict[str, Any] = {"alias": p.name}
+        if p.default is not inspect.Parameter.empty:
+            kwargs["default"] = p.default
+        if p.default is None:
+            # `x: int = None` means None is allowed, and models do send null for optional parameters.
+            ann = _none_allowed(ann)
         has_own = any(
             isinstance(m, FieldInfo) and m.description for m in getattr(ann, "__metadata__", ())
         )  # Annotated[..., Field(description=...)] wins over the docstring
         if doc and not has_own:
             kwargs["description"] = doc
-        if p.default is not inspect.Parameter.empty:
-            kwargs["default"] = p.default
         return ann, pydantic.Field(**kwargs)
 
-    def _build_model(self, fields: dict[str, Any], target: Any) -> type[pydantic.BaseModel]:
-        def build() -> type[pydantic.BaseModel]:
+    def _build_model(
+        self, fields: dict[str, Any], target: Any
+    ) -> tuple[type[pydantic.BaseModel], dict[str, Any]]:
+        """The arguments model and its raw JSON schema; both fail here, at registration, not at a call."""
+        module = getattr(target, "__module__", None) or __name__
+
+        def build() -> tuple[type[pydantic.BaseModel], dict[str, Any]]:
             model = pydantic.create_model(  # type: ignore[call-overload]
                 f"{self.name}_arguments",
                 __config__=pydantic.ConfigDict(extra="forbid"),
-                __module__=getattr(target, "__module__", None) or __name__,
+                __module__=module,
                 **fields,
             )
             with warnings.catch_warnings():
+                # A default JSON cannot show (an object()) is simply left out of the schema.
                 warnings.simplefilter("ignore", PydanticJsonSchemaWarning)
-                model.model_json_schema()  # fails now, at registration, rather than at the first call
-            return model
+                return model, model.model_json_schema()
 
         try:
             return build()
@@ -513,18 +555,21 @@ class Tool:
             for field, p in self._params:
                 ann, info = fields[field]
                 try:
-                    pydantic.TypeAdapter(ann).json_schema()
-                except pydantic.PydanticUndefinedAnnotation as exc:
-                    logger.warning("tool %r parameter %r: %s; using Any", self.name, p.name, exc)
-                    fields[field] = (Any, info)
+                    pydantic.TypeAdapter(ann, module=module).json_schema()
                 except Exception as exc:
-                    raise TypeError(
-                        f"tool {self.name!r}: parameter {p.name!r} has a type pydantic cannot validate or "
-                        f"describe as JSON ({ann!r}): {exc}"
-                    ) from exc
+                    if getattr(exc, "code", None) not in ("undefined-annotation", "class-not-fully-defined"):
+                        reason = str(exc).split("\n\n")[0]  # pydantic's first paragraph, without the URL
+                        raise TypeError(
+                            f"tool {self.name!r}: parameter {p.name!r} has a type pydantic cannot validate "
+                            f"or describe as JSON ({ann!r}): {reason}"
+                        ) from exc
+                    logger.warning(
+                        "tool %r parameter %r: unresolved type %r; using Any", self.name, p.name, ann
+                    )
+                    fields[field] = (Any, info)
             try:
                 return build()
-            except Exception as exc:
+            except Exception as exc:  # pragma: no cover - every parameter passed alone but not together
                 raise TypeError(f"tool {self.name!r}: cannot build an arguments model: {first}") from exc
 
     @property
@@ -601,7 +646,7 @@ class Tool:
             logger.warning("tool %r timed out after %s s; %s", self.name, self.timeout, where)
             return fail("timeout", f"timed out after {self.timeout:g} s", args)
         if isinstance(outcome, _Failure):
-            error = f"{type(outcome.exc).__name__}: {outcome.exc}"
+            error = type(outcome.exc).__name__ + (f": {outcome.exc}" if str(outcome.exc) else "")
             logger.warning("tool %r raised %s", self.name, error)
             return fail("exception", error, args, outcome.traceback)
         try:
@@ -661,12 +706,13 @@ def _parse_arguments(arguments: str | dict[str, Any] | None) -> tuple[dict[str, 
     return parsed, None
 
 
-def _caller_locals(depth: int) -> Mapping[str, Any] | None:
-    getframe = getattr(sys, "_getframe", None)
-    try:
-        return getframe(depth + 1).f_locals if getframe else None
-    except Exception:  # pragma: no cover - exotic interpreters
-        return None
+def _caller_locals() -> Mapping[str, Any] | None:
+    """Locals of the nearest frame outside rtwidget: the scope that registers the tool, even through
+    wrappers such as ``Session.tool``."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "rtwidget":
+        frame = frame.f_back
+    return frame.f_locals if frame is not None else None
 
 
 class ToolRegistry:
@@ -696,7 +742,7 @@ class ToolRegistry:
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> Tool:
         """Register ``fn`` (see :class:`Tool` for the options and errors) and return its :class:`Tool`."""
-        localns = _caller_locals(1)
+        localns = _caller_locals()
         return self._add(fn, localns, name=name, description=description, reply=reply, timeout=timeout)
 
     def _add(self, fn: Callable[..., Any], localns: Mapping[str, Any] | None, **options: Any) -> Tool:
@@ -715,7 +761,7 @@ class ToolRegistry:
         """
         if fn is not None and not callable(fn):
             raise TypeError(f"@tool takes a function, got {fn!r}; to choose a name write @tool(name=...)")
-        localns = _caller_locals(1)
+        localns = _caller_locals()
 
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
             self._add(f, localns, **options)
