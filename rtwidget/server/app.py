@@ -1,0 +1,323 @@
+"""The local Realtime server: a websockets server on loopback pumping one :class:`Engine` per connection.
+
+::
+
+    async with LocalServer(pace="fast") as server:
+        print(server.url)                       # ws://127.0.0.1:PORT/v1/realtime
+        ...
+
+    server = LocalServer().start_in_thread()   # its own daemon thread and event loop (notebooks)
+    ...
+    server.stop_in_thread()
+
+    shared_server().url                        # one lazily started in-thread server per process
+
+Paths accepted: ``/v1/realtime`` (OpenAI), ``/openai/v1/realtime`` (Azure GA), ``/openai/realtime`` (Azure
+preview, ``?api-version=..&deployment=..``) and ``/``. The model comes from ``?model=`` (or ``deployment=``),
+default ``gpt-realtime``. Any Authorization (or none) is accepted. A client that sends ``OpenAI-Beta:
+realtime=v1`` (or the ``openai-beta.realtime-v1`` subprotocol) to a GA server gets the real refusal:
+``error`` ``beta_api_shape_disabled``, then close code 4000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from rtwidget.protocol import dialects
+
+from .brain import Brain
+from .engine import Engine, EngineConfig, Pace, SpeechVoice
+from .script import Script
+
+__all__ = ["PATHS", "LocalServer", "shared_server"]
+
+log = logging.getLogger("rtwidget.server")
+
+PATHS = ("/v1/realtime", "/openai/v1/realtime", "/openai/realtime", "/")
+DEFAULT_MODEL = "gpt-realtime"
+
+
+def _model_from(path: str) -> str:
+    query = parse_qs(urlsplit(path).query)
+    for key in ("model", "deployment"):
+        if query.get(key):
+            return query[key][0]
+    return DEFAULT_MODEL
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    # Browsers offer ["realtime", "openai-insecure-api-key.<key>", ...] and need one echoed back.
+    return Subprotocol("realtime") if "realtime" in offered else None
+
+
+class LocalServer:
+    """rtwidget's local Realtime server on 127.0.0.1 (see the module docstring).
+
+    ``port=0`` picks a free port. ``pace="realtime"`` releases output audio at real time, ``"fast"`` all at
+    once (tests). ``script`` applies a :class:`~rtwidget.server.script.Script` to every connection.
+    ``voice`` is the speech synthesizer (default: the best one available, see :mod:`rtwidget.server.voice`).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        dialect: str = "ga",
+        pace: Pace = "realtime",
+        envelope: bool = False,
+        script: Script | None = None,
+        voice: SpeechVoice | None = None,
+        brain: Brain | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if pace not in ("realtime", "fast"):
+            raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
+        self.host = host
+        self.dialect = dialects.check_dialect(dialect)
+        self.pace: Pace = pace
+        self.envelope = envelope
+        self.script = script
+        self.brain = brain or Brain()
+        self._voice = voice
+        self._seed = seed
+        self._requested_port = port
+        self._server: Server | None = None
+        # Connection pump tasks (one per open connection), so stop() can wait for them.
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Set by start_in_thread(): the server's own loop and thread.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        # Connections served so far (for logs and tests).
+        self.connections_served = 0
+
+    # ---------------------------------------------------------------------------------------- properties
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the local server is not running: call start() first")
+        sockets = list(self._server.sockets)
+        return int(sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:PORT/v1/realtime`` (the OpenAI SDK wants it without ``/realtime``)."""
+        return f"ws://{self.host}:{self.port}/v1/realtime"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._tasks)
+
+    # ---------------------------------------------------------------------------------------- asyncio
+
+    async def start(self) -> LocalServer:
+        """Listen; returns self. The voice is loaded here, once, so the first response is not slow."""
+        if self._server is not None:
+            return self
+        if self._voice is None:
+            from .voice import default_voice  # the voice backends load lazily
+
+            self._voice = await asyncio.get_running_loop().run_in_executor(None, default_voice)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._requested_port,
+            process_request=self._check_request,
+            select_subprotocol=_select_subprotocol,
+            max_size=None,
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        log.info(
+            "local Realtime server listening on %s (dialect %s, pace %s)", self.url, self.dialect, self.pace
+        )
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening; returns when no task of the server is left."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close(close_connections=True)
+        await server.wait_closed()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        log.info("local Realtime server stopped")
+
+    async def __aenter__(self) -> LocalServer:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # ---------------------------------------------------------------------------------------- threads
+
+    def start_in_thread(self, timeout: float = 15.0) -> LocalServer:
+        """Run the server on its own daemon thread with its own event loop; returns self once listening."""
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:
+                failure.append(exc)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=run, name="rtwidget-local-server", daemon=True)
+        thread.start()
+        if not started.wait(timeout):
+            raise TimeoutError(f"the local server did not start within {timeout} s")
+        if failure:
+            thread.join(timeout)
+            raise failure[0]
+        self._loop, self._thread = loop, thread
+        return self
+
+    def stop_in_thread(self, timeout: float = 10.0) -> None:
+        """Stop a server started with :meth:`start_in_thread`, and its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+        if loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(self.stop(), loop)
+            try:
+                future.result(timeout)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+
+    # ---------------------------------------------------------------------------------------- connections
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path.rstrip("/") or "/"
+        if path not in PATHS:
+            return connection.respond(
+                HTTPStatus.NOT_FOUND,
+                f"Not found: {path}. The local Realtime server listens on /v1/realtime.\n",
+            )
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve_connection(ws)
+        finally:
+            self._tasks.discard(task)
+
+    async def _serve_connection(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None
+        self.connections_served += 1
+        model = _model_from(request.path)
+        config = EngineConfig(model=model, pace=self.pace, script=self.script, seed=self._seed)
+        engine = Engine(
+            config,
+            clock=time.time,
+            voice=self._voice,
+            brain=self.brain,
+            dialect=self.dialect,
+            envelope=self.envelope,
+        )
+        beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or "openai-beta.realtime-v1" in (
+            request.headers.get("Sec-WebSocket-Protocol", "")
+        )
+        log.debug(
+            "connection from %s to %s (model %s, beta header %s)",
+            ws.remote_address,
+            request.path,
+            model,
+            beta,
+        )
+        if beta and self.dialect == "ga":
+            engine.reject_beta()
+        else:
+            engine.start()
+        await _pump(ws, engine)
+
+
+async def _pump(ws: ServerConnection, engine: Engine) -> None:
+    """Feed received messages to the engine, release its paced output on time, write what it wants sent."""
+    receiving: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            for text in engine.data_to_send():
+                await ws.send(text)
+            if engine.close_code is not None:
+                await ws.close(engine.close_code, engine.close_reason)
+                return
+            if receiving is None:
+                receiving = asyncio.ensure_future(ws.recv())
+            deadline = engine.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.time())
+            done, _ = await asyncio.wait({receiving}, timeout=timeout)
+            if receiving in done:
+                message = receiving.result()  # raises ConnectionClosed when the client goes
+                receiving = None
+                engine.receive_text(message)
+            engine.advance(time.time())
+    except ConnectionClosed:
+        pass
+    finally:
+        if receiving is not None and not receiving.done():
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await receiving
+
+
+# -------------------------------------------------------------------------------------------- shared server
+
+_shared_lock = threading.Lock()
+_shared: LocalServer | None = None
+
+
+def shared_server() -> LocalServer:
+    """The process-wide local server (pace "realtime"), started on first use on its own daemon thread.
+
+    Many sessions in one kernel share it; it stops when the interpreter exits. Blocking: call it from a
+    thread (or an executor), not from inside a running event loop's callbacks.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            server = LocalServer(pace="realtime").start_in_thread()
+            atexit.register(server.stop_in_thread, 2.0)
+            _shared = server
+        return _shared
