@@ -827,7 +827,7 @@ class ToolRegistry:
         call_id: str | None = None,
         executor: Executor | None = None,
     ) -> ToolResult:
-        """Run the tool ``name`` (see :meth:`Tool.run`); an unknown name gives an error result, no raise."""
+        """Run the tool ``name`` (see :meth:`Tool.run`). Never raises: an unknown name is an error result."""
         tool = self.get(name)
         if tool is not None:
             return await tool.run(arguments, call_id=call_id, executor=executor)
