@@ -137,7 +137,7 @@ class LocalServer:
         if self._voice is None:
             from .voice import default_voice  # the voice backends load lazily
 
-            self._voice = await asyncio.get_running_loop().run_in_executor(None, default_voice)
+            self._voice = default_voice()  # created once per process; well under a second
         self._server = await serve(
             self._handle,
             self.host,
@@ -196,6 +196,7 @@ class LocalServer:
             try:
                 loop.run_forever()
             finally:
+                loop.run_until_complete(loop.shutdown_default_executor())
                 loop.close()
 
         thread = threading.Thread(target=run, name="rtwidget-local-server", daemon=True)
