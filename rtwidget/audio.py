@@ -84,7 +84,7 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int = SAMPLE_RATE) ->
             x = np.convolve(x, np.ones(width) / width, mode="same")
     n_out = int(round(samples.size * dst_rate / src_rate))
     positions = np.arange(n_out) * ratio
-    out = np.interp(positions, np.arange(samples.size), x)
+    out: np.ndarray = np.interp(positions, np.arange(samples.size), x)
     return np.clip(np.round(out), -32768, 32767).astype("<i2")
 
 
