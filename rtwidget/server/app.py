@@ -297,10 +297,11 @@ async def _pump(ws: ServerConnection, engine: Engine) -> None:
     except ConnectionClosed:
         pass
     finally:
-        if receiving is not None and not receiving.done():
-            receiving.cancel()
+        if receiving is not None:
+            if not receiving.done():
+                receiving.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await receiving
+                await receiving  # also retrieves a ConnectionClosed the task may hold
 
 
 # -------------------------------------------------------------------------------------------- shared server
