@@ -71,7 +71,7 @@ class Checked:
 
     def check(self, raw: bytes | str) -> dict[str, Any]:
         model = ADAPTER.validate_json(raw)
-        data = json.loads(raw)
+        data: dict[str, Any] = json.loads(raw)
         assert model.type == data["type"]
         bad = extras(model)
         if data["type"] in ("session.created", "session.updated"):
@@ -113,7 +113,7 @@ async def conversation(server: LocalServer) -> Checked:
         await conn.session.update(
             session={
                 "type": "realtime",
-                "tools": TOOLS,  # type: ignore[typeddict-item]
+                "tools": TOOLS,
                 "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}},
             }
         )

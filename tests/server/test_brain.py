@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rtwidget.server.brain import GREETING, Brain, FunctionCall, parse_arguments
 
@@ -23,7 +24,7 @@ WEATHER = {
 TIME = {"type": "function", "name": "get_time", "parameters": {"type": "object", "properties": {}}}
 
 
-def user(text: str) -> dict[str, object]:
+def user(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
@@ -103,7 +104,7 @@ def test_tool_choice() -> None:
 
 
 def test_function_outputs_are_read_back() -> None:
-    context = [
+    context: list[dict[str, Any]] = [
         user("get_weather and get_time"),
         {"type": "function_call", "name": "get_weather", "call_id": "c1", "arguments": "{}"},
         {"type": "function_call", "name": "get_time", "call_id": "c2", "arguments": "{}"},
@@ -113,5 +114,8 @@ def test_function_outputs_are_read_back() -> None:
     assert Brain().reply(context, tools=[WEATHER, TIME]).text == (
         'get_weather returned: {"temp": 20}. get_time returned: noon.'
     )
-    orphan = [user("x"), {"type": "function_call_output", "call_id": "zz", "output": "1"}]
+    orphan: list[dict[str, Any]] = [
+        user("x"),
+        {"type": "function_call_output", "call_id": "zz", "output": "1"},
+    ]
     assert Brain().reply(orphan).text == "the tool returned: 1."

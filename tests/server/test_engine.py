@@ -148,7 +148,7 @@ def test_session_created_is_the_full_default_session() -> None:
         "voice": "marin",
         "speed": 1.0,
     }
-    for key, value in {
+    defaults: dict[str, Any] = {
         "tools": [],
         "tool_choice": "auto",
         "max_output_tokens": "inf",
@@ -156,7 +156,8 @@ def test_session_created_is_the_full_default_session() -> None:
         "truncation": "auto",
         "prompt": None,
         "include": None,
-    }.items():
+    }
+    for key, value in defaults.items():
         assert session[key] == value
 
 
