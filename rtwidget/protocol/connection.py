@@ -54,8 +54,21 @@ def error_code(event: Event) -> str | None:
 def _strip_audio(event: Json) -> Json:
     """The event without base64 audio payloads (for error causes and logs)."""
     if event.get("type") == "input_audio_buffer.append":
-        return {**event, "audio": f"<{b64_decoded_len(str(event.get('audio', '')))} bytes>"}
+        return {**event, "audio": _audio_size(event.get("audio"))}
+    item = event.get("item")
+    if isinstance(item, dict) and isinstance(item.get("content"), list):
+        content = [
+            {**part, "audio": _audio_size(part["audio"])}
+            if isinstance(part, dict) and isinstance(part.get("audio"), str)
+            else part
+            for part in item["content"]
+        ]
+        return {**event, "item": {**item, "content": content}}
     return event
+
+
+def _audio_size(audio: Any) -> str:
+    return f"<{b64_decoded_len(str(audio or ''))} bytes>"
 
 
 class Connection:
@@ -180,7 +193,7 @@ class Connection:
     # ------------------------------------------------------------------------------------------ high level
 
     def update_session(self, **fields: Any) -> str:
-        """``session.update`` from friendly or beta-style names (see :func:`.session_config.session_fields`)."""
+        """``session.update`` from friendly or beta-style names (see :func:`.session_fields`)."""
         return self.send({"type": "session.update", "session": session_fields(**fields)})
 
     def send_text(self, text: str, *, respond: bool = True) -> list[str]:
@@ -192,7 +205,8 @@ class Connection:
 
     def append_audio(self, pcm: bytes) -> str:
         """``input_audio_buffer.append`` of PCM16 24 kHz mono bytes."""
-        return self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})
+        audio = base64.b64encode(pcm).decode("ascii")
+        return self.send({"type": "input_audio_buffer.append", "audio": audio})
 
     def commit_audio(self) -> str:
         """``input_audio_buffer.commit``."""
@@ -248,9 +262,8 @@ class Connection:
         item = self.conversation.get(item_id)
         received = item.audio_ms if item is not None else None
         end = max(0, int(audio_end_ms))
-        if received is not None and received > 0:
-            if end >= int(received):
-                return None
+        if received is not None and received > 0 and end >= int(received):
+            return None
         return self.send(
             {"type": "conversation.item.truncate", "item_id": item_id, "content_index": content_index,
              "audio_end_ms": end}

@@ -44,7 +44,9 @@ _BETA_PART_TO_GA = {v: k for k, v in _GA_PART_TO_BETA.items()}
 def check_dialect(dialect: str) -> Dialect:
     """Return ``dialect`` if it is known, else raise ValueError naming the choices."""
     if dialect not in DIALECTS:
-        raise ValueError(f"unknown dialect {dialect!r}: use 'ga' (OpenAI today) or 'beta' (old Azure preview)")
+        raise ValueError(
+            f"unknown dialect {dialect!r}: use 'ga' (OpenAI today) or 'beta' (old Azure preview)"
+        )
     return dialect  # type: ignore[return-value]
 
 
@@ -144,19 +146,20 @@ def _map_parts(item: Json, table: dict[str, str]) -> Json:
     if item.get("role") != "assistant" or not isinstance(content, list):
         return dict(item)
     parts = [
-        {**part, "type": table.get(part.get("type"), part.get("type"))} if isinstance(part, dict) else part
+        {**part, "type": table.get(str(part.get("type")), part.get("type"))} if isinstance(part, dict)
+        else part
         for part in content
     ]
     return {**item, "content": parts}
 
 
 def item_to_beta(item: Json) -> Json:
-    """A GA item with beta content types (assistant ``output_text`` -> ``text``, ``output_audio`` -> ``audio``)."""
+    """GA item, beta assistant parts (``output_text`` -> ``text``, ``output_audio`` -> ``audio``)."""
     return _map_parts(item, _GA_PART_TO_BETA)
 
 
 def item_to_ga(item: Json) -> Json:
-    """A beta item with GA content types (assistant ``text`` -> ``output_text``, ``audio`` -> ``output_audio``)."""
+    """Beta item, GA assistant parts (``text`` -> ``output_text``, ``audio`` -> ``output_audio``)."""
     return _map_parts(item, _BETA_PART_TO_GA)
 
 
@@ -259,7 +262,7 @@ def server_event_from_ga(event: Json) -> Json | None:
         event = {**event, "type": "conversation.item.created"}
         etype = "conversation.item.created"
     if etype in GA_TO_BETA_SERVER:
-        return {**event, "type": GA_TO_BETA_SERVER[etype]}  # type: ignore[index]
+        return {**event, "type": GA_TO_BETA_SERVER[etype]}
     if etype in ("session.created", "session.updated"):
         return _with(event, "session", session_to_beta)
     if etype in ("response.created", "response.done"):
@@ -310,7 +313,7 @@ def wrap_envelope(event: Json) -> Json:
 
 
 def unwrap_envelope(message: Json) -> Json:
-    """``{"type": "realtime.x", "data": {...}}`` -> ``{"type": "x", ...}``; anything else is returned as is."""
+    """``{"type": "realtime.x", "data": {...}}`` -> ``{"type": "x", ...}``; anything else as it is."""
     etype = message.get("type")
     data = message.get("data")
     if isinstance(etype, str) and etype.startswith(ENVELOPE_PREFIX) and isinstance(data, dict):

@@ -75,7 +75,7 @@ class UnknownEvent(Event):
 
 
 class InvalidEvent(Event):
-    """Text that is not a JSON object with a string ``type``. ``reason`` says why; ``text`` is the raw text."""
+    """Text that is not a JSON object with a string ``type``; ``reason`` says why, ``text`` holds it."""
 
     __slots__ = ("reason", "text")
 

@@ -63,7 +63,8 @@ def output_string(output: Any) -> str:
 
 def function_call(name: str, arguments: Any, call_id: str, *, item_id: str | None = None) -> Json:
     """A ``function_call`` item (for seeding history); ``arguments`` become a JSON string."""
-    item: Json = {"type": "function_call", "name": name, "call_id": call_id, "arguments": output_string(arguments)}
+    item: Json = {"type": "function_call", "name": name, "call_id": call_id}
+    item["arguments"] = output_string(arguments)
     if item_id is not None:
         item["id"] = item_id
     return item
@@ -104,11 +105,13 @@ def history_items(messages: Iterable[Mapping[str, Any]], *, dialect: Dialect | s
         if role == "developer":
             role = "system"
         if role == "tool":
-            items.append(function_call_output(str(message.get("tool_call_id", "")), message.get("content", "")))
+            call_id = str(message.get("tool_call_id", ""))
+            items.append(function_call_output(call_id, message.get("content", "")))
             continue
         if role not in _TEXT_BUILDERS:
             raise ValueError(
-                f"history[{index}].role is {role!r}: use 'user', 'assistant', 'system' (or 'developer', 'tool')"
+                f"history[{index}].role is {role!r}: "
+                "use 'user', 'assistant', 'system' (or 'developer', 'tool')"
             )
         text = _content_text(message.get("content"), index)
         if text:
@@ -134,4 +137,6 @@ def _content_text(content: Any, index: int) -> str:
             else:
                 raise ValueError(f"history[{index}].content: only text parts can be loaded, got {part!r}")
         return "".join(texts)
-    raise ValueError(f"history[{index}].content must be a string or a list of text parts, not {type(content).__name__}")
+    raise ValueError(
+        f"history[{index}].content must be a string or a list of text parts, not {type(content).__name__}"
+    )

@@ -73,7 +73,7 @@ _PUSH_TO_TALK = (None, "none", "manual", "push_to_talk", "push-to-talk", False)
 
 
 def turn_detection(value: Any) -> Json | None:
-    """``"server_vad"`` / ``"semantic_vad"`` / a dict / ``None`` (push-to-talk) -> the GA turn_detection value."""
+    """``"server_vad"`` / ``"semantic_vad"`` / a dict / ``None`` (push-to-talk) -> GA turn_detection."""
     if isinstance(value, str) and value in TURN_MODES:
         return {"type": value}
     if value in _PUSH_TO_TALK:
@@ -90,7 +90,7 @@ def turn_detection(value: Any) -> Json | None:
 
 
 def modalities(value: Any) -> list[str]:
-    """Beta ``["text", "audio"]`` or GA ``["audio"]`` / ``["text"]`` (or a bare string) -> GA output_modalities."""
+    """Beta ``["text", "audio"]``, GA ``["audio"]`` / ``["text"]`` or one string -> GA output_modalities."""
     values = [value] if isinstance(value, str) else list(value)
     if "audio" in values:
         return ["audio"]
@@ -163,7 +163,7 @@ def session_fields(**fields: Any) -> Json:
         elif key in GA_SESSION_FIELDS:
             session[key] = value
         else:
-            choices = sorted(GA_SESSION_FIELDS | set(_FRIENDLY) - {"type"})
+            choices = sorted((GA_SESSION_FIELDS | set(_FRIENDLY)) - {"type"})
             close = difflib.get_close_matches(key, choices, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"valid names: {', '.join(choices)}"
             raise ClientEventError("session.update", f"session.{key}", "unknown session field", hint)

@@ -35,8 +35,11 @@ class ResponseTracker:
     def __init__(self) -> None:
         # Id of the response in progress in the default conversation, or None.
         self.active: str | None = None
-        # Default-conversation response.create events sent and not yet answered (created or error), by event id.
+        # Default-conversation response.create events sent and not answered yet (created or error), by id.
         self._pending_creates: set[str] = set()
+        # The outputs each create of ours was sent to answer (event id -> call id -> added), kept until a
+        # response that sees them starts or the next response ends; an error for the create puts them back.
+        self._answering: dict[str, dict[str, bool]] = {}
         # Out-of-band response.create events sent and not yet answered, by event id.
         self._pending_out_of_band: set[str] = set()
         # Function calls each response produced (from response.done, the authoritative list).
@@ -61,9 +64,12 @@ class ResponseTracker:
             if response.get("conversation") == "none":
                 self._pending_out_of_band.add(str(event.get("event_id")))
             else:
-                self._pending_creates.add(str(event.get("event_id")))
-                # Whatever outputs were sent before this reply are now answered by it.
-                self._awaiting_reply.clear()
+                event_id = str(event.get("event_id"))
+                self._pending_creates.add(event_id)
+                # Whatever outputs were sent before this reply are now answered by it (unless it is refused).
+                if self._awaiting_reply:
+                    self._answering[event_id] = self._awaiting_reply
+                self._awaiting_reply = {}
         elif etype == "conversation.item.create":
             item = event.get("item") or {}
             if item.get("type") == "function_call_output":
@@ -82,13 +88,18 @@ class ResponseTracker:
         elif etype in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
             item = event.data.get("item") or {}
             call_id = item.get("call_id")
-            if item.get("type") == "function_call_output" and call_id in self._awaiting_reply:
-                self._awaiting_reply[call_id] = True
+            if item.get("type") == "function_call_output":
+                for outputs in (self._awaiting_reply, *self._answering.values()):
+                    if call_id in outputs:
+                        outputs[call_id] = True
         elif etype == "error":
             cause = event.cause or {}
             if cause.get("type") == "response.create":
-                self._pending_creates.discard(str(cause.get("event_id")))
-                self._pending_out_of_band.discard(str(cause.get("event_id")))
+                event_id = str(cause.get("event_id"))
+                self._pending_creates.discard(event_id)
+                self._pending_out_of_band.discard(event_id)
+                # A refused create answers nothing: its outputs want a reply again.
+                self._awaiting_reply.update(self._answering.pop(event_id, {}))
         return []
 
     def _on_created(self, response: Json) -> None:
@@ -104,6 +115,9 @@ class ResponseTracker:
         # A response created after the server added our outputs sees them: no separate reply is owed.
         if self._awaiting_reply and all(self._awaiting_reply.values()):
             self._awaiting_reply.clear()
+        for event_id, outputs in list(self._answering.items()):
+            if all(outputs.values()):
+                del self._answering[event_id]
 
     def _on_done(self, response: Json) -> list[FunctionCall]:
         rid = str(response.get("id") or "")
@@ -112,6 +126,9 @@ class ResponseTracker:
             return []
         if self.active == rid or self.active is None:
             self.active = None
+        # A refusal comes before the end of the response that caused it: creates not refused now were taken.
+        for event_id in [e for e in self._answering if e not in self._pending_creates]:
+            del self._answering[event_id]
         calls = []
         for item in response.get("output") or ():
             if isinstance(item, dict) and item.get("type") == "function_call" and item.get("call_id"):

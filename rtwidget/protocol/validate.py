@@ -24,8 +24,8 @@ ROLE_PARTS: dict[str, frozenset[str]] = {
     "assistant": frozenset({"output_text", "output_audio"}),
 }
 ITEM_TYPES = frozenset(
-    {"message", "function_call", "function_call_output", "mcp_approval_response", "mcp_call", "mcp_list_tools",
-     "mcp_approval_request"}
+    {"message", "function_call", "function_call_output", "mcp_approval_response", "mcp_call",
+     "mcp_list_tools", "mcp_approval_request"}
 )
 _PART_FIX = {
     ("user", "text"): "use {'type': 'input_text', 'text': ...} in user messages",
@@ -57,11 +57,13 @@ def _require_str(event: Json, key: str, etype: str, fix: str) -> None:
 def validate_client_event(event: Any) -> None:
     """Raise ClientEventError if ``event`` (GA form) must not be sent; return None if it is fine."""
     if not isinstance(event, dict):
-        raise _fail("client event", "", f"must be a dict, not {type(event).__name__}", "pass {'type': ..., ...}")
+        problem = f"must be a dict, not {type(event).__name__}"
+        raise _fail("client event", "", problem, "pass {'type': ..., ...}")
     etype = event.get("type")
     if etype not in GA_CLIENT_EVENTS:
         close = difflib.get_close_matches(str(etype), sorted(GA_CLIENT_EVENTS), n=1)
-        fix = f"did you mean {close[0]!r}?" if close else "client types: " + ", ".join(sorted(GA_CLIENT_EVENTS))
+        types = ", ".join(sorted(GA_CLIENT_EVENTS))
+        fix = f"did you mean {close[0]!r}?" if close else f"client types: {types}"
         if etype == "transcription_session.update":
             fix = "in GA send session.update with session.type = 'transcription'"
         raise _fail(str(etype), "type", "unknown client event type", fix)
@@ -76,7 +78,8 @@ def _session_update(event: Json) -> None:
     etype = "session.update"
     session = event.get("session")
     if not isinstance(session, dict):
-        raise _fail(etype, "session", "missing or not an object", "send {'type': 'session.update', 'session': {...}}")
+        raise _fail(etype, "session", "missing or not an object",
+                    "send {'type': 'session.update', 'session': {...}}")
     for key in session:
         if key in BETA_SESSION_FIELDS and key not in GA_SESSION_FIELDS:
             raise _fail(
@@ -112,7 +115,8 @@ def _tools(tools: Any, etype: str, path: str) -> None:
     if tools is None:
         return
     if not isinstance(tools, list):
-        raise _fail(etype, path, "must be a list", "pass a list of {'type': 'function', 'name', 'parameters'}")
+        raise _fail(etype, path, "must be a list",
+                    "pass a list of {'type': 'function', 'name', 'parameters'}")
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") not in ("function", "mcp"):
             raise _fail(etype, f"{path}[{i}].type", "must be 'function' or 'mcp'",
@@ -150,7 +154,8 @@ def validate_item(item: Any, etype: str = "conversation.item.create", path: str 
 def _message(item: Json, etype: str, path: str) -> None:
     role = item.get("role")
     if role not in ROLE_PARTS:
-        raise _fail(etype, f"{path}.role", f"{role!r} is not a message role", "use 'user', 'assistant' or 'system'")
+        raise _fail(etype, f"{path}.role", f"{role!r} is not a message role",
+                    "use 'user', 'assistant' or 'system'")
     content = item.get("content")
     if not isinstance(content, list):
         raise _fail(etype, f"{path}.content", "must be a list of content parts",
@@ -158,8 +163,10 @@ def _message(item: Json, etype: str, path: str) -> None:
     for i, part in enumerate(content):
         ptype = part.get("type") if isinstance(part, dict) else None
         if ptype not in ROLE_PARTS[role]:
-            fix = _PART_FIX.get((role, str(ptype)), f"{role} messages take {', '.join(sorted(ROLE_PARTS[role]))}")
-            raise _fail(etype, f"{path}.content[{i}].type", f"{ptype!r} is not allowed in a {role} message", fix)
+            allowed = f"{role} messages take {', '.join(sorted(ROLE_PARTS[role]))}"
+            fix = _PART_FIX.get((role, str(ptype)), allowed)
+            problem = f"{ptype!r} is not allowed in a {role} message"
+            raise _fail(etype, f"{path}.content[{i}].type", problem, fix)
         if role == "assistant" and ptype == "output_audio":
             raise _fail(etype, f"{path}.content[{i}].type", "clients cannot create assistant audio",
                         "seed history with {'type': 'output_text', 'text': ...}")
@@ -174,7 +181,8 @@ def _item_create(event: Json) -> None:
     validate_item(event.get("item"))
     prev = event.get("previous_item_id")
     if prev is not None and not isinstance(prev, str):
-        raise _fail("conversation.item.create", "previous_item_id", "must be a string", "use an item id or 'root'")
+        raise _fail("conversation.item.create", "previous_item_id", "must be a string",
+                    "use an item id or 'root'")
 
 
 def _append(event: Json) -> None:
@@ -227,7 +235,8 @@ def _response_create(event: Json) -> None:
         for i, item in enumerate(inputs):
             if isinstance(item, dict) and item.get("type") == "item_reference":
                 if not isinstance(item.get("id"), str):
-                    raise _fail(etype, f"response.input[{i}].id", "is required", "reference an existing item id")
+                    raise _fail(etype, f"response.input[{i}].id", "is required",
+                                "reference an existing item id")
             else:
                 validate_item(item, etype, f"response.input[{i}]")
     _tools(response.get("tools"), etype, "response.tools")
@@ -241,14 +250,16 @@ def _metadata(metadata: Any) -> None:
         raise _fail(etype, "response.metadata", f"has {len(metadata)} pairs", "keep at most 16")
     for key, value in metadata.items():
         if not isinstance(value, str) or len(key) > 64 or len(value) > 512:
-            raise _fail(etype, f"response.metadata.{key}", "keys must be <= 64 chars, values strings <= 512 chars",
+            raise _fail(etype, f"response.metadata.{key}",
+                        "keys must be <= 64 chars, values strings <= 512 chars",
                         "shorten it or JSON-encode the value")
 
 
 def _cancel(event: Json) -> None:
     rid = event.get("response_id")
     if rid is not None and not isinstance(rid, str):
-        raise _fail("response.cancel", "response_id", "must be a string", "leave it out to cancel the active one")
+        raise _fail("response.cancel", "response_id", "must be a string",
+                    "leave it out to cancel the active one")
 
 
 _CHECKS = {

@@ -1,0 +1,619 @@
+"""conversation: server events folded into ordered items with text, transcripts, arguments and audio spans."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+import wire_events as S
+
+from rtwidget.protocol.conversation import BYTES_PER_MS, Conversation, Item, Part, b64_decoded_len
+from rtwidget.protocol.events import Codec
+
+Json = dict[str, Any]
+
+
+def fold(events: Iterable[Json], conv: Conversation | None = None, dialect: str = "ga") -> Conversation:
+    conv = conv if conv is not None else Conversation()
+    codec = Codec(dialect)
+    for event in events:
+        conv.apply(codec.decode(json.dumps(event)))
+    return conv
+
+
+def ids(conv: Conversation) -> list[str]:
+    return [item.id for item in conv.items]
+
+
+def user_turn(item_id: str, text: str, previous_item_id: str | None) -> list[Json]:
+    item = S.user_text_item(item_id, text)
+    return [
+        S.item_added(item, previous_item_id=previous_item_id),
+        S.item_done(item, previous_item_id=previous_item_id),
+    ]
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 100, 4801])
+def test_b64_decoded_len_matches_decoding(n: int) -> None:
+    text = base64.b64encode(bytes(n)).decode()
+    assert b64_decoded_len(text) == len(base64.b64decode(text)) == n
+
+
+def test_item_part_creates_missing_parts() -> None:
+    item = Item("item_1", "message")
+    part = item.part(2, "output_audio")
+    assert [p.type for p in item.parts] == ["output_audio"] * 3
+    assert part is item.parts[2]
+    assert item.part(0) is item.parts[0]
+    untyped = Item("item_2", "message")
+    untyped.part(0)
+    assert untyped.part(0, "output_text").type == "output_text"
+    assert untyped.part(0, "text").type == "output_text"  # the first type seen stays
+
+
+def test_item_text_prefers_text_then_transcript() -> None:
+    item = Item(
+        "i", "message", parts=[Part("output_text", text="Hi. "), Part("output_audio", transcript="Bye.")]
+    )
+    assert item.text == "Hi. Bye."
+    assert Item("j", "message").text == ""
+
+
+def test_item_audio_ms_falls_back_to_input_audio() -> None:
+    item = Item("i", "message")
+    assert item.audio_ms == 0.0
+    item.input_audio_ms = 250.0
+    assert item.audio_ms == 250.0
+    item.parts.append(Part("output_audio", audio_bytes=4800))
+    assert item.audio_ms == 4800 / BYTES_PER_MS == 100.0
+
+
+# --------------------------------------------------------------------------------------- text turn
+
+
+def test_text_turn() -> None:
+    conv = fold(
+        [
+            S.session_created(),
+            *user_turn("item_u1", "What's the capital of France?", None),
+            *S.text_turn("resp_1", "item_a1", ["The capital ", "is ", "Paris."], previous_item_id="item_u1"),
+        ]
+    )
+    assert ids(conv) == ["item_u1", "item_a1"]
+    assert len(conv) == 2
+    user, assistant = conv.items
+    assert (user.role, user.status, user.text) == ("user", "completed", "What's the capital of France?")
+    assert user.previous_item_id is None
+    assert (assistant.role, assistant.status, assistant.text) == (
+        "assistant",
+        "completed",
+        "The capital is Paris.",
+    )
+    assert assistant.previous_item_id == "item_u1"
+    assert assistant.response_id == "resp_1"
+    assert [p.type for p in assistant.parts] == ["output_text"]
+    lane = conv.responses["resp_1"]
+    assert (lane.status, lane.out_of_band, lane.item_ids) == ("completed", False, ["item_a1"])
+    assert lane.usage == {"total_tokens": 30, "input_tokens": 20, "output_tokens": 10}
+    assert conv.out_of_band() == []
+
+
+def test_text_deltas_assemble_before_done() -> None:
+    events = S.text_turn("resp_1", "item_a1", ["Bon", "jour"], previous_item_id=None)
+    conv = fold(events[:6])  # up to and including the second delta
+    item = conv.get("item_a1")
+    assert item is not None
+    assert item.text == "Bonjour"
+    assert item.status == "in_progress"
+    assert conv.responses["resp_1"].status == "in_progress"
+
+
+def test_text_done_replaces_the_assembled_text() -> None:
+    conv = fold(
+        [
+            S.response_created("resp_1"),
+            S.output_item_added("resp_1", S.assistant_item("item_a1")),
+            S.text_delta("resp_1", "item_a1", "garbled"),
+            S.text_done("resp_1", "item_a1", "clean"),
+            {**S.text_done("resp_1", "item_a1", "x"), "text": None},
+        ]
+    )
+    assert conv.get("item_a1").text == "clean"  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------------------------- audio turns
+
+
+def test_audio_turn_with_interleaved_audio_and_transcript() -> None:
+    chunks = [(4800, "Hello "), (9600, "there, "), (2400, "friend.")]
+    conv = fold(S.audio_turn("resp_1", "item_a1", chunks, previous_item_id=None))
+    item = conv.get("item_a1")
+    assert item is not None
+    assert item.text == "Hello there, friend."
+    assert item.parts[0].type == "output_audio"
+    assert item.parts[0].audio_bytes == 16800
+    assert item.audio_ms == 350.0
+    assert item.summary() == {
+        "id": "item_a1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "text": "Hello there, friend.",
+        "name": None,
+        "call_id": None,
+        "arguments": None,
+        "output": None,
+        "audio_ms": 350.0,
+        "truncated_at_ms": None,
+    }
+
+
+def test_transcript_done_replaces_and_ignores_non_strings() -> None:
+    conv = fold(
+        [
+            S.output_item_added("resp_1", S.assistant_item("item_a1")),
+            S.transcript_delta("resp_1", "item_a1", "helo"),
+            S.transcript_done("resp_1", "item_a1", "hello"),
+            {**S.transcript_done("resp_1", "item_a1", ""), "transcript": None},
+        ]
+    )
+    assert conv.get("item_a1").text == "hello"  # type: ignore[union-attr]
+
+
+def test_vad_user_turn_measures_the_speech_and_takes_the_transcript() -> None:
+    item = S.user_audio_item("item_u1")
+    conv = fold(
+        [
+            S.speech_started("item_u1", 1000),
+            S.speech_stopped("item_u1", 3500),
+            S.committed("item_u1"),
+            S.item_added(item, previous_item_id=None),
+            S.item_done(item, previous_item_id=None),
+            S.transcription_delta("item_u1", "Turn on "),
+            S.transcription_delta("item_u1", "the light"),
+        ]
+    )
+    user = conv.get("item_u1")
+    assert user is not None
+    assert ids(conv) == ["item_u1"]
+    assert user.input_audio_ms == 2500.0
+    assert user.audio_ms == 2500.0
+    assert user.text == "Turn on the light"
+    # the transcript can arrive after the response; the final one wins
+    fold(
+        [
+            *S.audio_turn("resp_1", "item_a1", [(480, "Done.")], previous_item_id="item_u1"),
+            S.transcription_completed("item_u1", "Turn on the light."),
+            S.item_done(S.user_audio_item("item_u1"), previous_item_id=None),  # transcript null: kept
+        ],
+        conv,
+    )
+    assert user.text == "Turn on the light."
+    assert ids(conv) == ["item_u1", "item_a1"]
+
+
+def test_speech_events_that_do_not_pair_are_ignored() -> None:
+    conv = fold(
+        [
+            S.speech_stopped("item_x", 900),
+            {**S.speech_started("item_y", 0), "audio_start_ms": "soon"},
+            S.speech_stopped("item_y", 900),
+            S.speech_started("item_z", 100),
+            {**S.speech_stopped("item_z", 0), "audio_end_ms": None},
+        ]
+    )
+    assert conv.get("item_x") is None
+    assert conv.get("item_y") is None
+    assert conv.get("item_z") is None
+
+
+def test_set_input_audio_before_the_item_arrives() -> None:
+    conv = Conversation()
+    conv.set_input_audio("item_u1", 640)
+    placeholder = conv.get("item_u1")
+    assert placeholder is not None
+    assert (placeholder.type, placeholder.role, placeholder.input_audio_ms) == ("message", "user", 640.0)
+    assert ids(conv) == []  # not in the conversation until the server adds it
+    fold([S.item_added(S.user_audio_item("item_u1", transcript="hi"), previous_item_id=None)], conv)
+    assert conv.items == [placeholder]
+    assert placeholder.audio_ms == 640.0
+    assert placeholder.text == "hi"
+
+
+def test_input_transcription_for_an_unknown_item_is_dropped() -> None:
+    conv = fold([S.transcription_delta("item_gone", "x"), S.transcription_completed("item_gone", "x")])
+    assert conv.get("item_gone") is None
+    conv = fold(
+        [
+            S.item_added(S.user_audio_item("item_u1"), previous_item_id=None),
+            {**S.transcription_completed("item_u1", ""), "transcript": None},
+        ]
+    )
+    assert conv.get("item_u1").text == ""  # type: ignore[union-attr]
+
+
+def test_retrieved_item_carries_audio() -> None:
+    audio = S.b64(9600)
+    conv = fold(
+        [
+            S.item_added(S.user_audio_item("item_u1"), previous_item_id=None),
+            S.item_retrieved(
+                {
+                    "id": "item_u1",
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_audio", "audio": audio, "transcript": "hey"}, "junk"],
+                }
+            ),
+            {"type": "conversation.item.retrieved", "item": None},
+        ]
+    )
+    user = conv.get("item_u1")
+    assert user is not None
+    assert user.parts[0].audio_bytes == 9600
+    assert user.audio_ms == 200.0
+    assert user.text == "hey"
+    assert len(user.parts) == 1
+
+
+def test_retrieved_audio_does_not_double_count_streamed_audio() -> None:
+    conv = fold(S.audio_turn("resp_1", "item_a1", [(4800, "Hi.")], previous_item_id=None))
+    full = {**S.assistant_item("item_a1", status="completed")}
+    full["content"] = [{"type": "output_audio", "audio": S.b64(4800), "transcript": "Hi."}]
+    fold([S.item_retrieved(full)], conv)
+    assert conv.get("item_a1").audio_ms == 100.0  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------- function calls
+
+
+@pytest.mark.parametrize("n_calls", [1, 2, 3])
+def test_function_calls_in_one_response(n_calls: int) -> None:
+    calls = [
+        (f"item_fc{i}", f"call_{i}", f"tool_{i}", json.dumps({"n": i, "city": "Oslo"}))
+        for i in range(n_calls)
+    ]
+    conv = fold(
+        [
+            *user_turn("item_u1", "Weather?", None),
+            *S.function_call_turn("resp_1", calls, previous_item_id="item_u1"),
+        ]
+    )
+    assert ids(conv) == ["item_u1", *[c[0] for c in calls]]
+    for item_id, call_id, name, arguments in calls:
+        item = conv.get(item_id)
+        assert item is not None
+        assert (item.type, item.call_id, item.name, item.arguments) == (
+            "function_call",
+            call_id,
+            name,
+            arguments,
+        )
+        assert item.status == "completed"
+        assert json.loads(item.arguments)["city"] == "Oslo"
+    assert conv.responses["resp_1"].item_ids == [c[0] for c in calls]
+
+
+def test_function_call_arguments_stream_then_done_wins() -> None:
+    conv = fold(
+        [
+            S.output_item_added(
+                "resp_1", S.function_call_item("item_fc", "call_1", "lookup", status="in_progress")
+            ),
+            S.arguments_delta("resp_1", "item_fc", "call_1", '{"q": '),
+            S.arguments_delta("resp_1", "item_fc", "call_1", '"rtw'),
+        ]
+    )
+    item = conv.get("item_fc")
+    assert item is not None
+    assert item.arguments == '{"q": "rtw'
+    assert item.summary()["arguments"] == '{"q": "rtw'
+    beta_done = S.arguments_done("resp_1", "item_fc", "call_1", "lookup", '{"q": "rtwidget"}')
+    del beta_done["name"]  # beta has no name here
+    fold([beta_done], conv)
+    assert (item.arguments, item.name) == ('{"q": "rtwidget"}', "lookup")
+    fold([{**S.arguments_done("resp_1", "item_fc", "call_1", "lookup", ""), "arguments": None}], conv)
+    assert item.arguments == '{"q": "rtwidget"}'
+    fold(
+        [
+            S.arguments_delta("resp_1", "item_gone", "c", "x"),
+            S.arguments_done("resp_1", "item_gone", "c", "f", "{}"),
+        ],
+        conv,
+    )
+    assert conv.get("item_gone") is None
+
+
+def test_function_call_output_item() -> None:
+    out = S.function_output_item("item_out", "call_1", '{"temp": 18}')
+    conv = fold(
+        [S.item_added(out, previous_item_id="item_fc0"), S.item_done(out, previous_item_id="item_fc0")]
+    )
+    item = conv.get("item_out")
+    assert item is not None
+    assert (item.type, item.call_id, item.output) == ("function_call_output", "call_1", '{"temp": 18}')
+    assert item.summary()["output"] == '{"temp": 18}'
+
+
+def test_cancelled_response_keeps_partial_output() -> None:
+    events = S.audio_turn(
+        "resp_1", "item_a1", [(4800, "I was say")], previous_item_id=None, status="incomplete"
+    )
+    events[-1] = S.response_done(
+        "resp_1",
+        output=[S.assistant_item("item_a1", status="incomplete")],
+        status="cancelled",
+        status_details={"type": "cancelled", "reason": "turn_detected"},
+    )
+    conv = fold(events)
+    lane = conv.responses["resp_1"]
+    assert lane.status == "cancelled"
+    assert lane.status_details == {"type": "cancelled", "reason": "turn_detected"}
+    item = conv.get("item_a1")
+    assert item is not None
+    assert (item.status, item.text, item.audio_ms) == ("incomplete", "I was say", 100.0)
+
+
+# ------------------------------------------------------------------------------------- out-of-band
+
+
+def test_out_of_band_response_stays_out_of_the_conversation() -> None:
+    meta = {"purpose": "summary", "rtwidget_request": "evt_1"}
+    oob = "resp_oob"
+    final = S.assistant_item("item_s1", status="completed", content=[{"type": "output_text", "text": "Sum."}])
+    conv = fold(
+        [
+            *user_turn("item_u1", "Long story...", None),
+            S.response_created(oob, conversation_id=None, metadata=meta),
+            S.output_item_added(oob, S.assistant_item("item_s1")),
+            S.content_part_added(oob, "item_s1", {"type": "text", "text": ""}),
+            S.text_delta(oob, "item_s1", "Su"),
+            S.text_delta(oob, "item_s1", "m."),
+            S.output_item_done(oob, final),
+            S.response_done(oob, output=[final], conversation_id=None, metadata=meta),
+        ]
+    )
+    assert ids(conv) == ["item_u1"]
+    assert conv.get("item_s1").text == "Sum."  # type: ignore[union-attr]
+    assert conv.get("item_s1").response_id == oob  # type: ignore[union-attr]
+    [lane] = conv.out_of_band()
+    assert (lane.id, lane.out_of_band, lane.metadata, lane.item_ids) == (oob, True, meta, ["item_s1"])
+    assert lane.status == "completed"
+
+
+def test_out_of_band_response_seen_only_at_done() -> None:
+    conv = fold([S.response_done("resp_x", conversation_id=None, metadata={"k": "v"})])
+    [lane] = conv.out_of_band()
+    assert (lane.id, lane.metadata, lane.status) == ("resp_x", {"k": "v"}, "completed")
+    conv = fold([S.response_done("resp_y", status="failed")])
+    assert conv.responses["resp_y"].out_of_band is False
+    assert conv.responses["resp_y"].status == "failed"
+
+
+def test_parallel_out_of_band_and_default_responses() -> None:
+    oob_item = S.assistant_item(
+        "item_o", status="completed", content=[{"type": "output_text", "text": "label: A"}]
+    )
+    main_item = S.assistant_item(
+        "item_m", status="completed", content=[{"type": "output_text", "text": "Sure."}]
+    )
+    conv = fold(
+        [
+            S.response_created("resp_m"),
+            S.response_created("resp_o", conversation_id=None, metadata={"purpose": "classify"}),
+            S.output_item_added("resp_o", S.assistant_item("item_o")),
+            S.output_item_added("resp_m", S.assistant_item("item_m")),
+            S.item_added(S.assistant_item("item_m"), previous_item_id=None),
+            S.text_delta("resp_m", "item_m", "Sure."),
+            S.text_delta("resp_o", "item_o", "label: A"),
+            S.output_item_done("resp_o", oob_item),
+            S.response_done(
+                "resp_o", output=[oob_item], conversation_id=None, metadata={"purpose": "classify"}
+            ),
+            S.output_item_done("resp_m", main_item),
+            S.response_done("resp_m", output=[main_item]),
+        ]
+    )
+    assert ids(conv) == ["item_m"]
+    assert [r.id for r in conv.out_of_band()] == ["resp_o"]
+    assert conv.get("item_o").text == "label: A"  # type: ignore[union-attr]
+    assert conv.get("item_m").text == "Sure."  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------------- ordering
+
+
+def test_previous_item_id_orders_items() -> None:
+    conv = fold(
+        [
+            *user_turn("item_1", "one", None),
+            *user_turn("item_2", "two", "item_1"),
+            *user_turn("item_3", "three", "item_2"),
+            *user_turn("item_1b", "after one", "item_1"),  # insert after an earlier item
+            *user_turn("item_0", "first", "root"),
+            *user_turn("item_9", "unknown predecessor", "item_missing"),
+        ]
+    )
+    assert ids(conv) == ["item_0", "item_1", "item_1b", "item_2", "item_3", "item_9"]
+    assert conv.get("item_1b").previous_item_id == "item_1"  # type: ignore[union-attr]
+    assert conv.get("item_0").previous_item_id == "root"  # type: ignore[union-attr]
+
+
+def test_an_item_is_inserted_once() -> None:
+    item = S.user_text_item("item_2", "two")
+    conv = fold(
+        [
+            *user_turn("item_1", "one", None),
+            S.item_added(item, previous_item_id="item_1"),
+            S.item_added(item, kind="created", previous_item_id="root"),
+            S.item_done(item, previous_item_id="root"),
+        ]
+    )
+    assert ids(conv) == ["item_1", "item_2"]
+    assert conv.get("item_2").previous_item_id == "item_1"  # type: ignore[union-attr]
+
+
+def test_output_item_done_adds_items_a_server_never_announced() -> None:
+    final = S.assistant_item("item_a1", status="completed", content=[{"type": "output_text", "text": "hi"}])
+    conv = fold([S.response_created("resp_1"), S.output_item_added("resp_1", S.assistant_item("item_a1"))])
+    assert ids(conv) == []  # output_item.added alone does not place it
+    fold([S.output_item_done("resp_1", final), S.item_done(final, previous_item_id=None)], conv)
+    assert ids(conv) == ["item_a1"]
+    # no response.created seen at all: still the default conversation
+    fold([S.output_item_done("resp_2", S.assistant_item("item_a2", status="completed"))], conv)
+    assert ids(conv) == ["item_a1", "item_a2"]
+
+
+def test_malformed_item_events_are_ignored() -> None:
+    conv = fold(
+        [
+            {"type": "conversation.item.added", "item": None},
+            {"type": "response.output_item.added", "response_id": "r", "item": "x"},
+            {"type": "response.output_item.done", "response_id": "r", "item": 3},
+            S.response_done("resp_1", output=[{"type": "message"}, "junk"]),
+            S.rate_limits(),
+        ]
+    )
+    assert ids(conv) == []
+    assert conv.responses["resp_1"].item_ids == []
+
+
+def test_item_without_id_or_type_gets_defaults() -> None:
+    conv = fold([S.item_added({"role": "user", "content": None}, previous_item_id=None)])
+    [item] = conv.items
+    assert (item.id, item.type, item.role, item.parts) == ("", "message", "user", [])
+
+
+# ------------------------------------------------------------------------- truncation and deletion
+
+
+def test_truncation_marks_what_was_heard() -> None:
+    conv = fold(S.audio_turn("resp_1", "item_a1", [(48000, "A long answer.")], previous_item_id=None))
+    fold([S.item_truncated("item_a1", 420), S.item_truncated("item_unknown", 10)], conv)
+    item = conv.get("item_a1")
+    assert item is not None
+    assert item.truncated_at_ms == 420
+    assert item.summary()["truncated_at_ms"] == 420
+    assert item.audio_ms == 1000.0
+    assert item.text == "A long answer."  # ours is kept even though the server dropped its transcript
+    fold([{**S.item_truncated("item_a1", 0), "audio_end_ms": None}], conv)
+    assert item.truncated_at_ms == 0
+
+
+def test_deletion_removes_the_item() -> None:
+    conv = fold([*user_turn("item_1", "one", None), *user_turn("item_2", "two", "item_1")])
+    fold([S.item_deleted("item_1"), S.item_deleted("item_never")], conv)
+    assert ids(conv) == ["item_2"]
+    assert conv.get("item_1") is None
+    # an item re-created after deletion is a new item
+    fold(user_turn("item_1", "one again", "item_2"), conv)
+    assert ids(conv) == ["item_2", "item_1"]
+    assert conv.get("item_1").text == "one again"  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------------- content parts
+
+
+def test_content_parts_carry_text_and_transcript() -> None:
+    conv = fold(
+        [
+            S.output_item_added("resp_1", S.assistant_item("item_a1")),
+            S.content_part_added("resp_1", "item_a1", {"type": "audio", "transcript": ""}),
+            S.content_part_done("resp_1", "item_a1", {"type": "audio", "transcript": "Spoken."}),
+            S.content_part_added(
+                "resp_1", "item_a1", {"type": "output_text", "text": "Written."}, content_index=1
+            ),
+            {**S.content_part_added("resp_1", "item_a1", {}, content_index=2), "part": None},
+            S.content_part_added("resp_1", "item_gone", {"type": "text", "text": "lost"}),
+        ]
+    )
+    item = conv.get("item_a1")
+    assert item is not None
+    assert [(p.type, p.text, p.transcript) for p in item.parts] == [
+        ("audio", "", "Spoken."),
+        ("output_text", "Written.", ""),
+        ("", "", ""),
+    ]
+    assert item.text == "Spoken.Written."
+    assert conv.get("item_gone") is None
+
+
+def test_deltas_for_unknown_items_are_dropped() -> None:
+    conv = fold(
+        [
+            S.text_delta("resp_1", "item_x", "a"),
+            S.text_done("resp_1", "item_x", "a"),
+            S.audio_delta("resp_1", "item_x", 480),
+            S.transcript_delta("resp_1", "item_x", "a"),
+            S.transcript_done("resp_1", "item_x", "a"),
+        ]
+    )
+    assert conv.get("item_x") is None
+    assert len(conv) == 0
+
+
+# -------------------------------------------------------------------------------------------- beta
+
+
+def test_beta_server_sequence_folds_like_ga() -> None:
+    """A beta server's text and audio turns (beta names and content types) give the same state."""
+    user = S.user_text_item("item_u1", "Hi")
+    events: list[Json] = [
+        {"type": "conversation.item.created", "event_id": "e1", "previous_item_id": None, "item": user},
+        {
+            "type": "response.created",
+            "event_id": "e2",
+            "response": {"id": "resp_1", "conversation_id": "conv_1"},
+        },
+        S.output_item_added("resp_1", S.assistant_item("item_a1")),
+        {
+            "type": "conversation.item.created",
+            "event_id": "e3",
+            "previous_item_id": "item_u1",
+            "item": S.assistant_item("item_a1"),
+        },
+        S.content_part_added("resp_1", "item_a1", {"type": "audio", "transcript": ""}),
+        {**S.audio_delta("resp_1", "item_a1", 2400), "type": "response.audio.delta"},
+        {**S.transcript_delta("resp_1", "item_a1", "Hel"), "type": "response.audio_transcript.delta"},
+        {**S.audio_delta("resp_1", "item_a1", 2400), "type": "response.audio.delta"},
+        {**S.transcript_delta("resp_1", "item_a1", "lo!"), "type": "response.audio_transcript.delta"},
+        {**S.transcript_done("resp_1", "item_a1", "Hello!"), "type": "response.audio_transcript.done"},
+        S.output_item_done(
+            "resp_1",
+            S.assistant_item(
+                "item_a1", status="completed", content=[{"type": "audio", "transcript": "Hello!"}]
+            ),
+        ),
+        {
+            "type": "response.done",
+            "event_id": "e4",
+            "response": {
+                "id": "resp_1",
+                "conversation_id": "conv_1",
+                "status": "completed",
+                "modalities": ["text", "audio"],
+                "temperature": 0.8,
+                "output": [
+                    S.assistant_item(
+                        "item_a1", status="completed", content=[{"type": "audio", "transcript": "Hello!"}]
+                    )
+                ],
+            },
+        },
+        S.output_item_added("resp_2", S.assistant_item("item_a2")),
+        {**S.text_delta("resp_2", "item_a2", "Typed"), "type": "response.text.delta"},
+        {**S.text_done("resp_2", "item_a2", "Typed."), "type": "response.text.done"},
+    ]
+    conv = fold(events, dialect="beta")
+    assert ids(conv) == ["item_u1", "item_a1"]
+    assistant = conv.get("item_a1")
+    assert assistant is not None
+    assert (assistant.text, assistant.audio_ms, assistant.status) == ("Hello!", 100.0, "completed")
+    assert conv.responses["resp_1"].status == "completed"
+    assert conv.get("item_a2").text == "Typed."  # type: ignore[union-attr]
