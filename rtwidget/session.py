@@ -275,7 +275,7 @@ class Session:
         self.endpoint = endpoint
         if endpoint.dialect != self._conn.dialect:
             self._conn = Connection(endpoint.dialect, envelope=self._envelope)
-        created = self._future_for("session.created")
+        created = self.expect("session.created")
         self._closing = False
         self.close_code, self.close_reason = None, ""
         self._ws = await websockets.connect(
@@ -296,16 +296,29 @@ class Session:
             await asyncio.wait_for(created, timeout=15)
         except asyncio.TimeoutError:
             raise RealtimeError("the server sent no session.created within 15 s") from None
-        except SessionClosed:
-            raise
-        self._send_initial_config()
+        await self._send_initial_config()
 
-    def _send_initial_config(self) -> None:
+    async def _send_initial_config(self) -> None:
+        """Send the configured fields and wait until the server applied them (or said why not)."""
         fields = dict(self._config)
         if len(self.tools):
             fields["tools"] = self.tools.schemas()
-        self._conn.update_session(**fields)
+        updated = self.expect("session.updated")
+        event_id = self._conn.update_session(**fields)
+        refused = self.expect("error", lambda e: (e.cause or {}).get("event_id") == event_id)
         self._flush()
+        done, _ = await asyncio.wait({updated, refused}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        for future in (updated, refused):
+            if future not in done:
+                future.cancel()
+        if updated in done:
+            updated.result()  # raises SessionClosed if the socket closed instead
+        elif refused in done:
+            err = refused.result().get("error") or {}
+            raise RealtimeError(f"the server refused the session config: {err.get('message')}",
+                                code=err.get("code"), event=refused.result())
+        if not done:
+            raise RealtimeError("the server did not answer the session config within 15 s")
 
     def _tools_changed(self) -> None:
         # Called in whatever thread changed the registry: one session.update with the whole tool list.
@@ -473,23 +486,32 @@ class Session:
         for loop, queue in self._subscribers:
             loop.call_soon_threadsafe(queue.put_nowait, event)
 
-    def _future_for(self, pattern: str, predicate: Callable[[Event], bool] | None = None) -> asyncio.Future[Event]:
-        """A future (on the current loop) resolved by the next matching event. Call on any loop."""
+    def expect(self, event_type: str, predicate: Callable[[Event], bool] | None = None) -> asyncio.Future[Event]:
+        """Start waiting now, await later: a future for the next event matching ``event_type`` (and
+        ``predicate``), registered before this returns, so an event caused by a send that follows cannot be
+        missed::
+
+            done = session.expect("response.done")
+            session.send_text("hi")
+            event = await done
+
+        Call it from a coroutine (the future belongs to the running loop). It fails with SessionClosed if the
+        connection closes first.
+        """
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        entry = (pattern, predicate, future)
-        if self._on_io_thread() or self._loop is None:
-            self._waiters.append(entry)
-        else:
-            self._loop.call_soon_threadsafe(self._waiters.append, entry)
+        entry = (event_type, predicate, future)
+        self._call(lambda: self._waiters.append(entry))
         return future
 
     async def wait_for(
         self, event_type: str, predicate: Callable[[Event], bool] | None = None, timeout: float | None = None
     ) -> Event:
-        """The next event matching ``event_type`` (and ``predicate``); raises TimeoutError / SessionClosed."""
-        self._ensure_loop()
-        future = self._future_for(event_type, predicate)
-        return await asyncio.wait_for(future, timeout)
+        """The next event matching ``event_type`` (and ``predicate``); raises TimeoutError / SessionClosed.
+
+        It only sees events that arrive after it is called: to wait for the answer to a send, use
+        :meth:`expect` before sending.
+        """
+        return await asyncio.wait_for(self.expect(event_type, predicate), timeout)
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event from now on (server events and local ``rtwidget.*`` ones) until the session closes."""

@@ -37,8 +37,7 @@ def received(session: Session, etype: str) -> list[dict[str, Any]]:
 
 async def connected(server: LocalServer, **kwargs: Any) -> Session:
     session = Session(endpoint=server.url, **kwargs)
-    await session.connect()
-    await session.wait_for("session.updated", timeout=10)
+    await session.connect()  # returns once session.updated has confirmed the config
     return session
 
 
@@ -199,19 +198,16 @@ def test_output_after_vad_response_started_waits_for_it() -> None:
 
             done = asyncio.get_running_loop().create_future()
 
-            async def speak_after_call() -> None:
-                await session.wait_for("rtwidget.tool.started", timeout=10)
-                session.append_audio(silence + speech + silence * 2)
+            def answers_tool(event: Any) -> bool:
+                return "facts about owls" in json.dumps(event.data)
 
-            speaker = asyncio.create_task(speak_after_call())
+            tool_started = session.expect("rtwidget.tool.started")
+            answered = session.expect("response.done", answers_tool)
             try:
                 session.send_text("slow_lookup topic=owls")
-                await speaker
-                # Wait for the response that answers the tool output.
-                def answers_tool(event: Any) -> bool:
-                    return "facts about owls" in json.dumps(event.data)
-
-                await session.wait_for("response.done", answers_tool, timeout=30)
+                await asyncio.wait_for(tool_started, 10)
+                session.append_audio(silence + speech + silence * 2)
+                await asyncio.wait_for(answered, 30)
                 log = [e for e in session.log if e.direction in ("client", "server")]
                 idx_output = next(i for i, e in enumerate(log) if e.type == "conversation.item.create"
                                   and e.data["item"]["type"] == "function_call_output")
@@ -233,12 +229,16 @@ def test_output_after_vad_response_started_waits_for_it() -> None:
 
 
 def test_blocked_thread_does_not_stall_the_session() -> None:
+    # The server runs on a thread of its own, as it does in a kernel: only this thread blocks.
+    server = LocalServer(pace="realtime").start_in_thread()
+
     async def body() -> None:
-        async with LocalServer(pace="realtime") as server:
+        if True:
             session = await connected(server)
             try:
+                first_audio = session.expect("response.output_audio.delta")
                 session.send_text("please tell me a fairly long story about the sea and the wind")
-                await session.wait_for("response.output_audio.delta", timeout=10)
+                await asyncio.wait_for(first_audio, 10)
                 start = time.monotonic() - session._t0
                 time.sleep(2.0)  # a cell that blocks this thread (and this loop) for seconds
                 end = time.monotonic() - session._t0
@@ -250,7 +250,10 @@ def test_blocked_thread_does_not_stall_the_session() -> None:
             finally:
                 await session.close()
 
-    run(body)
+    try:
+        run(body)
+    finally:
+        server.stop_in_thread()
 
 
 def test_errors_are_linked_and_surfaced(caplog: pytest.LogCaptureFixture) -> None:
@@ -258,13 +261,15 @@ def test_errors_are_linked_and_surfaced(caplog: pytest.LogCaptureFixture) -> Non
         async with LocalServer(pace="fast") as server:
             session = await connected(server)
             try:
+                error_future = session.expect("error")
                 event_id = session.send({"type": "conversation.item.delete", "item_id": "item_nope"})
-                error = await session.wait_for("error", timeout=10)
+                error = await asyncio.wait_for(error_future, 10)
                 assert error["error"]["event_id"] == event_id
                 assert error.cause is not None and error.cause["type"] == "conversation.item.delete"
                 assert list(session.errors)[-1] is error
+                harmless_future = session.expect("error")
                 session.cancel()  # nothing running: a harmless race, not a warning
-                harmless = await session.wait_for("error", timeout=10)
+                harmless = await asyncio.wait_for(harmless_future, 10)
                 assert harmless["error"]["code"] == "response_cancel_not_active"
             finally:
                 await session.close()
@@ -318,7 +323,6 @@ def test_beta_header_refused_by_ga_server() -> None:
             try:
                 with pytest.raises(SessionClosed) as info:
                     await session.connect()
-                    await session.wait_for("session.updated", timeout=10)
                 assert info.value.close_code == 4000
                 codes = [e["error"]["code"] for e in session.errors]
                 assert "beta_api_shape_disabled" in codes
@@ -337,7 +341,6 @@ def test_beta_dialect_and_envelope(dialect: Literal["ga", "beta"], envelope: boo
                               tools=_tool_session_fns(calls)[:1], voice="alloy")
             await session.connect()
             try:
-                await session.wait_for("session.updated", timeout=10)
                 # Inside, everything is GA whatever the wire spoke.
                 assert session.config["audio"]["output"]["voice"] == "alloy"
                 reply = await session.ask("hello")
@@ -390,8 +393,9 @@ def test_truncate_marks_what_was_heard() -> None:
                 assistant = session.conversation[-1]
                 assert assistant.audio_ms > 1000
                 assert session.truncate(assistant.id, assistant.audio_ms + 5000) is None  # all heard
+                truncated = session.expect("conversation.item.truncated")
                 session.truncate(assistant.id, 400)
-                event = await session.wait_for("conversation.item.truncated", timeout=10)
+                event = await asyncio.wait_for(truncated, 10)
                 assert event["audio_end_ms"] == 400
                 assert assistant.truncated_at_ms == 400
             finally:
@@ -405,13 +409,22 @@ def test_load_history_content_types() -> None:
         async with LocalServer(pace="fast") as server:
             session = await connected(server)
             try:
+                n = 0
+                three = asyncio.Event()
+
+                def count(event: Any) -> None:
+                    nonlocal n
+                    n += 1
+                    if n == 3:
+                        three.set()
+
+                session.on("conversation.item.done", count)
                 session.load_history([
                     {"role": "system", "content": "You are terse."},
                     {"role": "user", "content": "My name is Ada."},
                     {"role": "assistant", "content": "Hello Ada."},
                 ])
-                for _ in range(3):
-                    await session.wait_for("conversation.item.done", timeout=10)
+                await asyncio.wait_for(three.wait(), 10)
                 parts = [(i.role, i.parts[0].type, i.text) for i in session.conversation]
                 assert parts == [("system", "input_text", "You are terse."),
                                  ("user", "input_text", "My name is Ada."),
@@ -431,8 +444,9 @@ def test_audio_input_numpy_at_16khz() -> None:
             try:
                 t = np.arange(16_000 * 2) / 16_000
                 tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)  # 2 s at 16 kHz, float
+                done_future = session.expect("response.done")
                 session.send_audio(tone, sample_rate=16_000)
-                done = await session.wait_for("response.done", timeout=15)
+                done = await asyncio.wait_for(done_future, 15)
                 assert done["response"]["status"] == "completed"
                 user = next(i for i in session.conversation if i.role == "user")
                 assert abs(user.audio_ms - 2000) < 50 or user.input_audio_ms is None
@@ -451,14 +465,17 @@ def test_push_to_talk_commit_and_empty_commit_error() -> None:
             session = await connected(server, turn_detection=None)
             try:
                 assert session.config["audio"]["input"]["turn_detection"] is None
+                committed_future = session.expect("input_audio_buffer.committed")
+                item_done = session.expect("conversation.item.done")
                 session.append_audio(speech)
                 session.commit_audio()
-                committed = await session.wait_for("input_audio_buffer.committed", timeout=10)
-                await session.wait_for("conversation.item.done", timeout=10)
+                committed = await asyncio.wait_for(committed_future, 10)
+                await asyncio.wait_for(item_done, 10)
                 item = session.connection.conversation.get(committed["item_id"])
                 assert item is not None and abs(item.audio_ms - len(speech) / 48) < 1
+                error_future = session.expect("error")
                 session.commit_audio()  # nothing left: the server says so, and we see it
-                error = await session.wait_for("error", timeout=10)
+                error = await asyncio.wait_for(error_future, 10)
                 assert error["error"]["code"] == "input_audio_buffer_commit_empty"
                 assert error.cause is not None and error.cause["type"] == "input_audio_buffer.commit"
             finally:
@@ -500,15 +517,17 @@ def test_reregistering_a_tool_sends_one_session_update() -> None:
                     """First version."""
                     return "v1"
 
+                first = session.expect("session.updated")
                 session.add_tool(lookup)
-                await session.wait_for("session.updated", timeout=10)
+                await asyncio.wait_for(first, 10)
 
                 def lookup(q: str) -> str:  # noqa: F811  (re-running the cell)
                     """Second version."""
                     return "v2"
 
+                second = session.expect("session.updated")
                 session.add_tool(lookup)
-                updated = await session.wait_for("session.updated", timeout=10)
+                updated = await asyncio.wait_for(second, 10)
                 assert len(sent(session, "session.update")) == before + 2
                 tools = updated["session"]["tools"]
                 assert [t["name"] for t in tools] == ["lookup"] and tools[0]["description"] == "Second version."
