@@ -600,3 +600,24 @@ def test_api_key_never_in_log_or_repr() -> None:
                 await session.close()
 
     run(body)
+
+
+def test_text_typed_during_a_response_is_answered_after_it() -> None:
+    async def body() -> None:
+        async with LocalServer(pace="realtime") as server:
+            session = await connected(server)
+            try:
+                first_audio = session.expect("response.output_audio.delta")
+                answered = session.expect("response.done", lambda e: "second message" in json.dumps(e.data))
+                session.send_text("first message, answered at length")
+                await asyncio.wait_for(first_audio, 10)
+                session.send_text("second message")  # the first response is still speaking
+                await asyncio.wait_for(answered, 30)
+                assert len(sent(session, "response.create")) == 2
+                assert not session.errors  # no conversation_already_has_active_response
+                texts = [i.text for i in session.conversation if i.role == "assistant"]
+                assert texts == ["You said: first message, answered at length", "You said: second message"]
+            finally:
+                await session.close()
+
+    run(body)

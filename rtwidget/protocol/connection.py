@@ -197,10 +197,17 @@ class Connection:
         return self.send({"type": "session.update", "session": session_fields(**fields)})
 
     def send_text(self, text: str, *, respond: bool = True) -> list[str]:
-        """A user text message, then (``respond=True``) one ``response.create`` unless one is already due."""
+        """A user text message, then (``respond=True``) one ``response.create``.
+
+        While a default-conversation response is active (or requested), the create is not sent now (the server
+        would refuse it): the reply is due when that response ends, and :meth:`reply_if_due` sends it.
+        """
         ids = [self.send({"type": "conversation.item.create", "item": build.user_text(text)})]
         if respond:
-            ids.append(self.respond())
+            if self.tracker.busy:
+                self.tracker.reply_requested = True
+            else:
+                ids.append(self.respond())
         return ids
 
     def append_audio(self, pcm: bytes) -> str:

@@ -48,6 +48,8 @@ class ResponseTracker:
         self.owed: dict[str, FunctionCall] = {}
         # Outputs sent that want a reply, by call id -> True once the server has added the output item.
         self._awaiting_reply: dict[str, bool] = {}
+        # A reply asked for while the conversation was busy (user text sent mid-response): due when it is free.
+        self.reply_requested = False
         # Ids of out-of-band responses in flight.
         self.out_of_band: set[str] = set()
 
@@ -70,6 +72,7 @@ class ResponseTracker:
                 if self._awaiting_reply:
                     self._answering[event_id] = self._awaiting_reply
                 self._awaiting_reply = {}
+                self.reply_requested = False
         elif etype == "conversation.item.create":
             item = event.get("item") or {}
             if item.get("type") == "function_call_output":
@@ -160,7 +163,8 @@ class ResponseTracker:
         That is: some output wants a reply, every owed output has been sent, and no default-conversation
         response is active or requested.
         """
-        return bool(self._awaiting_reply) and not self.owed and not self.busy
+        wanted = bool(self._awaiting_reply) or self.reply_requested
+        return wanted and not self.owed and not self.busy
 
     def reset(self) -> None:
         """Forget everything (a new connection starts a new server session)."""

@@ -842,3 +842,18 @@ def test_reset_starts_a_new_server_session() -> None:
     assert after != before and after.rsplit("_", 1)[0] == before.rsplit("_", 1)[0]  # ids stay unique
     feed(conn, S.committed("item_new"))
     assert conn.conversation.get("item_new") is None  # the old commit is forgotten
+
+
+def test_send_text_while_a_response_is_active_defers_the_reply() -> None:
+    conn = Connection()
+    conn.receive_text(S.wire(S.response_created("resp_vad")))  # a VAD-made response is running
+    ids = conn.send_text("typed while the model talks")
+    sent = [e["type"] for e, _ in conn.data_to_send()]
+    assert sent == ["conversation.item.create"] and len(ids) == 1  # no create the server would refuse
+    assert conn.tracker.reply_requested and not conn.tracker.response_due()
+    assert conn.reply_if_due() is None
+    conn.receive_text(S.wire(S.response_done("resp_vad")))
+    assert conn.tracker.response_due()
+    assert conn.reply_if_due() is not None
+    assert [e["type"] for e, _ in conn.data_to_send()] == ["response.create"]
+    assert not conn.tracker.reply_requested and conn.reply_if_due() is None
