@@ -185,10 +185,7 @@ def main() -> None:
     assert server.stdout is not None
     url = server.stdout.readline().strip()
     cycle = _cycle_audio()
-    print(
-        f"server {url} (pid {server.pid}); cycle {len(cycle) / 48000:.2f} s; "
-        f"window {args.window:.0f} s per level"
-    )
+    print(f"server {url} (pid {server.pid}); cycle {len(cycle) / 48000:.2f} s; window {args.window:.0f} s per level")
     print(
         f"machine: {os.cpu_count()} CPUs; {args.processes} client processes; "
         "criteria: p95 VAD lag <= 200 ms, p95 first audio <= 300 ms, no errors, every connection answered"
@@ -208,13 +205,9 @@ def main() -> None:
                 if time.monotonic() - started + args.window + 6 > BUDGET_S:
                     print("(time budget reached)")
                     break
-                shares = [
-                    n // args.processes + (1 if i < n % args.processes else 0) for i in range(args.processes)
-                ]
+                shares = [n // args.processes + (1 if i < n % args.processes else 0) for i in range(args.processes)]
                 cpu0, t0 = _cpu_seconds(server.pid), time.monotonic()
-                parts = pool.starmap(
-                    _worker, [(url, k, args.window, n * 10 + i, cycle) for i, k in enumerate(shares)]
-                )
+                parts = pool.starmap(_worker, [(url, k, args.window, n * 10 + i, cycle) for i, k in enumerate(shares)])
                 cpu = (_cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
                 res: dict[str, Any] = {k: [] for k in ("first_audio", "vad_lag", "send_lag")}
                 for key in ("turns", "responses", "errors", "connect_failures", "silent_connections", "cpu"):
@@ -230,9 +223,7 @@ def main() -> None:
                     and res["connect_failures"] == 0
                     and res["silent_connections"] == 0
                 )
-                vad_ms = "/".join(
-                    f"{v * 1000:.0f}" for v in (_pct(vad, 0.5), _pct(vad, 0.95), max(vad, default=0))
-                )
+                vad_ms = "/".join(f"{v * 1000:.0f}" for v in (_pct(vad, 0.5), _pct(vad, 0.95), max(vad, default=0)))
                 first_ms = f"{_pct(first, 0.5) * 1000:.0f}/{_pct(first, 0.95) * 1000:.0f}"
                 send_ms = (_pct(send, 0.95) if send else 0.0) * 1000
                 why = (

@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from rtwidget import Session  # noqa: E402
+from rtwidget import Session
 
 
 def _event(counter: list[int], etype: str, **fields: Any) -> str:
@@ -43,7 +43,24 @@ def make_stream(n_events: int, delta_ms: int = 50, seed: int = 1) -> list[str]:
     """Wire texts of whole turns until at least ``n_events`` events."""
     rng = np.random.default_rng(seed)
     chunk = base64.b64encode(rng.integers(-3000, 3000, 24 * delta_ms, dtype=np.int16).tobytes()).decode()
-    words = "the quick brown fox jumps over the lazy dog while the weather in Paris stays mild".split()
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        "while",
+        "the",
+        "weather",
+        "in",
+        "Paris",
+        "stays",
+        "mild",
+    ]
     out: list[str] = []
     c = [0]
     turn = 0
@@ -56,19 +73,43 @@ def make_stream(n_events: int, delta_ms: int = 50, seed: int = 1) -> list[str]:
         audio_ms += 1500
         out.append(_event(c, "input_audio_buffer.speech_stopped", audio_end_ms=audio_ms, item_id=user))
         out.append(_event(c, "input_audio_buffer.committed", item_id=user, previous_item_id=prev))
-        user_item = {"id": user, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-                     "content": [{"type": "input_audio", "transcript": None}]}
+        user_item = {
+            "id": user,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
         out.append(_event(c, "conversation.item.added", item=user_item, previous_item_id=prev))
         out.append(_event(c, "conversation.item.done", item=user_item, previous_item_id=prev))
         prev = user
         rid, aid = f"resp_{turn}", f"item_a{turn}"
-        response = {"id": rid, "object": "realtime.response", "status": "in_progress", "output": [],
-                    "conversation_id": "conv_1", "output_modalities": ["audio"], "usage": None}
+        response = {
+            "id": rid,
+            "object": "realtime.response",
+            "status": "in_progress",
+            "output": [],
+            "conversation_id": "conv_1",
+            "output_modalities": ["audio"],
+            "usage": None,
+        }
         out.append(_event(c, "response.created", response=response))
-        out.append(_event(c, "rate_limits.updated", rate_limits=[
-            {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06}]))
-        item = {"id": aid, "object": "realtime.item", "type": "message", "role": "assistant",
-                "status": "in_progress", "content": []}
+        out.append(
+            _event(
+                c,
+                "rate_limits.updated",
+                rate_limits=[{"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06}],
+            )
+        )
+        item = {
+            "id": aid,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+        }
         base = {"response_id": rid, "item_id": aid, "output_index": 0, "content_index": 0}
         out.append(_event(c, "response.output_item.added", response_id=rid, output_index=0, item=item))
         out.append(_event(c, "conversation.item.added", item=item, previous_item_id=prev))
@@ -88,12 +129,25 @@ def make_stream(n_events: int, delta_ms: int = 50, seed: int = 1) -> list[str]:
         out.append(_event(c, "response.output_item.done", response_id=rid, output_index=0, item=done_item))
         out.append(_event(c, "conversation.item.done", item=done_item, previous_item_id=prev))
         prev = aid
-        usage = {"total_tokens": 900, "input_tokens": 400, "output_tokens": 500,
-                 "input_token_details": {"text_tokens": 100, "audio_tokens": 300, "image_tokens": 0,
-                                         "cached_tokens": 0},
-                 "output_token_details": {"text_tokens": 100, "audio_tokens": 400}}
-        out.append(_event(c, "response.done", response={**response, "status": "completed", "output": [done_item],
-                                                          "usage": usage}))
+        usage = {
+            "total_tokens": 900,
+            "input_tokens": 400,
+            "output_tokens": 500,
+            "input_token_details": {
+                "text_tokens": 100,
+                "audio_tokens": 300,
+                "image_tokens": 0,
+                "cached_tokens": 0,
+            },
+            "output_token_details": {"text_tokens": 100, "audio_tokens": 400},
+        }
+        out.append(
+            _event(
+                c,
+                "response.done",
+                response={**response, "status": "completed", "output": [done_item], "usage": usage},
+            )
+        )
     return out
 
 
@@ -131,10 +185,12 @@ def main() -> None:
     for text in stream:
         etype = json.loads(text)["type"]
         types[etype] = types.get(etype, 0) + 1
-    print(f"stream: {n} server events, {mib:.1f} MiB of JSON, {len(types)} types; "
-          f"audio deltas {types['response.output_audio.delta']}, "
-          f"transcript deltas {types['response.output_audio_transcript.delta']}, "
-          f"responses {types['response.done']}")
+    print(
+        f"stream: {n} server events, {mib:.1f} MiB of JSON, {len(types)} types; "
+        f"audio deltas {types['response.output_audio.delta']}, "
+        f"transcript deltas {types['response.output_audio_transcript.delta']}, "
+        f"responses {types['response.done']}"
+    )
 
     rt_best = sdk_best = float("inf")
     session = None
@@ -151,16 +207,20 @@ def main() -> None:
 
     items = session.conversation
     audio_s = sum(i.audio_ms for i in items) / 1000
-    print(f"state after one pass: {len(items)} conversation items, {audio_s:,.0f} s of assistant audio counted, "
-          f"log {len(session.log)} entries (bounded)")
+    print(
+        f"state after one pass: {len(items)} conversation items, {audio_s:,.0f} s of assistant audio counted, "
+        f"log {len(session.log)} entries (bounded)"
+    )
     gc.collect()
     tracemalloc.start()
     _, fresh = run_rtwidget(stream)
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"memory: session state after {n} events {current / 2**20:.1f} MiB (traced peak {peak / 2**20:.1f} MiB); "
-          f"process max RSS {rss:.0f} MiB (includes the {mib:.0f} MiB stream)")
+    print(
+        f"memory: session state after {n} events {current / 2**20:.1f} MiB (traced peak {peak / 2**20:.1f} MiB); "
+        f"process max RSS {rss:.0f} MiB (includes the {mib:.0f} MiB stream)"
+    )
     del fresh
 
 

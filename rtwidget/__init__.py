@@ -1,8 +1,8 @@
 """rtwidget: talk to Realtime speech-to-speech models from a notebook, and see everything on the wire.
 
-    session = rtwidget.Session()          # no key: the local server; OPENAI_API_KEY: OpenAI
-    await session.connect()
-    reply = await session.ask("hello")
+session = rtwidget.Session()          # no key: the local server; OPENAI_API_KEY: OpenAI
+await session.connect()
+reply = await session.ask("hello")
 """
 
 from .errors import RealtimeError, SessionClosed

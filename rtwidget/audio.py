@@ -12,7 +12,6 @@ import io
 import wave
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
@@ -20,7 +19,7 @@ SAMPLE_RATE = 24_000
 BYTES_PER_SAMPLE = 2
 BYTES_PER_SECOND = SAMPLE_RATE * BYTES_PER_SAMPLE
 
-PcmLike = Union[bytes, bytearray, memoryview, np.ndarray]
+PcmLike = bytes | bytearray | memoryview | np.ndarray
 
 __all__ = [
     "BYTES_PER_SECOND",
@@ -79,10 +78,10 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int = SAMPLE_RATE) ->
     x = samples.astype(np.float64)
     ratio = src_rate / dst_rate
     if ratio > 1.0:
-        width = int(round(ratio))
+        width = round(ratio)
         if width > 1:
             x = np.convolve(x, np.ones(width) / width, mode="same")
-    n_out = int(round(samples.size * dst_rate / src_rate))
+    n_out = round(samples.size * dst_rate / src_rate)
     positions = np.arange(n_out) * ratio
     out: np.ndarray = np.interp(positions, np.arange(samples.size), x)
     return np.clip(np.round(out), -32768, 32767).astype("<i2")

@@ -37,18 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
-    parser.add_argument(
-        "--dialect", choices=("ga", "beta"), default="ga", help="protocol dialect (default ga)"
-    )
+    parser.add_argument("--dialect", choices=("ga", "beta"), default="ga", help="protocol dialect (default ga)")
     parser.add_argument(
         "--pace",
         choices=("realtime", "fast"),
         default="realtime",
         help="release output audio at real time (default) or all at once",
     )
-    parser.add_argument(
-        "--script", metavar="FILE", help="a JSON script of extra events, errors and disconnects"
-    )
+    parser.add_argument("--script", metavar="FILE", help="a JSON script of extra events, errors and disconnects")
 
 
 def _serve(args: argparse.Namespace) -> int:

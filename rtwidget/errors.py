@@ -1,10 +1,10 @@
 """Exceptions a Session raises to its caller.
 
-    Exception
-    └── RealtimeError           the server answered a request with an ``error`` event
-        └── SessionClosed       the WebSocket closed (code and reason kept)
-    ValueError
-    └── rtwidget.protocol.errors.ClientEventError   a client event refused before sending
+Exception
+└── RealtimeError           the server answered a request with an ``error`` event
+    └── SessionClosed       the WebSocket closed (code and reason kept)
+ValueError
+└── rtwidget.protocol.errors.ClientEventError   a client event refused before sending
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ class SessionClosed(RealtimeError):
     """The connection closed; ``close_code`` and ``close_reason`` say how."""
 
     def __init__(self, close_code: int | None, close_reason: str = "") -> None:
-        super().__init__(f"connection closed (code {close_code}{': ' + close_reason if close_reason else ''})",
-                         code="closed")
+        super().__init__(
+            f"connection closed (code {close_code}{': ' + close_reason if close_reason else ''})",
+            code="closed",
+        )
         self.close_code = close_code
         self.close_reason = close_reason

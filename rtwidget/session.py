@@ -261,16 +261,24 @@ class Session:
     async def _connect(self) -> None:
         if self._connected:
             return
-        endpoint = transport.resolve(self._endpoint_arg, model=self.model, api_key=self._api_key,
-                                     dialect=self._dialect_arg, headers=self._headers)
+        endpoint = transport.resolve(
+            self._endpoint_arg,
+            model=self.model,
+            api_key=self._api_key,
+            dialect=self._dialect_arg,
+            headers=self._headers,
+        )
         if endpoint is None:
-            from .server import shared_server  # floor 3 beside us; imported lazily: most sessions never need it
+            from .server import (
+                shared_server,  # floor 3 beside us; imported lazily: most sessions never need it
+            )
 
             server = await asyncio.get_running_loop().run_in_executor(None, shared_server)
             endpoint = transport.local(server.url, model=self.model)
             logger.warning(
                 "rtwidget: no API key found, so this session talks to rtwidget's local server at %s. "
-                "For the real API set OPENAI_API_KEY (or pass api_key= / endpoint=).", server.url
+                "For the real API set OPENAI_API_KEY (or pass api_key= / endpoint=).",
+                server.url,
             )
         self.endpoint = endpoint
         if endpoint.dialect != self._conn.dialect:
@@ -315,8 +323,11 @@ class Session:
             updated.result()  # raises SessionClosed if the socket closed instead
         elif refused in done:
             err = refused.result().get("error") or {}
-            raise RealtimeError(f"the server refused the session config: {err.get('message')}",
-                                code=err.get("code"), event=refused.result())
+            raise RealtimeError(
+                f"the server refused the session config: {err.get('message')}",
+                code=err.get("code"),
+                event=refused.result(),
+            )
         if not done:
             raise RealtimeError("the server did not answer the session config within 15 s")
 
@@ -394,8 +405,14 @@ class Session:
         caused_by = f" (caused by {cause.get('type')} {cause.get('event_id')})" if cause else ""
         hint = _TERMINAL_HINTS.get(code or "", "")
         level = logging.ERROR if code in TERMINAL_ERROR_CODES else logging.WARNING
-        logger.log(level, "rtwidget: server error %s: %s%s%s", code or err.get("type"), err.get("message"),
-                   caused_by, hint)
+        logger.log(
+            level,
+            "rtwidget: server error %s: %s%s%s",
+            code or err.get("type"),
+            err.get("message"),
+            caused_by,
+            hint,
+        )
 
     def _on_closed(self, ws: ClientConnection) -> None:
         if self._ws is not ws and self._ws is not None:
@@ -404,8 +421,11 @@ class Session:
         self.close_code = ws.close_code
         self.close_reason = ws.close_reason or ""
         if not self._closing:
-            logger.warning("rtwidget: connection closed by the server (code %s%s)", self.close_code,
-                           f": {self.close_reason}" if self.close_reason else "")
+            logger.warning(
+                "rtwidget: connection closed by the server (code %s%s)",
+                self.close_code,
+                f": {self.close_reason}" if self.close_reason else "",
+            )
         closed = SessionClosed(self.close_code, self.close_reason)
         for _, _, future in self._waiters:
             if not future.done():
@@ -451,6 +471,7 @@ class Session:
         handlers are scheduled there. A handler that raises is logged and never breaks the reader.
         """
         if handler is None:
+
             def register(fn: Handler) -> Handler:
                 self._handlers.append((event_type, fn))
                 return fn
@@ -462,7 +483,8 @@ class Session:
     def off(self, event_type: str | None = None, handler: Handler | None = None) -> None:
         """Remove handlers: by type, by handler, or both."""
         self._handlers = [
-            (t, h) for t, h in self._handlers
+            (t, h)
+            for t, h in self._handlers
             if not ((event_type is None or t == event_type) and (handler is None or h == handler))
         ]
 
@@ -566,7 +588,10 @@ class Session:
         return self._send_via(self._conn.clear_audio)
 
     def send_audio(
-        self, pcm: audio_mod.PcmLike, sample_rate: int = audio_mod.SAMPLE_RATE, commit: bool = True,
+        self,
+        pcm: audio_mod.PcmLike,
+        sample_rate: int = audio_mod.SAMPLE_RATE,
+        commit: bool = True,
         respond: bool = True,
     ) -> list[str]:
         """Send a whole utterance (bytes or numpy, any rate).
@@ -610,25 +635,47 @@ class Session:
         return self.tools.tool(fn, **options)
 
     def add_tool(
-        self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None,
-        reply: bool = True, timeout: float | None = 30.0,
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        reply: bool = True,
+        timeout: float | None = 30.0,
     ) -> Tool:
         """Register ``fn`` as a tool (same name replaces; one ``session.update`` when connected)."""
         return self.tools.add(fn, name=name, description=description, reply=reply, timeout=timeout)
 
     async def _run_tool(self, call: FunctionCall) -> None:
         self._emit_local(TOOL_STARTED, {"name": call.name, "call_id": call.call_id, "arguments": call.arguments})
-        result: ToolResult = await self.tools.call(call.name, call.arguments, call_id=call.call_id,
-                                                   executor=self._executor)
-        record = ToolCallRecord(call.name, call.call_id, result.arguments, result.output, result.ok, result.error,
-                                call.response_id, result.duration_s)
+        result: ToolResult = await self.tools.call(
+            call.name, call.arguments, call_id=call.call_id, executor=self._executor
+        )
+        record = ToolCallRecord(
+            call.name,
+            call.call_id,
+            result.arguments,
+            result.output,
+            result.ok,
+            result.error,
+            call.response_id,
+            result.duration_s,
+        )
         self.tool_calls.append(record)
         if self._connected:
             self._conn.function_output(call.call_id, result.output, reply=result.reply)
             self._conn.reply_if_due()
             self._flush()
-        self._emit_local(TOOL_DONE, {"name": call.name, "call_id": call.call_id, "output": result.output,
-                                     "ok": result.ok, "error": result.error})
+        self._emit_local(
+            TOOL_DONE,
+            {
+                "name": call.name,
+                "call_id": call.call_id,
+                "output": result.output,
+                "ok": result.ok,
+                "error": result.error,
+            },
+        )
 
     # ================================================================================ conversations
 
@@ -681,18 +728,30 @@ class Session:
                     response_ids.append(str(response.get("id")))
             elif event.type == "error" and event.cause and event.cause.get("event_id") in sent_ids:
                 err = event.get("error") or {}
-                finished.set_exception(RealtimeError(f"{err.get('code')}: {err.get('message')}",
-                                                     code=error_code(event), event=event))
+                finished.set_exception(
+                    RealtimeError(f"{err.get('code')}: {err.get('message')}", code=error_code(event), event=event)
+                )
             elif event.type in ("response.done", TOOL_DONE) and response_ids:
                 tracker = self._conn.tracker
-                if not self._tool_tasks_pending() and not tracker.owed and not tracker.busy \
-                        and not tracker.response_due():
+                if (
+                    not self._tool_tasks_pending()
+                    and not tracker.owed
+                    and not tracker.busy
+                    and not tracker.response_due()
+                ):
                     last = self._conn.conversation.responses.get(response_ids[-1])
                     items = [self._conn.conversation.get(i) for i in (last.item_ids if last else [])]
                     found = [i for i in items if i is not None]
                     reply_text = "".join(i.text for i in found if i.type == "message")
-                    finished.set_result(Reply(reply_text, self.tool_calls[first_tool:], list(response_ids),
-                                              last.status if last else "completed", found))
+                    finished.set_result(
+                        Reply(
+                            reply_text,
+                            self.tool_calls[first_tool:],
+                            list(response_ids),
+                            last.status if last else "completed",
+                            found,
+                        )
+                    )
             elif event.type == CLOSED:
                 finished.set_exception(SessionClosed(self.close_code, self.close_reason))
 
@@ -708,16 +767,26 @@ class Session:
         return any(not t.done() and t is not current for t in self._tool_tasks)
 
     async def respond_out_of_band(
-        self, instructions: str | None = None, *, input: Iterable[Any] | None = None,
-        metadata: Mapping[str, str] | None = None, timeout: float | None = 120.0, **response_fields: Any,
+        self,
+        instructions: str | None = None,
+        *,
+        input: Iterable[Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        timeout: float | None = 120.0,
+        **response_fields: Any,
     ) -> OutOfBandResult:
         """Run a response outside the default conversation and return its text (nothing is added to it)."""
         return await asyncio.wait_for(
             self._run(lambda: self._out_of_band(instructions, input, metadata, response_fields)), timeout
         )
 
-    async def _out_of_band(self, instructions: str | None, input: Iterable[Any] | None,
-                           metadata: Mapping[str, str] | None, fields: dict[str, Any]) -> OutOfBandResult:
+    async def _out_of_band(
+        self,
+        instructions: str | None,
+        input: Iterable[Any] | None,
+        metadata: Mapping[str, str] | None,
+        fields: dict[str, Any],
+    ) -> OutOfBandResult:
         loop = asyncio.get_running_loop()
         finished: asyncio.Future[OutOfBandResult] = loop.create_future()
         state: dict[str, str] = {}
@@ -736,15 +805,17 @@ class Session:
                 finished.set_result(OutOfBandResult(text, response, response.get("metadata")))
             elif event.type == "error" and event.cause and event.cause.get("event_id") == state.get("event_id"):
                 err = event.get("error") or {}
-                finished.set_exception(RealtimeError(f"{err.get('code')}: {err.get('message')}",
-                                                     code=error_code(event), event=event))
+                finished.set_exception(
+                    RealtimeError(f"{err.get('code')}: {err.get('message')}", code=error_code(event), event=event)
+                )
             elif event.type == CLOSED:
                 finished.set_exception(SessionClosed(self.close_code, self.close_reason))
 
         self.on("*", watch)
         try:
             state["event_id"] = self._send_via(
-                lambda: self._conn.respond_out_of_band(instructions, input=input, metadata=metadata, **fields))
+                lambda: self._conn.respond_out_of_band(instructions, input=input, metadata=metadata, **fields)
+            )
             return await finished
         finally:
             self.off("*", watch)
@@ -784,4 +855,12 @@ def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
-__all__ = ["LogEntry", "OutOfBandResult", "RealtimeError", "Reply", "Session", "SessionClosed", "ToolCallRecord"]
+__all__ = [
+    "LogEntry",
+    "OutOfBandResult",
+    "RealtimeError",
+    "Reply",
+    "Session",
+    "SessionClosed",
+    "ToolCallRecord",
+]

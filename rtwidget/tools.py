@@ -166,9 +166,7 @@ _GOOGLE_SECTION = re.compile(
     re.I,
 )
 _GOOGLE_ENTRY = re.compile(r"^\*{0,2}(\w+)\s*(?:\(.*?\))?\s*:(.*)$")
-_REST_PARAM = re.compile(
-    r"^:(?:param|parameter|arg|argument|key|keyword)\s+(?:[^:]*\s)?\*{0,2}(\w+)\s*:(.*)$"
-)
+_REST_PARAM = re.compile(r"^:(?:param|parameter|arg|argument|key|keyword)\s+(?:[^:]*\s)?\*{0,2}(\w+)\s*:(.*)$")
 _REST_FIELD = re.compile(r"^:[a-zA-Z]")
 _NUMPY_UNDERLINE = re.compile(r"^-{3,}$")
 _NUMPY_PARAMS = {"parameters", "other parameters", "keyword arguments", "params"}
@@ -180,9 +178,7 @@ def _indent(line: str) -> int:
 
 
 def _is_numpy_header(lines: list[str], i: int) -> bool:
-    return (
-        bool(lines[i].strip()) and i + 1 < len(lines) and bool(_NUMPY_UNDERLINE.match(lines[i + 1].strip()))
-    )
+    return bool(lines[i].strip()) and i + 1 < len(lines) and bool(_NUMPY_UNDERLINE.match(lines[i + 1].strip()))
 
 
 def _join(parts: list[str]) -> str:
@@ -494,9 +490,7 @@ class Tool:
         for p in sig.parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 star = "*" if p.kind is p.VAR_POSITIONAL else "**"
-                raise TypeError(
-                    f"tool {name!r}: parameter {star}{p.name} is not supported; use named parameters only"
-                )
+                raise TypeError(f"tool {name!r}: parameter {star}{p.name} is not supported; use named parameters only")
             if p.name in ("self", "cls"):
                 raise TypeError(
                     f"tool {name!r}: parameter {p.name!r} looks unbound; register a bound method "
@@ -529,9 +523,7 @@ class Tool:
             kwargs["description"] = doc
         return ann, pydantic.Field(**kwargs)
 
-    def _build_model(
-        self, fields: dict[str, Any], target: Any
-    ) -> tuple[type[pydantic.BaseModel], dict[str, Any]]:
+    def _build_model(self, fields: dict[str, Any], target: Any) -> tuple[type[pydantic.BaseModel], dict[str, Any]]:
         """The arguments model and its raw JSON schema; both fail here, at registration, not at a call."""
         module = getattr(target, "__module__", None) or __name__
 
@@ -563,9 +555,7 @@ class Tool:
                             f"tool {self.name!r}: parameter {p.name!r} has a type pydantic cannot validate "
                             f"or describe as JSON ({ann!r}): {reason}"
                         ) from exc
-                    logger.warning(
-                        "tool %r parameter %r: unresolved type %r; using Any", self.name, p.name, ann
-                    )
+                    logger.warning("tool %r parameter %r: unresolved type %r; using Any", self.name, p.name, ann)
                     fields[field] = (Any, info)
             try:
                 return build()

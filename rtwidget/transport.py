@@ -80,8 +80,9 @@ def azure(
     if api_version:
         query = urlencode({"api-version": api_version, "deployment": deployment})
         return Endpoint(f"wss://{host}/openai/realtime?{query}", {**headers, **BETA_HEADER}, "azure", "beta", label)
-    return Endpoint(f"wss://{host}/openai/v1/realtime?{urlencode({'model': deployment})}", headers, "azure", "ga",
-                    label)
+    return Endpoint(
+        f"wss://{host}/openai/v1/realtime?{urlencode({'model': deployment})}", headers, "azure", "ga", label
+    )
 
 
 def local(url: str, *, dialect: Literal["ga", "beta"] = "ga", model: str = "gpt-realtime") -> Endpoint:

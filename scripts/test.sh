@@ -17,6 +17,11 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
 
+# Lint and types: ruff everywhere, mypy strict on the sans-I/O core and the local server.
+.venv/bin/python -m ruff check rtwidget tests bench
+.venv/bin/python -m ruff format --check rtwidget tests bench
+.venv/bin/python -m mypy --strict --follow-imports=silent rtwidget/protocol rtwidget/server
+
 # The protocol core must be fully covered by its own tests. (--cov=rtwidget, not rtwidget.protocol:
 # naming a subpackage makes coverage import numpy twice, which numpy refuses.)
 .venv/bin/python -m pytest tests/protocol -q -p no:cacheprovider --cov=rtwidget --cov-report=

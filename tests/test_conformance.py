@@ -104,9 +104,7 @@ def speech_then_silence() -> bytes:
 
 async def conversation(server: LocalServer) -> Checked:
     checked = Checked()
-    client = openai.AsyncOpenAI(
-        api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime")
-    )
+    client = openai.AsyncOpenAI(api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime"))
     async with client.realtime.connect(model="gpt-realtime") as conn:
         created = await until(conn, checked, "session.created")
         assert created["session"]["model"] == "gpt-realtime"
@@ -134,9 +132,7 @@ async def conversation(server: LocalServer) -> Checked:
             response={"conversation": "none", "output_modalities": ["text"], "metadata": {"purpose": "test"}}
         )
         done = await until(conn, checked, "response.done")
-        assert done["response"]["conversation_id"] is None and done["response"]["metadata"] == {
-            "purpose": "test"
-        }
+        assert done["response"]["conversation_id"] is None and done["response"]["metadata"] == {"purpose": "test"}
 
         # Retrieve (with audio), truncate, delete.
         await conn.conversation.item.retrieve(item_id=assistant["id"])
@@ -174,10 +170,7 @@ async def conversation(server: LocalServer) -> Checked:
         await until(conn, checked, "conversation.item.done")
         await conn.response.create()
         done = await until(conn, checked, "response.done")
-        assert (
-            done["response"]["output"][0]["content"][0]["transcript"]
-            == 'get_weather returned: {"temp_c": 21}.'
-        )
+        assert done["response"]["output"][0]["content"][0]["transcript"] == 'get_weather returned: {"temp_c": 21}.'
 
         # Buffer clear, delete, and an error (cancel with nothing running).
         await conn.input_audio_buffer.clear()
@@ -248,9 +241,7 @@ def test_cancelled_response_validates_too() -> None:
                     item={
                         "type": "message",
                         "role": "user",
-                        "content": [
-                            {"type": "input_text", "text": "Please say something rather long, thanks."}
-                        ],
+                        "content": [{"type": "input_text", "text": "Please say something rather long, thanks."}],
                     }
                 )
                 await conn.response.create()
@@ -263,9 +254,7 @@ def test_cancelled_response_validates_too() -> None:
                     "reason": "client_cancelled",
                 }
                 assert done["response"]["output"][0]["status"] == "incomplete"
-                await conn.conversation.item.truncate(
-                    item_id=delta["item_id"], content_index=0, audio_end_ms=50
-                )
+                await conn.conversation.item.truncate(item_id=delta["item_id"], content_index=0, audio_end_ms=50)
                 await until(conn, checked, "conversation.item.truncated")
         return checked
 

@@ -110,7 +110,10 @@ def _tool_session_fns(log: list[str]) -> list[Callable[..., Any]]:
     [
         ("get_weather city=Paris", ["get_weather"]),
         ("get_weather city=Paris and get_time zone=CET", ["get_weather", "get_time"]),
-        ("get_weather city=Oslo units=f, get_time and roll_dice sides=20", ["get_weather", "get_time", "roll_dice"]),
+        (
+            "get_weather city=Oslo units=f, get_time and roll_dice sides=20",
+            ["get_weather", "get_time", "roll_dice"],
+        ),
         ("get_weather city=Rome then broken", ["get_weather", "broken"]),
     ],
 )
@@ -125,8 +128,9 @@ def test_tool_calls_get_exactly_one_response_create(prompt: str, expected: list[
                 assert sorted(c.name for c in reply.tool_calls) == sorted(expected)
                 # One response with the calls, then exactly one response.create after ALL outputs.
                 creates = sent(session, "response.create")
-                outputs = [e for e in sent(session, "conversation.item.create")
-                           if e["item"]["type"] == "function_call_output"]
+                outputs = [
+                    e for e in sent(session, "conversation.item.create") if e["item"]["type"] == "function_call_output"
+                ]
                 assert len(outputs) == len(expected)
                 assert len(creates) == 2  # the ask's own, and the single follow-up
                 order = [e.data.get("event_id") for e in session.log if e.direction == "client"]
@@ -209,13 +213,16 @@ def test_output_after_vad_response_started_waits_for_it() -> None:
                 session.append_audio(silence + speech + silence * 2)
                 await asyncio.wait_for(answered, 30)
                 log = [e for e in session.log if e.direction in ("client", "server")]
-                idx_output = next(i for i, e in enumerate(log) if e.type == "conversation.item.create"
-                                  and e.data["item"]["type"] == "function_call_output")
+                idx_output = next(
+                    i
+                    for i, e in enumerate(log)
+                    if e.type == "conversation.item.create" and e.data["item"]["type"] == "function_call_output"
+                )
                 vad_id = responses[1]
-                idx_vad_done = next(i for i, e in enumerate(log) if e.type == "response.done"
-                                    and e.data["response"]["id"] == vad_id)
-                creates_after_output = [i for i, e in enumerate(log) if e.type == "response.create"
-                                        and i > idx_output]
+                idx_vad_done = next(
+                    i for i, e in enumerate(log) if e.type == "response.done" and e.data["response"]["id"] == vad_id
+                )
+                creates_after_output = [i for i, e in enumerate(log) if e.type == "response.create" and i > idx_output]
                 assert idx_output < idx_vad_done, "the output must land while the VAD response is active"
                 assert len(creates_after_output) == 1
                 assert creates_after_output[0] > idx_vad_done
@@ -337,8 +344,13 @@ def test_beta_dialect_and_envelope(dialect: Literal["ga", "beta"], envelope: boo
     async def body() -> None:
         async with LocalServer(pace="fast", dialect=dialect, envelope=envelope) as server:
             calls: list[str] = []
-            session = Session(endpoint=server.url, dialect=dialect, envelope=envelope,
-                              tools=_tool_session_fns(calls)[:1], voice="alloy")
+            session = Session(
+                endpoint=server.url,
+                dialect=dialect,
+                envelope=envelope,
+                tools=_tool_session_fns(calls)[:1],
+                voice="alloy",
+            )
             await session.connect()
             try:
                 # Inside, everything is GA whatever the wire spoke.
@@ -367,8 +379,11 @@ def test_out_of_band_response_stays_out_of_the_conversation() -> None:
                 await session.ask("the meeting is on Tuesday")
                 before = [i.id for i in session.conversation]
                 result = await session.respond_out_of_band(
-                    "Summarise.", input=["classify this: hello"], metadata={"purpose": "classify"},
-                    modalities=["text"])
+                    "Summarise.",
+                    input=["classify this: hello"],
+                    metadata={"purpose": "classify"},
+                    modalities=["text"],
+                )
                 assert "classify this: hello" in result.text
                 assert result.metadata is not None and result.metadata["purpose"] == "classify"
                 assert result.response["conversation_id"] is None
@@ -419,16 +434,20 @@ def test_load_history_content_types() -> None:
                         three.set()
 
                 session.on("conversation.item.done", count)
-                session.load_history([
-                    {"role": "system", "content": "You are terse."},
-                    {"role": "user", "content": "My name is Ada."},
-                    {"role": "assistant", "content": "Hello Ada."},
-                ])
+                session.load_history(
+                    [
+                        {"role": "system", "content": "You are terse."},
+                        {"role": "user", "content": "My name is Ada."},
+                        {"role": "assistant", "content": "Hello Ada."},
+                    ]
+                )
                 await asyncio.wait_for(three.wait(), 10)
                 parts = [(i.role, i.parts[0].type, i.text) for i in session.conversation]
-                assert parts == [("system", "input_text", "You are terse."),
-                                 ("user", "input_text", "My name is Ada."),
-                                 ("assistant", "output_text", "Hello Ada.")]
+                assert parts == [
+                    ("system", "input_text", "You are terse."),
+                    ("user", "input_text", "My name is Ada."),
+                    ("assistant", "output_text", "Hello Ada."),
+                ]
                 assert not session.errors
                 assert len(sent(session, "response.create")) == 0  # history asks for no reply
             finally:
@@ -491,12 +510,18 @@ def test_bad_input_is_refused_before_sending() -> None:
             try:
                 n = len(session.log)
                 with pytest.raises(ClientEventError, match=r"item.content\[0\].type.*input_text"):
-                    session.send({"type": "conversation.item.create",
-                                  "item": {"type": "message", "role": "user",
-                                           "content": [{"type": "text", "text": "hi"}]}})
-                with pytest.raises(ClientEventError, match="session.modalities.*output_modalities"):
-                    session.send({"type": "session.update", "session": {"type": "realtime",
-                                                                       "modalities": ["text"]}})
+                    session.send(
+                        {
+                            "type": "conversation.item.create",
+                            "item": {
+                                "type": "message",
+                                "role": "user",
+                                "content": [{"type": "text", "text": "hi"}],
+                            },
+                        }
+                    )
+                with pytest.raises(ClientEventError, match=r"session\.modalities.*output_modalities"):
+                    session.send({"type": "session.update", "session": {"type": "realtime", "modalities": ["text"]}})
                 with pytest.raises(ClientEventError, match="did you mean"):
                     session.update(instrucions="typo")
                 assert len(session.log) == n  # nothing was sent
@@ -521,7 +546,7 @@ def test_reregistering_a_tool_sends_one_session_update() -> None:
                 session.add_tool(lookup)
                 await asyncio.wait_for(first, 10)
 
-                def lookup(q: str) -> str:  # noqa: F811  (re-running the cell)
+                def lookup(q: str) -> str:
                     """Second version."""
                     return "v2"
 
@@ -563,8 +588,9 @@ def test_close_leaves_no_thread_and_events_iterator_ends() -> None:
     run(body)
 
 
-def test_default_endpoint_is_the_local_server(monkeypatch: pytest.MonkeyPatch,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_default_endpoint_is_the_local_server(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     for name in ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
 

@@ -922,10 +922,7 @@ def test_output_to_string_rich_values() -> None:
     assert output_to_string(Color.RED) == "red"
     assert output_to_string(Mood.HAPPY) == "happy"
     assert output_to_string(Size.LARGE) == "3"
-    assert (
-        output_to_string({"c": Color.BLUE, "when": dt.date(2024, 5, 1)})
-        == '{"c": "blue", "when": "2024-05-01"}'
-    )
+    assert output_to_string({"c": Color.BLUE, "when": dt.date(2024, 5, 1)}) == '{"c": "blue", "when": "2024-05-01"}'
 
 
 def test_output_to_string_fallbacks() -> None:

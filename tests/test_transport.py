@@ -39,16 +39,21 @@ def test_api_key_argument_beats_environment() -> None:
 
 
 def test_azure_ga_and_preview_shapes() -> None:
-    env = {"AZURE_OPENAI_ENDPOINT": "https://myres.openai.azure.com/", "AZURE_OPENAI_API_KEY": "az-key",
-           "AZURE_OPENAI_DEPLOYMENT": "rt-deploy", "AZURE_OPENAI_API_VERSION": "2025-04-01-preview"}
+    env = {
+        "AZURE_OPENAI_ENDPOINT": "https://myres.openai.azure.com/",
+        "AZURE_OPENAI_API_KEY": "az-key",
+        "AZURE_OPENAI_DEPLOYMENT": "rt-deploy",
+        "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
+    }
     ga = transport.resolve(env=env)
     assert ga is not None and ga.kind == "azure" and ga.dialect == "ga"
     assert ga.url == "wss://myres.openai.azure.com/openai/v1/realtime?model=rt-deploy"
     assert ga.headers == {"api-key": "az-key"} and ga.describe()["label"] == "Azure (myres)"
     preview = transport.resolve(env=env, dialect="beta")
     assert preview is not None and preview.dialect == "beta"
-    assert preview.url == ("wss://myres.openai.azure.com/openai/realtime"
-                           "?api-version=2025-04-01-preview&deployment=rt-deploy")
+    assert preview.url == (
+        "wss://myres.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=rt-deploy"
+    )
     assert preview.headers["OpenAI-Beta"] == "realtime=v1"
 
 

@@ -272,8 +272,12 @@ class Connection:
         if received is not None and received > 0 and end >= int(received):
             return None
         return self.send(
-            {"type": "conversation.item.truncate", "item_id": item_id, "content_index": content_index,
-             "audio_end_ms": end}
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item_id,
+                "content_index": content_index,
+                "audio_end_ms": end,
+            }
         )
 
     def function_output(self, call_id: str, output: Any, *, reply: bool = True) -> str:
@@ -289,8 +293,10 @@ class Connection:
 
     def load_history(self, messages: Iterable[Mapping[str, Any]]) -> list[str]:
         """One ``conversation.item.create`` per message, in order, each with its role's content types."""
-        return [self.send({"type": "conversation.item.create", "item": item}, reply=False)
-                for item in build.history_items(messages)]
+        return [
+            self.send({"type": "conversation.item.create", "item": item}, reply=False)
+            for item in build.history_items(messages)
+        ]
 
     def reset(self) -> None:
         """Forget the server session (call before reconnecting: a reconnect starts a new session)."""

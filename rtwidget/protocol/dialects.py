@@ -44,9 +44,7 @@ _BETA_PART_TO_GA = {v: k for k, v in _GA_PART_TO_BETA.items()}
 def check_dialect(dialect: str) -> Dialect:
     """Return ``dialect`` if it is known, else raise ValueError naming the choices."""
     if dialect not in DIALECTS:
-        raise ValueError(
-            f"unknown dialect {dialect!r}: use 'ga' (OpenAI today) or 'beta' (old Azure preview)"
-        )
+        raise ValueError(f"unknown dialect {dialect!r}: use 'ga' (OpenAI today) or 'beta' (old Azure preview)")
     return dialect  # type: ignore[return-value]
 
 
@@ -146,8 +144,7 @@ def _map_parts(item: Json, table: dict[str, str]) -> Json:
     if item.get("role") != "assistant" or not isinstance(content, list):
         return dict(item)
     parts = [
-        {**part, "type": table.get(str(part.get("type")), part.get("type"))} if isinstance(part, dict)
-        else part
+        {**part, "type": table.get(str(part.get("type")), part.get("type"))} if isinstance(part, dict) else part
         for part in content
     ]
     return {**item, "content": parts}

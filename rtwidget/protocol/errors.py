@@ -1,8 +1,8 @@
 """Exceptions of the protocol core.
 
-    ValueError
-    └── ProtocolError                 anything wrong with an event
-        └── ClientEventError          a client event that must not be sent (names the field and the fix)
+ValueError
+└── ProtocolError                 anything wrong with an event
+    └── ClientEventError          a client event that must not be sent (names the field and the fix)
 """
 
 from __future__ import annotations

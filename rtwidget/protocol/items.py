@@ -110,8 +110,7 @@ def history_items(messages: Iterable[Mapping[str, Any]], *, dialect: Dialect | s
             continue
         if role not in _TEXT_BUILDERS:
             raise ValueError(
-                f"history[{index}].role is {role!r}: "
-                "use 'user', 'assistant', 'system' (or 'developer', 'tool')"
+                f"history[{index}].role is {role!r}: use 'user', 'assistant', 'system' (or 'developer', 'tool')"
             )
         text = _content_text(message.get("content"), index)
         if text:
@@ -137,6 +136,4 @@ def _content_text(content: Any, index: int) -> str:
             else:
                 raise ValueError(f"history[{index}].content: only text parts can be loaded, got {part!r}")
         return "".join(texts)
-    raise ValueError(
-        f"history[{index}].content must be a string or a list of text parts, not {type(content).__name__}"
-    )
+    raise ValueError(f"history[{index}].content must be a string or a list of text parts, not {type(content).__name__}")

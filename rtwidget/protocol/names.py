@@ -89,24 +89,28 @@ GA_TO_BETA_SERVER: dict[str, str] = {
     ga: beta for beta, ga in BETA_TO_GA_SERVER.items() if not beta.startswith("transcription_session")
 }
 
-BETA_SERVER_EVENTS: frozenset[str] = frozenset(
-    (GA_SERVER_EVENTS - set(GA_TO_BETA_SERVER))
-    - {
-        "conversation.item.added",
-        "conversation.item.done",
-        "conversation.item.input_audio_transcription.segment",
-        "input_audio_buffer.timeout_triggered",
-        "input_audio_buffer.dtmf_event_received",
-        "response.mcp_call_arguments.delta",
-        "response.mcp_call_arguments.done",
-        "response.mcp_call.in_progress",
-        "response.mcp_call.completed",
-        "response.mcp_call.failed",
-        "mcp_list_tools.in_progress",
-        "mcp_list_tools.completed",
-        "mcp_list_tools.failed",
-    }
-) | set(GA_TO_BETA_SERVER.values()) | {"transcription_session.updated"}
+BETA_SERVER_EVENTS: frozenset[str] = (
+    frozenset(
+        (GA_SERVER_EVENTS - set(GA_TO_BETA_SERVER))
+        - {
+            "conversation.item.added",
+            "conversation.item.done",
+            "conversation.item.input_audio_transcription.segment",
+            "input_audio_buffer.timeout_triggered",
+            "input_audio_buffer.dtmf_event_received",
+            "response.mcp_call_arguments.delta",
+            "response.mcp_call_arguments.done",
+            "response.mcp_call.in_progress",
+            "response.mcp_call.completed",
+            "response.mcp_call.failed",
+            "mcp_list_tools.in_progress",
+            "mcp_list_tools.completed",
+            "mcp_list_tools.failed",
+        }
+    )
+    | set(GA_TO_BETA_SERVER.values())
+    | {"transcription_session.updated"}
+)
 
 # The envelope variant wraps every event as {"type": "realtime.<type>", "data": {...}}.
 ENVELOPE_PREFIX = "realtime."

@@ -24,8 +24,15 @@ ROLE_PARTS: dict[str, frozenset[str]] = {
     "assistant": frozenset({"output_text", "output_audio"}),
 }
 ITEM_TYPES = frozenset(
-    {"message", "function_call", "function_call_output", "mcp_approval_response", "mcp_call",
-     "mcp_list_tools", "mcp_approval_request"}
+    {
+        "message",
+        "function_call",
+        "function_call_output",
+        "mcp_approval_response",
+        "mcp_call",
+        "mcp_list_tools",
+        "mcp_approval_request",
+    }
 )
 _PART_FIX = {
     ("user", "text"): "use {'type': 'input_text', 'text': ...} in user messages",
@@ -78,8 +85,7 @@ def _session_update(event: Json) -> None:
     etype = "session.update"
     session = event.get("session")
     if not isinstance(session, dict):
-        raise _fail(etype, "session", "missing or not an object",
-                    "send {'type': 'session.update', 'session': {...}}")
+        raise _fail(etype, "session", "missing or not an object", "send {'type': 'session.update', 'session': {...}}")
     for key in session:
         if key in BETA_SESSION_FIELDS and key not in GA_SESSION_FIELDS:
             raise _fail(
@@ -100,11 +106,19 @@ def _session_update(event: Json) -> None:
     for key in session:
         if key not in GA_SESSION_FIELDS and key not in READ_ONLY_SESSION_FIELDS:
             close = difflib.get_close_matches(key, sorted(GA_SESSION_FIELDS), n=1)
-            raise _fail(etype, f"session.{key}", "unknown GA session field",
-                        f"did you mean {close[0]!r}?" if close else "remove it")
+            raise _fail(
+                etype,
+                f"session.{key}",
+                "unknown GA session field",
+                f"did you mean {close[0]!r}?" if close else "remove it",
+            )
     if "output_modalities" in session and session["output_modalities"] not in (["audio"], ["text"]):
-        raise _fail(etype, "session.output_modalities", f"{session['output_modalities']!r} is not allowed",
-                    "use ['audio'] (speech plus transcript) or ['text'], not both")
+        raise _fail(
+            etype,
+            "session.output_modalities",
+            f"{session['output_modalities']!r} is not allowed",
+            "use ['audio'] (speech plus transcript) or ['text'], not both",
+        )
     audio = session.get("audio")
     if audio is not None and not isinstance(audio, dict):
         raise _fail(etype, "session.audio", "must be an object", "use {'input': {...}, 'output': {...}}")
@@ -115,12 +129,15 @@ def _tools(tools: Any, etype: str, path: str) -> None:
     if tools is None:
         return
     if not isinstance(tools, list):
-        raise _fail(etype, path, "must be a list",
-                    "pass a list of {'type': 'function', 'name', 'parameters'}")
+        raise _fail(etype, path, "must be a list", "pass a list of {'type': 'function', 'name', 'parameters'}")
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") not in ("function", "mcp"):
-            raise _fail(etype, f"{path}[{i}].type", "must be 'function' or 'mcp'",
-                        "use {'type': 'function', 'name': ..., 'description': ..., 'parameters': {...}}")
+            raise _fail(
+                etype,
+                f"{path}[{i}].type",
+                "must be 'function' or 'mcp'",
+                "use {'type': 'function', 'name': ..., 'description': ..., 'parameters': {...}}",
+            )
         if tool["type"] == "function" and not isinstance(tool.get("name"), str):
             raise _fail(etype, f"{path}[{i}].name", "function tools need a name", "add 'name'")
 
@@ -131,19 +148,31 @@ def validate_item(item: Any, etype: str = "conversation.item.create", path: str 
         raise _fail(etype, path, "missing or not an object", "use rtwidget.protocol.items builders")
     itype = item.get("type")
     if itype == "item_reference":
-        raise _fail(etype, f"{path}.type", "item_reference is only allowed inside response.create input",
-                    "create a real item, or reference it from response.create.response.input")
+        raise _fail(
+            etype,
+            f"{path}.type",
+            "item_reference is only allowed inside response.create input",
+            "create a real item, or reference it from response.create.response.input",
+        )
     if itype not in ITEM_TYPES:
-        raise _fail(etype, f"{path}.type", f"unknown item type {itype!r}",
-                    "use 'message', 'function_call' or 'function_call_output'")
+        raise _fail(
+            etype,
+            f"{path}.type",
+            f"unknown item type {itype!r}",
+            "use 'message', 'function_call' or 'function_call_output'",
+        )
     if itype == "message":
         _message(item, etype, path)
     elif itype == "function_call_output":
         if not isinstance(item.get("call_id"), str) or not item["call_id"]:
             raise _fail(etype, f"{path}.call_id", "is required", "copy call_id from the function_call item")
         if not isinstance(item.get("output"), str):
-            raise _fail(etype, f"{path}.output", f"must be a string, not {type(item.get('output')).__name__}",
-                        "JSON-encode structured results: json.dumps(result)")
+            raise _fail(
+                etype,
+                f"{path}.output",
+                f"must be a string, not {type(item.get('output')).__name__}",
+                "JSON-encode structured results: json.dumps(result)",
+            )
     elif itype == "function_call":
         if not isinstance(item.get("name"), str):
             raise _fail(etype, f"{path}.name", "is required", "add the function name")
@@ -154,12 +183,15 @@ def validate_item(item: Any, etype: str = "conversation.item.create", path: str 
 def _message(item: Json, etype: str, path: str) -> None:
     role = item.get("role")
     if role not in ROLE_PARTS:
-        raise _fail(etype, f"{path}.role", f"{role!r} is not a message role",
-                    "use 'user', 'assistant' or 'system'")
+        raise _fail(etype, f"{path}.role", f"{role!r} is not a message role", "use 'user', 'assistant' or 'system'")
     content = item.get("content")
     if not isinstance(content, list):
-        raise _fail(etype, f"{path}.content", "must be a list of content parts",
-                    "use [{'type': 'input_text', 'text': ...}]")
+        raise _fail(
+            etype,
+            f"{path}.content",
+            "must be a list of content parts",
+            "use [{'type': 'input_text', 'text': ...}]",
+        )
     for i, part in enumerate(content):
         ptype = part.get("type") if isinstance(part, dict) else None
         if ptype not in ROLE_PARTS[role]:
@@ -168,27 +200,38 @@ def _message(item: Json, etype: str, path: str) -> None:
             problem = f"{ptype!r} is not allowed in a {role} message"
             raise _fail(etype, f"{path}.content[{i}].type", problem, fix)
         if role == "assistant" and ptype == "output_audio":
-            raise _fail(etype, f"{path}.content[{i}].type", "clients cannot create assistant audio",
-                        "seed history with {'type': 'output_text', 'text': ...}")
+            raise _fail(
+                etype,
+                f"{path}.content[{i}].type",
+                "clients cannot create assistant audio",
+                "seed history with {'type': 'output_text', 'text': ...}",
+            )
         if ptype in ("input_text", "output_text") and not isinstance(part.get("text"), str):
             raise _fail(etype, f"{path}.content[{i}].text", "must be a string", "add the text")
         if ptype == "input_audio" and not isinstance(part.get("audio"), str):
-            raise _fail(etype, f"{path}.content[{i}].audio", "must be base64 text",
-                        "base64-encode PCM16 24 kHz mono (rtwidget.audio.b64encode)")
+            raise _fail(
+                etype,
+                f"{path}.content[{i}].audio",
+                "must be base64 text",
+                "base64-encode PCM16 24 kHz mono (rtwidget.audio.b64encode)",
+            )
 
 
 def _item_create(event: Json) -> None:
     validate_item(event.get("item"))
     prev = event.get("previous_item_id")
     if prev is not None and not isinstance(prev, str):
-        raise _fail("conversation.item.create", "previous_item_id", "must be a string",
-                    "use an item id or 'root'")
+        raise _fail("conversation.item.create", "previous_item_id", "must be a string", "use an item id or 'root'")
 
 
 def _append(event: Json) -> None:
     if not isinstance(event.get("audio"), str):
-        raise _fail("input_audio_buffer.append", "audio", "must be base64 text",
-                    "base64-encode PCM16 24 kHz mono (rtwidget.audio.b64encode)")
+        raise _fail(
+            "input_audio_buffer.append",
+            "audio",
+            "must be base64 text",
+            "base64-encode PCM16 24 kHz mono (rtwidget.audio.b64encode)",
+        )
 
 
 def _item_id(etype: str) -> Any:
@@ -204,8 +247,12 @@ def _truncate(event: Json) -> None:
     for key in ("content_index", "audio_end_ms"):
         value = event.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise _fail(etype, key, f"must be a non-negative integer (got {value!r})",
-                        "content_index is 0; audio_end_ms is the audio actually played, in ms")
+            raise _fail(
+                etype,
+                key,
+                f"must be a non-negative integer (got {value!r})",
+                "content_index is 0; audio_end_ms is the audio actually played, in ms",
+            )
 
 
 def _response_create(event: Json) -> None:
@@ -217,11 +264,19 @@ def _response_create(event: Json) -> None:
         raise _fail(etype, "response", "must be an object", "pass {'response': {...}} or nothing")
     for key, target in _BETA_RESPONSE_FIELDS.items():
         if key in response:
-            raise _fail(etype, f"response.{key}", "is a beta field that the GA API rejects",
-                        f"send it as response.{target}" if not target.startswith("(") else "remove it")
+            raise _fail(
+                etype,
+                f"response.{key}",
+                "is a beta field that the GA API rejects",
+                f"send it as response.{target}" if not target.startswith("(") else "remove it",
+            )
     if "output_modalities" in response and response["output_modalities"] not in (["audio"], ["text"]):
-        raise _fail(etype, "response.output_modalities", f"{response['output_modalities']!r} is not allowed",
-                    "use ['audio'] or ['text']")
+        raise _fail(
+            etype,
+            "response.output_modalities",
+            f"{response['output_modalities']!r} is not allowed",
+            "use ['audio'] or ['text']",
+        )
     conversation = response.get("conversation")
     if conversation is not None and not isinstance(conversation, str):
         raise _fail(etype, "response.conversation", "must be 'auto' or 'none'", "use 'none' for out-of-band")
@@ -235,8 +290,7 @@ def _response_create(event: Json) -> None:
         for i, item in enumerate(inputs):
             if isinstance(item, dict) and item.get("type") == "item_reference":
                 if not isinstance(item.get("id"), str):
-                    raise _fail(etype, f"response.input[{i}].id", "is required",
-                                "reference an existing item id")
+                    raise _fail(etype, f"response.input[{i}].id", "is required", "reference an existing item id")
             else:
                 validate_item(item, etype, f"response.input[{i}]")
     _tools(response.get("tools"), etype, "response.tools")
@@ -250,16 +304,18 @@ def _metadata(metadata: Any) -> None:
         raise _fail(etype, "response.metadata", f"has {len(metadata)} pairs", "keep at most 16")
     for key, value in metadata.items():
         if not isinstance(value, str) or len(key) > 64 or len(value) > 512:
-            raise _fail(etype, f"response.metadata.{key}",
-                        "keys must be <= 64 chars, values strings <= 512 chars",
-                        "shorten it or JSON-encode the value")
+            raise _fail(
+                etype,
+                f"response.metadata.{key}",
+                "keys must be <= 64 chars, values strings <= 512 chars",
+                "shorten it or JSON-encode the value",
+            )
 
 
 def _cancel(event: Json) -> None:
     rid = event.get("response_id")
     if rid is not None and not isinstance(rid, str):
-        raise _fail("response.cancel", "response_id", "must be a string",
-                    "leave it out to cancel the active one")
+        raise _fail("response.cancel", "response_id", "must be a string", "leave it out to cancel the active one")
 
 
 _CHECKS = {

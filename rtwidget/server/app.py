@@ -149,9 +149,7 @@ class LocalServer:
             ping_interval=20,
             ping_timeout=20,
         )
-        log.info(
-            "local Realtime server listening on %s (dialect %s, pace %s)", self.url, self.dialect, self.pace
-        )
+        log.info("local Realtime server listening on %s (dialect %s, pace %s)", self.url, self.dialect, self.pace)
         return self
 
     async def stop(self) -> None:

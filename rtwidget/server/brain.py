@@ -78,11 +78,7 @@ def _coerce(value: str, schema: Any) -> Any:
             return int(value)
         if kind == "number":
             number = float(value)
-            return (
-                int(number)
-                if number.is_integer() and "." not in value and "e" not in value.lower()
-                else number
-            )
+            return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
         if kind == "boolean":
             low = value.lower()
             if low in ("true", "yes", "on", "1"):
@@ -158,9 +154,7 @@ class Brain:
             return text
         return f"[{heard_seconds(round(audio.duration_ms(len(pcm))))} seconds of audio]"
 
-    def reply(
-        self, context: Sequence[Json], *, tools: Sequence[Any] = (), tool_choice: Any = "auto"
-    ) -> Reply:
+    def reply(self, context: Sequence[Json], *, tools: Sequence[Any] = (), tool_choice: Any = "auto") -> Reply:
         """The reply to ``context`` (GA items, oldest first) given the response's tools and tool_choice."""
         last_user = -1
         for index, item in enumerate(context):
@@ -198,9 +192,7 @@ class Brain:
     @staticmethod
     def _calls(text: str, tools: Sequence[Any], tool_choice: Any) -> tuple[FunctionCall, ...]:
         functions = [
-            t
-            for t in tools
-            if isinstance(t, Mapping) and t.get("type", "function") == "function" and t.get("name")
+            t for t in tools if isinstance(t, Mapping) and t.get("type", "function") == "function" and t.get("name")
         ]
         if not functions or tool_choice == "none":
             return ()
@@ -223,9 +215,7 @@ class Brain:
             seg_start = 0 if n == 0 else start
             seg_end = named[n + 1][0] if n + 1 < len(named) else len(text)
             args = parse_arguments(text[seg_start:seg_end], tool.get("parameters"))
-            calls.append(
-                FunctionCall(name=str(tool["name"]), arguments=json.dumps(args, separators=(", ", ": ")))
-            )
+            calls.append(FunctionCall(name=str(tool["name"]), arguments=json.dumps(args, separators=(", ", ": "))))
         return tuple(calls)
 
 

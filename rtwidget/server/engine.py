@@ -227,15 +227,13 @@ def _want_number(value: Any, path: str, lo: float, hi: float) -> float:
         raise _type_error(path, "a decimal", value)
     if value < lo:
         raise ApiError(
-            f"Invalid '{path}': decimal below minimum value. "
-            f"Expected a value >= {lo}, but got {value} instead.",
+            f"Invalid '{path}': decimal below minimum value. Expected a value >= {lo}, but got {value} instead.",
             "decimal_below_min_value",
             path,
         )
     if value > hi:
         raise ApiError(
-            f"Invalid '{path}': decimal above maximum value. "
-            f"Expected a value <= {hi}, but got {value} instead.",
+            f"Invalid '{path}': decimal above maximum value. Expected a value <= {hi}, but got {value} instead.",
             "decimal_above_max_value",
             path,
         )
@@ -247,15 +245,13 @@ def _want_int(value: Any, path: str, lo: int, hi: int | None = None) -> int:
         raise _type_error(path, "an integer", value)
     if value < lo:
         raise ApiError(
-            f"Invalid '{path}': integer below minimum value. "
-            f"Expected a value >= {lo}, but got {value} instead.",
+            f"Invalid '{path}': integer below minimum value. Expected a value >= {lo}, but got {value} instead.",
             "integer_below_min_value",
             path,
         )
     if hi is not None and value > hi:
         raise ApiError(
-            f"Invalid '{path}': integer above maximum value. "
-            f"Expected a value <= {hi}, but got {value} instead.",
+            f"Invalid '{path}': integer above maximum value. Expected a value <= {hi}, but got {value} instead.",
             "integer_above_max_value",
             path,
         )
@@ -286,8 +282,7 @@ def _check_modalities(value: Any, path: str) -> list[str]:
         raise _type_error(path, "an array", value)
     if value not in (["audio"], ["text"]):
         raise ApiError(
-            f"Invalid value for '{path}': {json.dumps(value)}. "
-            'Supported values are: ["audio"] and ["text"].',
+            f'Invalid value for \'{path}\': {json.dumps(value)}. Supported values are: ["audio"] and ["text"].',
             "invalid_value",
             path,
         )
@@ -367,9 +362,7 @@ def _check_metadata(value: Any, path: str) -> dict[str, str] | None:
         )
     for key, val in meta.items():
         if len(key) > 64:
-            raise ApiError(
-                f"Invalid '{path}': key '{key[:20]}…' is longer than 64 characters.", "invalid_value", path
-            )
+            raise ApiError(f"Invalid '{path}': key '{key[:20]}…' is longer than 64 characters.", "invalid_value", path)
         _want_str(val, f"{path}.{key}")
         if len(val) > 512:
             raise ApiError(
@@ -743,11 +736,7 @@ class Engine:
         while self.close_code is None:
             best: _Run | None = None
             for run in self._runs:
-                if (
-                    run.steps
-                    and run.steps[0][0] <= now
-                    and (best is None or run.steps[0][0] < best.steps[0][0])
-                ):
+                if run.steps and run.steps[0][0] <= now and (best is None or run.steps[0][0] < best.steps[0][0]):
                     best = run
             timer_due = self._timers[0][0] if self._timers else math.inf
             if best is not None and best.steps[0][0] <= timer_due:
@@ -765,9 +754,7 @@ class Engine:
             if now >= self._started_at + self.config.session_minutes * 60:
                 minutes = self.config.session_minutes
                 self._emit_error(
-                    ApiError(
-                        f"Your session hit the maximum duration of {minutes} minutes.", "session_expired"
-                    ),
+                    ApiError(f"Your session hit the maximum duration of {minutes} minutes.", "session_expired"),
                     None,
                 )
                 self._close(1000, "session_expired")
@@ -931,9 +918,7 @@ class Engine:
                 new[key] = copy.deepcopy(value)
         old_voice = self.session["audio"]["output"]["voice"]
         if self._assistant_audio and new["audio"]["output"]["voice"] != old_voice:
-            raise ApiError(
-                "Cannot update a conversation's voice if assistant audio is present.", "cannot_update_voice"
-            )
+            raise ApiError("Cannot update a conversation's voice if assistant audio is present.", "cannot_update_voice")
         return new
 
     def _apply_turn_detection(self) -> None:
@@ -1065,9 +1050,7 @@ class Engine:
             for key in ("approval_request_id", "approve"):
                 if key not in item:
                     raise _missing(f"{path}.{key}")
-            data.update(
-                {"approval_request_id": item["approval_request_id"], "approve": bool(item["approve"])}
-            )
+            data.update({"approval_request_id": item["approval_request_id"], "approve": bool(item["approve"])})
         else:
             supported = ["message", "function_call", "function_call_output", "mcp_approval_response"]
             raise _value_error(f"{path}.type", itype, supported)
@@ -1155,9 +1138,7 @@ class Engine:
         except ValueError:
             raise ApiError("Invalid 'audio': not valid base64.", "invalid_value", "audio") from None
         if len(pcm) % 2:
-            raise ApiError(
-                "Invalid 'audio': PCM16 audio must have an even number of bytes.", "invalid_value", "audio"
-            )
+            raise ApiError("Invalid 'audio': PCM16 audio must have an even number of bytes.", "invalid_value", "audio")
         self._append_audio(pcm)
 
     def append_audio(self, pcm: bytes) -> None:
@@ -1200,9 +1181,7 @@ class Engine:
             return
         item_id = self._speech_item_id or self._new_id("item_")
         self._speech_item_id = None
-        self._emit(
-            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ev.audio_ms, "item_id": item_id}
-        )
+        self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ev.audio_ms, "item_id": item_id})
         start = max(self._buffer_start, self._speech_start)
         end = min(self._total_samples, ev.audio_ms * _SAMPLES_PER_MS)
         pcm = bytes(self._buffer[(start - self._buffer_start) * 2 : (end - self._buffer_start) * 2])
@@ -1295,12 +1274,7 @@ class Engine:
 
     def _idle_deadline(self) -> float | None:
         td = self.session["audio"]["input"]["turn_detection"]
-        if (
-            self._idle_anchor is None
-            or td is None
-            or not td.get("idle_timeout_ms")
-            or self._active is not None
-        ):
+        if self._idle_anchor is None or td is None or not td.get("idle_timeout_ms") or self._active is not None:
             return None
         return self._idle_anchor + float(td["idle_timeout_ms"]) / 1000
 
@@ -1556,19 +1530,13 @@ class Engine:
         )
         if run.in_conversation:
             previous = self._insert(out.item)
-            self._emit(
-                {"type": "conversation.item.added", "previous_item_id": previous, "item": out.item.wire()}
-            )
+            self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": out.item.wire()})
         if out.kind == "function_call":
             return
         part_type = "audio" if out.kind == "audio" else "text"
-        wire_part: Json = (
-            {"type": part_type, "transcript": ""} if out.kind == "audio" else {"type": "text", "text": ""}
-        )
+        wire_part: Json = {"type": part_type, "transcript": ""} if out.kind == "audio" else {"type": "text", "text": ""}
         data["content"].append(
-            {"type": "output_audio", "transcript": ""}
-            if out.kind == "audio"
-            else {"type": "output_text", "text": ""}
+            {"type": "output_audio", "transcript": ""} if out.kind == "audio" else {"type": "output_text", "text": ""}
         )
         if out.kind == "audio":
             out.item.audio[0] = out.sent_audio
@@ -1615,9 +1583,7 @@ class Engine:
     def _text_delta(self, run: _Run, out: _Output, word: str) -> None:
         out.sent_text += word
         out.item.data["content"][0]["text"] = out.sent_text
-        self._emit(
-            {"type": "response.output_text.delta", **self._where(run, out), "content_index": 0, "delta": word}
-        )
+        self._emit({"type": "response.output_text.delta", **self._where(run, out), "content_index": 0, "delta": word})
 
     def _function_args(self, run: _Run, out: _Output) -> None:
         assert out.call is not None
@@ -1672,9 +1638,7 @@ class Engine:
                 }
             )
         else:
-            self._emit(
-                {"type": "response.output_text.done", **where, "content_index": 0, "text": out.sent_text}
-            )
+            self._emit({"type": "response.output_text.done", **where, "content_index": 0, "text": out.sent_text})
             self._emit(
                 {
                     "type": "response.content_part.done",
@@ -1695,9 +1659,7 @@ class Engine:
         )
         if run.in_conversation and out.item.id in self._by_id:
             previous = self._previous_id(out.item)
-            self._emit(
-                {"type": "conversation.item.done", "previous_item_id": previous, "item": out.item.wire()}
-            )
+            self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": out.item.wire()})
 
     def _previous_id(self, item: _Item) -> str | None:
         index = self._items.index(item)

@@ -95,9 +95,7 @@ class Rule:
             raise ValueError(f"unknown script rule keys {sorted(unknown)}; known: {sorted(known)}")
         emit = data.get("emit")
         if emit is not None:
-            if not isinstance(emit, Sequence) or not all(
-                isinstance(e, Mapping) and "type" in e for e in emit
-            ):
+            if not isinstance(emit, Sequence) or not all(isinstance(e, Mapping) and "type" in e for e in emit):
                 raise ValueError("'emit' must be a list of events, each with a 'type'")
             emit = tuple(dict(e) for e in emit)
         return cls(

@@ -131,9 +131,7 @@ class EnergyVad:
     manual commit). Not thread-safe: one VAD per session, used from one thread.
     """
 
-    def __init__(
-        self, threshold: float = 0.5, prefix_padding_ms: int = 300, silence_duration_ms: int = 200
-    ) -> None:
+    def __init__(self, threshold: float = 0.5, prefix_padding_ms: int = 300, silence_duration_ms: int = 200) -> None:
         _check_params(threshold, prefix_padding_ms, silence_duration_ms)
         self._threshold = float(threshold)
         self._prefix_padding_ms = prefix_padding_ms

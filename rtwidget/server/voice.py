@@ -119,12 +119,7 @@ def voice_profile(voice: str) -> VoiceProfile:
 
 
 def _check_speed(speed: float) -> float:
-    if (
-        isinstance(speed, bool)
-        or not isinstance(speed, (int, float))
-        or not math.isfinite(speed)
-        or speed <= 0
-    ):
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) or speed <= 0:
         raise ValueError(f"speed must be a positive number, got {speed!r}")
     return float(speed)
 
@@ -267,9 +262,7 @@ class _EspeakLibrary:
         ]
         lib.espeak_Synth.restype = ctypes.c_int
         rate = int(
-            lib.espeak_Initialize(
-                _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data_path.encode(), _INITIALIZE_DONT_EXIT
-            )
+            lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data_path.encode(), _INITIALIZE_DONT_EXIT)
         )
         if rate <= 0:
             raise RuntimeError(f"espeak_Initialize failed ({rate}) with data at {data_path}")
@@ -296,9 +289,7 @@ class _EspeakLibrary:
         encoded = text.encode("utf-8") + b"\0"
         self._parts = []
         try:
-            status = self._lib.espeak_Synth(
-                encoded, len(encoded), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
-            )
+            status = self._lib.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             if status != _EE_OK:
                 raise RuntimeError(f"espeak_Synth failed (error {status})")
             return b"".join(self._parts)

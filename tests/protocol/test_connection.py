@@ -237,9 +237,7 @@ def test_update_session_from_friendly_names() -> None:
 
 def test_a_beta_session_update_is_refused_on_ga() -> None:
     conn = Connection()
-    with pytest.raises(
-        ClientEventError, match=r"session\.voice: is a beta field.*session\.audio\.output\.voice"
-    ):
+    with pytest.raises(ClientEventError, match=r"session\.voice: is a beta field.*session\.audio\.output\.voice"):
         conn.send({"type": "session.update", "session": {"voice": "alloy", "modalities": ["text", "audio"]}})
     with pytest.raises(ClientEventError, match=r"session\.type: is required in GA"):
         conn.send({"type": "session.update", "session": {"instructions": "x"}})
@@ -341,9 +339,7 @@ def test_barge_in() -> None:
     """The user speaks over the answer: the server cancels it, the client truncates what was not heard."""
     conn = Connection()
     feed(conn, S.session_created())
-    events = S.audio_turn(
-        "resp_1", "item_a1", [(24000, "Well, "), (24000, "the thing is")], previous_item_id=None
-    )
+    events = S.audio_turn("resp_1", "item_a1", [(24000, "Well, "), (24000, "the thing is")], previous_item_id=None)
     feed(conn, *events[:-4])  # audio streaming, not finished
     feed(
         conn,
@@ -373,9 +369,7 @@ def test_barge_in() -> None:
 
 def test_respond_with_friendly_parameters() -> None:
     conn = Connection()
-    conn.respond(
-        voice="cedar", modalities=["text", "audio"], max_response_output_tokens=200, instructions="Go."
-    )
+    conn.respond(voice="cedar", modalities=["text", "audio"], max_response_output_tokens=200, instructions="Go.")
     conn.respond(output_modalities="text")
     first, second = sent(conn)
     assert first["response"] == {
@@ -446,9 +440,7 @@ def test_out_of_band_response_is_matched_by_metadata() -> None:
     conn = Connection()
     event_id = conn.respond_out_of_band("Summarize.")
     meta = {"rtwidget_request": event_id}
-    final = S.assistant_item(
-        "item_s", status="completed", content=[{"type": "output_text", "text": "Short."}]
-    )
+    final = S.assistant_item("item_s", status="completed", content=[{"type": "output_text", "text": "Short."}])
     feed(
         conn,
         S.response_created("resp_oob", conversation_id=None, metadata=meta),
@@ -502,9 +494,7 @@ def test_function_call_round_trip() -> None:
     assert wire[2] == {"type": "response.create", "event_id": reply_id}
     feed(
         conn,
-        S.item_added(
-            S.function_output_item("item_o1", "call_1", '{"temp_c": 4}'), previous_item_id="item_fc2"
-        ),
+        S.item_added(S.function_output_item("item_o1", "call_1", '{"temp_c": 4}'), previous_item_id="item_fc2"),
         S.item_added(S.function_output_item("item_o2", "call_2", "sunny, 24 C"), previous_item_id="item_o1"),
         *S.text_turn("resp_2", "item_a", ["Cold in Oslo, warm in Rome."], previous_item_id="item_o2"),
     )
@@ -552,9 +542,7 @@ def test_a_create_refused_because_of_a_vad_response_is_sent_again_after_it() -> 
     (before our output landed) and refuses our create. The error is linked to the create, the output is
     still owed its reply, and exactly one create goes out once that response is done."""
     conn = Connection()
-    feed(
-        conn, *S.function_call_turn("resp_1", [("item_fc", "call_1", "lookup", "{}")], previous_item_id=None)
-    )
+    feed(conn, *S.function_call_turn("resp_1", [("item_fc", "call_1", "lookup", "{}")], previous_item_id=None))
     [call] = conn.function_calls_to_run()
     conn.function_output(call.call_id, "found it")
     create_id = conn.reply_if_due()
@@ -631,9 +619,7 @@ def test_load_history_refuses_bad_messages() -> None:
 def test_beta_connection_translates_outgoing_events() -> None:
     conn = Connection("beta")
     assert conn.dialect == "beta"
-    conn.update_session(
-        voice="alloy", modalities=["text"], input_audio_format="pcm16", turn_detection="server_vad"
-    )
+    conn.update_session(voice="alloy", modalities=["text"], input_audio_format="pcm16", turn_detection="server_vad")
     conn.respond(voice="echo", max_response_output_tokens=10)
     conn.load_history([{"role": "assistant", "content": "Earlier answer."}])
     conn.send(
@@ -789,9 +775,7 @@ def test_envelope_connection() -> None:
     [(_, text)] = conn.data_to_send()
     assert json.loads(text) == {"type": "realtime.input_audio_buffer.commit", "data": {"event_id": event_id}}
     [event] = [
-        conn.receive_text(
-            json.dumps({"type": "realtime.response.created", "data": {"response": {"id": "resp_1"}}})
-        )
+        conn.receive_text(json.dumps({"type": "realtime.response.created", "data": {"response": {"id": "resp_1"}}}))
     ]
     assert event.type == "response.created"
     assert conn.tracker.active == "resp_1"

@@ -58,9 +58,7 @@ def test_item_part_creates_missing_parts() -> None:
 
 
 def test_item_text_prefers_text_then_transcript() -> None:
-    item = Item(
-        "i", "message", parts=[Part("output_text", text="Hi. "), Part("output_audio", transcript="Bye.")]
-    )
+    item = Item("i", "message", parts=[Part("output_text", text="Hi. "), Part("output_audio", transcript="Bye.")])
     assert item.text == "Hi. Bye."
     assert Item("j", "message").text == ""
 
@@ -275,10 +273,7 @@ def test_retrieved_audio_does_not_double_count_streamed_audio() -> None:
 
 @pytest.mark.parametrize("n_calls", [1, 2, 3])
 def test_function_calls_in_one_response(n_calls: int) -> None:
-    calls = [
-        (f"item_fc{i}", f"call_{i}", f"tool_{i}", json.dumps({"n": i, "city": "Oslo"}))
-        for i in range(n_calls)
-    ]
+    calls = [(f"item_fc{i}", f"call_{i}", f"tool_{i}", json.dumps({"n": i, "city": "Oslo"})) for i in range(n_calls)]
     conv = fold(
         [
             *user_turn("item_u1", "Weather?", None),
@@ -303,9 +298,7 @@ def test_function_calls_in_one_response(n_calls: int) -> None:
 def test_function_call_arguments_stream_then_done_wins() -> None:
     conv = fold(
         [
-            S.output_item_added(
-                "resp_1", S.function_call_item("item_fc", "call_1", "lookup", status="in_progress")
-            ),
+            S.output_item_added("resp_1", S.function_call_item("item_fc", "call_1", "lookup", status="in_progress")),
             S.arguments_delta("resp_1", "item_fc", "call_1", '{"q": '),
             S.arguments_delta("resp_1", "item_fc", "call_1", '"rtw'),
         ]
@@ -332,9 +325,7 @@ def test_function_call_arguments_stream_then_done_wins() -> None:
 
 def test_function_call_output_item() -> None:
     out = S.function_output_item("item_out", "call_1", '{"temp": 18}')
-    conv = fold(
-        [S.item_added(out, previous_item_id="item_fc0"), S.item_done(out, previous_item_id="item_fc0")]
-    )
+    conv = fold([S.item_added(out, previous_item_id="item_fc0"), S.item_done(out, previous_item_id="item_fc0")])
     item = conv.get("item_out")
     assert item is not None
     assert (item.type, item.call_id, item.output) == ("function_call_output", "call_1", '{"temp": 18}')
@@ -342,9 +333,7 @@ def test_function_call_output_item() -> None:
 
 
 def test_cancelled_response_keeps_partial_output() -> None:
-    events = S.audio_turn(
-        "resp_1", "item_a1", [(4800, "I was say")], previous_item_id=None, status="incomplete"
-    )
+    events = S.audio_turn("resp_1", "item_a1", [(4800, "I was say")], previous_item_id=None, status="incomplete")
     events[-1] = S.response_done(
         "resp_1",
         output=[S.assistant_item("item_a1", status="incomplete")],
@@ -397,12 +386,8 @@ def test_out_of_band_response_seen_only_at_done() -> None:
 
 
 def test_parallel_out_of_band_and_default_responses() -> None:
-    oob_item = S.assistant_item(
-        "item_o", status="completed", content=[{"type": "output_text", "text": "label: A"}]
-    )
-    main_item = S.assistant_item(
-        "item_m", status="completed", content=[{"type": "output_text", "text": "Sure."}]
-    )
+    oob_item = S.assistant_item("item_o", status="completed", content=[{"type": "output_text", "text": "label: A"}])
+    main_item = S.assistant_item("item_m", status="completed", content=[{"type": "output_text", "text": "Sure."}])
     conv = fold(
         [
             S.response_created("resp_m"),
@@ -413,9 +398,7 @@ def test_parallel_out_of_band_and_default_responses() -> None:
             S.text_delta("resp_m", "item_m", "Sure."),
             S.text_delta("resp_o", "item_o", "label: A"),
             S.output_item_done("resp_o", oob_item),
-            S.response_done(
-                "resp_o", output=[oob_item], conversation_id=None, metadata={"purpose": "classify"}
-            ),
+            S.response_done("resp_o", output=[oob_item], conversation_id=None, metadata={"purpose": "classify"}),
             S.output_item_done("resp_m", main_item),
             S.response_done("resp_m", output=[main_item]),
         ]
@@ -526,9 +509,7 @@ def test_content_parts_carry_text_and_transcript() -> None:
             S.output_item_added("resp_1", S.assistant_item("item_a1")),
             S.content_part_added("resp_1", "item_a1", {"type": "audio", "transcript": ""}),
             S.content_part_done("resp_1", "item_a1", {"type": "audio", "transcript": "Spoken."}),
-            S.content_part_added(
-                "resp_1", "item_a1", {"type": "output_text", "text": "Written."}, content_index=1
-            ),
+            S.content_part_added("resp_1", "item_a1", {"type": "output_text", "text": "Written."}, content_index=1),
             {**S.content_part_added("resp_1", "item_a1", {}, content_index=2), "part": None},
             S.content_part_added("resp_1", "item_gone", {"type": "text", "text": "lost"}),
         ]
@@ -586,9 +567,7 @@ def test_beta_server_sequence_folds_like_ga() -> None:
         {**S.transcript_done("resp_1", "item_a1", "Hello!"), "type": "response.audio_transcript.done"},
         S.output_item_done(
             "resp_1",
-            S.assistant_item(
-                "item_a1", status="completed", content=[{"type": "audio", "transcript": "Hello!"}]
-            ),
+            S.assistant_item("item_a1", status="completed", content=[{"type": "audio", "transcript": "Hello!"}]),
         ),
         {
             "type": "response.done",
@@ -600,9 +579,7 @@ def test_beta_server_sequence_folds_like_ga() -> None:
                 "modalities": ["text", "audio"],
                 "temperature": 0.8,
                 "output": [
-                    S.assistant_item(
-                        "item_a1", status="completed", content=[{"type": "audio", "transcript": "Hello!"}]
-                    )
+                    S.assistant_item("item_a1", status="completed", content=[{"type": "audio", "transcript": "Hello!"}])
                 ],
             },
         },

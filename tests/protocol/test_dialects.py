@@ -129,9 +129,7 @@ def test_session_to_beta_flattens_the_nested_audio() -> None:
 def test_session_to_beta_text_only_and_partial_audio() -> None:
     assert d.session_to_beta({"type": "realtime", "output_modalities": ["text"]}) == {"modalities": ["text"]}
     # turn_detection null (push-to-talk) is kept as null; missing input/output sections are fine
-    assert d.session_to_beta({"audio": {"input": {"turn_detection": None}, "output": None}}) == {
-        "turn_detection": None
-    }
+    assert d.session_to_beta({"audio": {"input": {"turn_detection": None}, "output": None}}) == {"turn_detection": None}
     assert d.session_to_beta({"audio": {"output": {"voice": "ash"}}}) == {"voice": "ash"}
     # a non-object audio value is not ours to interpret
     assert d.session_to_beta({"audio": "loud"}) == {"audio": "loud"}
@@ -251,9 +249,7 @@ def test_response_params_to_beta() -> None:
         ],
         "metadata": {"purpose": "summary"},
     }
-    assert d.response_params_to_beta({"output_modalities": ["audio"], "audio": {}}) == {
-        "modalities": ["text", "audio"]
-    }
+    assert d.response_params_to_beta({"output_modalities": ["audio"], "audio": {}}) == {"modalities": ["text", "audio"]}
     assert d.response_params_to_beta({"audio": None, "input": None}) == {"audio": None, "input": None}
 
 
@@ -335,9 +331,7 @@ def test_server_event_to_ga_transcription_session() -> None:
 
 
 def test_server_event_to_ga_payloads() -> None:
-    session = d.server_event_to_ga(
-        {"type": "session.updated", "session": {"voice": "ash", "modalities": ["text"]}}
-    )
+    session = d.server_event_to_ga({"type": "session.updated", "session": {"voice": "ash", "modalities": ["text"]}})
     assert session["session"] == {
         "type": "realtime",
         "output_modalities": ["text"],
@@ -454,9 +448,7 @@ def test_client_event_from_ga() -> None:
         }
     )
     assert item["item"]["content"] == [{"type": "text", "text": "a"}]
-    assert d.client_event_from_ga({"type": "input_audio_buffer.commit"}) == {
-        "type": "input_audio_buffer.commit"
-    }
+    assert d.client_event_from_ga({"type": "input_audio_buffer.commit"}) == {"type": "input_audio_buffer.commit"}
 
 
 def test_client_event_to_ga() -> None:
@@ -470,9 +462,7 @@ def test_client_event_to_ga() -> None:
         "type": "session.update",
         "session": {"type": "transcription", "audio": {"input": {"transcription": {"model": "whisper-1"}}}},
     }
-    update = d.client_event_to_ga(
-        {"type": "session.update", "session": {"voice": "sage", "temperature": 1.0}}
-    )
+    update = d.client_event_to_ga({"type": "session.update", "session": {"voice": "sage", "temperature": 1.0}})
     assert update == {
         "type": "session.update",
         "session": {"type": "realtime", "audio": {"output": {"voice": "sage"}}},

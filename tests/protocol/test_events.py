@@ -50,9 +50,7 @@ def test_decode_accepts_bytes() -> None:
 
 
 def test_event_without_event_id() -> None:
-    event = GA.decode(
-        json.dumps({"type": "input_audio_buffer.dtmf_event_received", "event": "5", "received_at": 1})
-    )
+    event = GA.decode(json.dumps({"type": "input_audio_buffer.dtmf_event_received", "event": "5", "received_at": 1}))
     assert event.known
     assert event.event_id is None
     assert GA.decode(json.dumps({"type": "error", "event_id": 7})).event_id is None

@@ -162,9 +162,7 @@ def test_history_items_passes_ready_items_through_and_skips_empty_text() -> None
 
 
 def test_history_tool_message_without_fields() -> None:
-    assert build.history_items([{"role": "tool"}]) == [
-        {"type": "function_call_output", "call_id": "", "output": ""}
-    ]
+    assert build.history_items([{"role": "tool"}]) == [{"type": "function_call_output", "call_id": "", "output": ""}]
 
 
 @pytest.mark.parametrize(

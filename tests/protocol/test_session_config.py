@@ -69,9 +69,7 @@ def test_modalities(value: object, expected: list[str]) -> None:
 
 @pytest.mark.parametrize("value", [[], ["video"], ["text", "text"], "speech"])
 def test_modalities_refuses(value: object) -> None:
-    with pytest.raises(
-        ClientEventError, match=r"session\.output_modalities: .* is not a valid output modality"
-    ):
+    with pytest.raises(ClientEventError, match=r"session\.output_modalities: .* is not a valid output modality"):
         modalities(value)
 
 
@@ -184,10 +182,7 @@ def test_session_fields_unknown_name_suggests_the_closest() -> None:
     err = info.value
     assert err.event_type == "session.update"
     assert err.path == "session.instrucions"
-    assert (
-        str(err)
-        == "session.update: session.instrucions: unknown session field. Fix: did you mean 'instructions'?"
-    )
+    assert str(err) == "session.update: session.instrucions: unknown session field. Fix: did you mean 'instructions'?"
 
 
 def test_session_fields_unknown_name_lists_valid_names() -> None:

@@ -381,11 +381,7 @@ def test_cancelled_function_calls_are_not_run() -> None:
         S.function_call_item("item_1", "call_ok", "a", '{"x": 1}'),
         S.function_call_item("item_2", "call_cut", "b", '{"x": ', status="incomplete"),
         S.function_call_item("item_3", "call_running", "c", "", status="in_progress"),
-        {
-            k: v
-            for k, v in S.function_call_item("item_4", "call_nostatus", "d", "{}").items()
-            if k != "status"
-        },
+        {k: v for k, v in S.function_call_item("item_4", "call_nostatus", "d", "{}").items() if k != "status"},
     ]
     calls = c.recv(
         S.response_created("resp_1"),

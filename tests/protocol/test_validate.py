@@ -42,10 +42,7 @@ def test_client_event_error_carries_its_parts() -> None:
         "is a beta field",
         "send it as session.audio.output.voice",
     )
-    assert (
-        str(err)
-        == "session.update: session.voice: is a beta field. Fix: send it as session.audio.output.voice"
-    )
+    assert str(err) == "session.update: session.voice: is a beta field. Fix: send it as session.audio.output.voice"
     assert str(ClientEventError("x", "", "bad", "fix it")) == "x: bad. Fix: fix it"
 
 
@@ -78,9 +75,7 @@ def test_client_event_error_carries_its_parts() -> None:
         create(build.assistant_text("earlier answer")),
         create(build.system_text("rules")),
         create(build.user_audio(b"\x00\x00")),
-        create(
-            {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": "data:"}]}
-        ),
+        create({"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": "data:"}]}),
         create(build.function_call("f", {}, "call_1")),
         create(build.function_call_output("call_1", "")),
         create({"type": "mcp_approval_response", "id": "a", "approval_request_id": "r", "approve": True}),
@@ -205,8 +200,7 @@ def test_session_type_is_required(session_type: object) -> None:
 def test_unknown_session_field() -> None:
     err = refuse({"type": "session.update", "session": {"type": "realtime", "instruction": "x"}})
     assert (
-        str(err)
-        == "session.update: session.instruction: unknown GA session field. Fix: did you mean 'instructions'?"
+        str(err) == "session.update: session.instruction: unknown GA session field. Fix: did you mean 'instructions'?"
     )
     err = refuse({"type": "session.update", "session": {"type": "realtime", "zzz": 1}})
     assert err.fix == "remove it"
@@ -382,9 +376,7 @@ def test_previous_item_id_must_be_a_string() -> None:
 
 def test_validate_item_directly_uses_the_given_path() -> None:
     with pytest.raises(ClientEventError) as info:
-        validate_item(
-            {"type": "message", "role": "user", "content": [{"type": "text"}]}, "response.create", "x.y"
-        )
+        validate_item({"type": "message", "role": "user", "content": [{"type": "text"}]}, "response.create", "x.y")
     assert str(info.value).startswith("response.create: x.y.content[0].type: ")
 
 
@@ -464,9 +456,7 @@ def test_response_must_be_an_object() -> None:
 )
 def test_beta_response_fields(field: str, fix: str) -> None:
     err = refuse(respond(**{field: "x"}))
-    assert (
-        str(err) == f"response.create: response.{field}: is a beta field that the GA API rejects. Fix: {fix}"
-    )
+    assert str(err) == f"response.create: response.{field}: is a beta field that the GA API rejects. Fix: {fix}"
 
 
 def test_response_output_modalities() -> None:

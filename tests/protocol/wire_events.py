@@ -236,9 +236,7 @@ def _response(
     }
 
 
-def response_created(
-    rid: str, *, conversation_id: str | None = "conv_001", metadata: Json | None = None
-) -> Json:
+def response_created(rid: str, *, conversation_id: str | None = "conv_001", metadata: Json | None = None) -> Json:
     return {
         "type": "response.created",
         "event_id": _eid(),
@@ -403,9 +401,7 @@ def audio_turn(
     """An audio response: interleaved audio (n bytes) and transcript deltas (reference §7a, audio variant)."""
     chunks = list(chunks)
     transcript = "".join(t for _, t in chunks)
-    final = assistant_item(
-        item_id, status=status, content=[{"type": "output_audio", "transcript": transcript}]
-    )
+    final = assistant_item(item_id, status=status, content=[{"type": "output_audio", "transcript": transcript}])
     events = [
         response_created(rid),
         output_item_added(rid, assistant_item(item_id)),

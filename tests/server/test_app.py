@@ -198,9 +198,7 @@ def test_in_thread_server_and_shared_server() -> None:
 
 def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
-    script.write_text(
-        json.dumps({"pace": "fast", "rules": [{"after_events": 1, "error": {"message": "hi"}}]})
-    )
+    script.write_text(json.dumps({"pace": "fast", "rules": [{"after_events": 1, "error": {"message": "hi"}}]}))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtwidget.server", "--port", "0", "--script", str(script)],

@@ -32,10 +32,7 @@ def test_echo_and_greeting() -> None:
     brain = Brain()
     assert brain.reply([user("hi there")]).text == "You said: hi there"
     assert brain.reply([]).text == GREETING
-    assert (
-        brain.reply([user("a"), {"type": "message", "role": "assistant", "content": []}]).text
-        == "You said: a"
-    )
+    assert brain.reply([user("a"), {"type": "message", "role": "assistant", "content": []}]).text == "You said: a"
 
 
 def test_audio_without_recogniser_reports_seconds() -> None:
@@ -74,9 +71,7 @@ def test_parse_arguments_coerces_with_the_schema() -> None:
 
 
 def test_tools_named_in_order_with_their_own_arguments() -> None:
-    reply = Brain().reply(
-        [user("city=Oslo get weather days=2 and then GET_TIME tz=UTC")], tools=[TIME, WEATHER]
-    )
+    reply = Brain().reply([user("city=Oslo get weather days=2 and then GET_TIME tz=UTC")], tools=[TIME, WEATHER])
     assert reply.text is None
     assert reply.calls == (
         FunctionCall("get_weather", json.dumps({"city": "Oslo", "days": 2})),
@@ -89,10 +84,7 @@ def test_tools_named_in_order_with_their_own_arguments() -> None:
 def test_tool_choice() -> None:
     brain = Brain()
     assert brain.reply([user("get_time")], tools=[TIME], tool_choice="none").text == "You said: get_time"
-    assert (
-        brain.reply([user("hello")], tools=[TIME, WEATHER], tool_choice="required").calls[0].name
-        == "get_time"
-    )
+    assert brain.reply([user("hello")], tools=[TIME, WEATHER], tool_choice="required").calls[0].name == "get_time"
     forced = brain.reply(
         [user("get_time city=Rome")],
         tools=[TIME, WEATHER],

@@ -91,9 +91,7 @@ class Harness:
 
     def say(self, text: str) -> list[dict[str, Any]]:
         content = [{"type": "input_text", "text": text}]
-        return self.send(
-            "conversation.item.create", item={"type": "message", "role": "user", "content": content}
-        )
+        return self.send("conversation.item.create", item={"type": "message", "role": "user", "content": content})
 
     def append(self, pcm: bytes, chunk_ms: int = 20) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -185,9 +183,7 @@ def test_session_update_merges_deeply_and_answers_with_the_full_config(h: Harnes
     )
     td = updated["session"]["audio"]["input"]["turn_detection"]
     assert td["threshold"] == 0.7 and td["silence_duration_ms"] == 200 and td["create_response"] is True
-    (updated,) = h.send(
-        "session.update", session={"type": "realtime", "instructions": "Be brief.", "tools": TOOLS}
-    )
+    (updated,) = h.send("session.update", session={"type": "realtime", "instructions": "Be brief.", "tools": TOOLS})
     assert updated["session"]["instructions"] == "Be brief." and updated["session"]["tools"] == TOOLS
     assert updated["session"]["audio"]["output"]["speed"] == 1.2  # earlier updates kept
 
@@ -252,9 +248,9 @@ def test_session_update_errors_are_realistic_and_atomic(
 
 
 def test_voice_can_change_until_assistant_audio_exists(h: Harness) -> None:
-    assert types(
-        h.send("session.update", session={"type": "realtime", "audio": {"output": {"voice": "cedar"}}})
-    ) == ["session.updated"]
+    assert types(h.send("session.update", session={"type": "realtime", "audio": {"output": {"voice": "cedar"}}})) == [
+        "session.updated"
+    ]
     h.say("hi")
     h.send("response.create")
     assert h.voice.calls[-1][1] == "cedar"
@@ -262,9 +258,9 @@ def test_voice_can_change_until_assistant_audio_exists(h: Harness) -> None:
     assert err["code"] == "cannot_update_voice"
     assert err["message"] == "Cannot update a conversation's voice if assistant audio is present."
     # The same voice again is fine.
-    assert types(
-        h.send("session.update", session={"type": "realtime", "audio": {"output": {"voice": "cedar"}}})
-    ) == ["session.updated"]
+    assert types(h.send("session.update", session={"type": "realtime", "audio": {"output": {"voice": "cedar"}}})) == [
+        "session.updated"
+    ]
 
 
 def test_bad_client_events_become_errors_and_never_raise(h: Harness) -> None:
@@ -319,11 +315,7 @@ def test_item_create_added_then_done_with_previous_item_ids(h: Harness) -> None:
     assert err["code"] == "missing_required_parameter" and err["message"] == (
         "Missing required parameter: 'item.content[0].text'."
     )
-    err = error(
-        h.send(
-            "conversation.item.create", item={"type": "function_call_output", "call_id": "c", "output": {}}
-        )
-    )
+    err = error(h.send("conversation.item.create", item={"type": "function_call_output", "call_id": "c", "output": {}}))
     assert err["code"] == "invalid_type" and err["param"] == "item.output"
 
 
@@ -350,10 +342,7 @@ def test_retrieve_includes_user_and_assistant_audio(h: Harness) -> None:
     }
     (retrieved,) = h.send("conversation.item.retrieve", item_id=done["output"][0]["id"])
     part = retrieved["item"]["content"][0]
-    assert (
-        part["transcript"] == "I heard 0.3 seconds of audio."
-        and len(base64.b64decode(part["audio"])) == 48 * 600
-    )
+    assert part["transcript"] == "I heard 0.3 seconds of audio." and len(base64.b64decode(part["audio"])) == 48 * 600
     err = error(h.send("conversation.item.retrieve", event_id="r", item_id="item_nope"))
     assert err["event_id"] == "r" and err["param"] == "item_id"
 
@@ -377,9 +366,7 @@ def test_truncate_bounds_and_transcript_removal(h: Harness) -> None:
         "param": "audio_end_ms",
         "event_id": "t",
     }
-    (truncated,) = h.send(
-        "conversation.item.truncate", item_id=assistant["id"], content_index=0, audio_end_ms=250
-    )
+    (truncated,) = h.send("conversation.item.truncate", item_id=assistant["id"], content_index=0, audio_end_ms=250)
     assert truncated == {
         "type": "conversation.item.truncated",
         "event_id": truncated["event_id"],
@@ -423,9 +410,7 @@ def test_push_to_talk_buffer(h: Harness) -> None:
         "conversation.item.done",
     ]
     item = events[1]["item"]
-    assert events[0]["item_id"] == item["id"] and item["content"] == [
-        {"type": "input_audio", "transcript": None}
-    ]
+    assert events[0]["item_id"] == item["id"] and item["content"] == [{"type": "input_audio", "transcript": None}]
     (retrieved,) = h.send("conversation.item.retrieve", item_id=item["id"])
     assert len(base64.b64decode(retrieved["item"]["content"][0]["audio"])) == 550 * 48
     h.append(tone(200))
@@ -458,9 +443,7 @@ def test_server_vad_turn_with_real_speech(h: Harness) -> None:
     speech_ms = len(speech) // 48
     assert 1000 - 300 - 60 <= started["audio_start_ms"] <= 1000
     assert 1000 + speech_ms <= stopped["audio_end_ms"] <= 1000 + speech_ms + 300
-    completed = next(
-        e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed"
-    )
+    completed = next(e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed")
     heard_ms = stopped["audio_end_ms"] - started["audio_start_ms"]
     assert completed["transcript"] == f"[{heard_ms / 1000:.1f} seconds of audio]"
     assert completed["usage"]["type"] == "tokens"
@@ -470,8 +453,7 @@ def test_server_vad_turn_with_real_speech(h: Harness) -> None:
     # create_response: a response follows the commit and answers with the duration.
     done = next(e for e in events if e["type"] == "response.done")
     assert (
-        done["response"]["output"][0]["content"][0]["transcript"]
-        == f"I heard {heard_ms / 1000:.1f} seconds of audio."
+        done["response"]["output"][0]["content"][0]["transcript"] == f"I heard {heard_ms / 1000:.1f} seconds of audio."
     )
     # Input audio tokens counted: 100 ms per token.
     assert done["response"]["usage"]["input_token_details"]["audio_tokens"] == -(-heard_ms // 100)
@@ -524,13 +506,9 @@ def test_barge_in_cancels_the_response_with_turn_detected() -> None:
     }
     assistant = done["output"][0]
     assert assistant["status"] == "incomplete"
-    sent = sum(
-        len(base64.b64decode(e["delta"])) for e in head + events if e["type"] == "response.output_audio.delta"
-    )
+    sent = sum(len(base64.b64decode(e["delta"])) for e in head + events if e["type"] == "response.output_audio.delta")
     assert 0 < sent < 15 * 100 * 48
-    transcript = "".join(
-        e["delta"] for e in head + events if e["type"] == "response.output_audio_transcript.delta"
-    )
+    transcript = "".join(e["delta"] for e in head + events if e["type"] == "response.output_audio_transcript.delta")
     assert assistant["content"][0]["transcript"] == transcript
     (retrieved,) = h.send("conversation.item.retrieve", item_id=assistant["id"])
     assert len(base64.b64decode(retrieved["item"]["content"][0]["audio"])) == sent
@@ -665,9 +643,7 @@ def test_one_active_response_and_cancel_errors() -> None:
     assert h.engine.active_response_id is not None and h.engine.active_response_id in err["message"]
     events = h.send("response.cancel", event_id="c1")
     done = events[-1]
-    assert (
-        done["type"] == "response.done" and done["response"]["status_details"]["reason"] == "client_cancelled"
-    )
+    assert done["type"] == "response.done" and done["response"]["status_details"]["reason"] == "client_cancelled"
     err = error(h.send("response.cancel", event_id="c2"))
     assert err == {
         "type": "invalid_request_error",
@@ -712,9 +688,7 @@ def test_out_of_band_responses_run_in_parallel_and_leave_the_conversation_alone(
     assert created["conversation_id"] is None and created["metadata"] == {"purpose": "summary"}
     events = oob + h.advance(5)
     oob_events = [
-        e
-        for e in events
-        if e.get("response_id") == created["id"] or e.get("response", {}).get("id") == created["id"]
+        e for e in events if e.get("response_id") == created["id"] or e.get("response", {}).get("id") == created["id"]
     ]
     assert "conversation.item.added" not in types(oob_events)
     text = "".join(e["delta"] for e in oob_events if e["type"] == "response.output_text.delta")
@@ -726,9 +700,7 @@ def test_out_of_band_responses_run_in_parallel_and_leave_the_conversation_alone(
     }
     assert [i["id"] for i in h.engine.conversation] == conversation_before
     # input: [] is an empty context.
-    events = h.send(
-        "response.create", response={"conversation": "none", "input": [], "output_modalities": ["text"]}
-    )
+    events = h.send("response.create", response={"conversation": "none", "input": [], "output_modalities": ["text"]})
     events += h.advance(5)
     assert events[-1]["response"]["output"][0]["content"][0]["text"].startswith("Hello!")
     err = error(
@@ -758,9 +730,7 @@ def test_function_calls_in_the_order_named_then_results_read_back(h: Harness) ->
     assert [d["name"] for d in dones] == ["get_time", "get_weather"]
     assert [json.loads(d["arguments"]) for d in dones] == [{}, {"city": "New York", "days": 3}]
     output = events[-1]["response"]["output"]
-    assert [o["type"] for o in output] == ["function_call", "function_call"] and output[1][
-        "status"
-    ] == "completed"
+    assert [o["type"] for o in output] == ["function_call", "function_call"] and output[1]["status"] == "completed"
     assert [o["call_id"] for o in output] == [d["call_id"] for d in dones]
     for call, result in zip(output, ['"12:00"', '{"temp_c": 21}'], strict=True):
         h.send(
@@ -777,9 +747,7 @@ def test_tool_choice_none_and_forced(h: Harness) -> None:
     h.send("session.update", session={"type": "realtime", "tools": TOOLS, "tool_choice": "none"})
     h.say("get_time please")
     assert h.send("response.create")[-1]["response"]["output"][0]["type"] == "message"
-    done = h.send("response.create", response={"tool_choice": {"type": "function", "name": "get_weather"}})[
-        -1
-    ]
+    done = h.send("response.create", response={"tool_choice": {"type": "function", "name": "get_weather"}})[-1]
     assert done["response"]["output"][0]["name"] == "get_weather"
 
 
@@ -790,9 +758,7 @@ def test_beta_refusal() -> None:
     h = Harness()
     h.engine.reject_beta()
     (err,) = h.drain()
-    assert (
-        err["error"]["code"] == "beta_api_shape_disabled" and err["error"]["type"] == "invalid_request_error"
-    )
+    assert err["error"]["code"] == "beta_api_shape_disabled" and err["error"]["type"] == "invalid_request_error"
     assert err["error"]["message"].startswith("The Realtime Beta API is no longer supported")
     assert h.engine.close_code == 4000
     assert h.send("response.create") == []
@@ -803,9 +769,7 @@ def test_beta_dialect() -> None:
     (created,) = h.start()
     session = created["session"]
     assert session["modalities"] == ["text", "audio"] and session["voice"] == "marin"
-    assert (
-        session["input_audio_format"] == "pcm16" and "audio" not in session and session["temperature"] == 0.8
-    )
+    assert session["input_audio_format"] == "pcm16" and "audio" not in session and session["temperature"] == 0.8
     (updated,) = h.send(
         "session.update",
         session={"modalities": ["text"], "voice": "alloy", "temperature": 0.7, "tools": TOOLS},
@@ -836,10 +800,7 @@ def test_beta_dialect() -> None:
 def test_envelope_both_ways() -> None:
     h = Harness(envelope=True)
     (created,) = h.start()
-    assert (
-        created["type"] == "realtime.session.created"
-        and created["data"]["session"]["object"] == "realtime.session"
-    )
+    assert created["type"] == "realtime.session.created" and created["data"]["session"]["object"] == "realtime.session"
     content = [{"type": "input_text", "text": "hi"}]
     events = h.raw(
         json.dumps(
@@ -875,9 +836,7 @@ def test_script_fail_error_emit_and_disconnect() -> None:
     )
     h = Harness(script=script)
     events = h.start()
-    assert types(events) == ["session.created", "conversation.created"] and events[1]["event_id"].startswith(
-        "event_"
-    )
+    assert types(events) == ["session.created", "conversation.created"] and events[1]["event_id"].startswith("event_")
     h.say("hi")
     err = error(h.send("response.create", event_id="first"))
     assert err == {

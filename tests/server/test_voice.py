@@ -130,9 +130,7 @@ def test_unknown_voice_names_get_a_fixed_known_profile(backend: Voice) -> None:
     assert voice_profile("nova") == profile
     assert voice_profile("MARIN") == voice_profile("marin")
     twin = next(name for name in OPENAI_VOICES if voice_profile(name) == profile)
-    assert backend.synthesize("Good morning.", voice="nova") == backend.synthesize(
-        "Good morning.", voice=twin
-    )
+    assert backend.synthesize("Good morning.", voice="nova") == backend.synthesize("Good morning.", voice=twin)
 
 
 def test_results_are_cached(backend: Voice) -> None:
@@ -208,10 +206,7 @@ def test_program_voice_refuses_a_missing_program() -> None:
 
 
 def test_concurrent_synthesis_gives_the_same_audio_as_serial(backend: Voice) -> None:
-    jobs = [
-        (f"Sentence number {i} for thread safety.", OPENAI_VOICES[i % 10], 1.0 + 0.1 * (i % 3))
-        for i in range(24)
-    ]
+    jobs = [(f"Sentence number {i} for thread safety.", OPENAI_VOICES[i % 10], 1.0 + 0.1 * (i % 3)) for i in range(24)]
     expected = [type(backend)().synthesize(text, voice=v, speed=s) for text, v, s in jobs]
     results: list[bytes | None] = [None] * len(jobs)
     errors: list[BaseException] = []
