@@ -42,6 +42,7 @@ from typing import Any, Literal, Protocol
 from rtwidget import audio
 from rtwidget.protocol import dialects
 from rtwidget.protocol.names import GA_CLIENT_EVENTS
+from rtwidget.protocol.session_config import GA_SESSION_FIELDS
 
 from .brain import Brain, FunctionCall, Reply, text_tokens
 from .script import Rule, Script
@@ -74,22 +75,8 @@ _VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse"
 _ID_ALPHABET = string.ascii_letters + string.digits
 _WORDS = re.compile(r"\S+\s*")
 
-_SESSION_KEYS = (
-    "type",
-    "model",
-    "output_modalities",
-    "instructions",
-    "audio",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning",
-    "max_output_tokens",
-    "tracing",
-    "truncation",
-    "prompt",
-    "include",
-)
+# The GA session fields: one list, shared with the client side.
+_SESSION_KEYS = GA_SESSION_FIELDS
 _RESPONSE_KEYS = (
     "conversation",
     "input",
@@ -198,7 +185,7 @@ def _missing(path: str) -> ApiError:
     return ApiError(f"Missing required parameter: '{path}'.", "missing_required_parameter", path)
 
 
-def _check_keys(obj: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
+def _check_keys(obj: Mapping[str, Any], allowed: Sequence[str] | frozenset[str], path: str) -> None:
     for key in obj:
         if key not in allowed:
             raise _unknown(f"{path}.{key}" if path else key)
