@@ -283,6 +283,8 @@ class Session:
         self.endpoint = endpoint
         if endpoint.dialect != self._conn.dialect:
             self._conn = Connection(endpoint.dialect, envelope=self._envelope)
+        elif self._conn.session:
+            self._conn.reset()  # a reconnect is a new server session: no state survives it
         created = self.expect("session.created")
         self._closing = False
         self.close_code, self.close_reason = None, ""
@@ -372,11 +374,12 @@ class Session:
     async def _reader(self, ws: ClientConnection) -> None:
         try:
             async for message in ws:
-                self._receive(message)
+                try:
+                    self._receive(message)
+                except Exception:  # one bad message must not end the reader: log it and read on
+                    logger.exception("rtwidget: failed to handle a server message; reading on")
         except ConnectionClosed:
             pass
-        except Exception:  # the reader must survive anything; log it and close cleanly
-            logger.exception("rtwidget: the session reader failed")
         finally:
             self._on_closed(ws)
 
@@ -400,7 +403,8 @@ class Session:
         if code in HARMLESS_ERROR_CODES:
             logger.debug("rtwidget: harmless server error %s", code)
             return
-        err = event.get("error") or {}
+        err = event.get("error")
+        err = err if isinstance(err, dict) else {"message": str(err)}
         cause = event.cause or {}
         caused_by = f" (caused by {cause.get('type')} {cause.get('event_id')})" if cause else ""
         hint = _TERMINAL_HINTS.get(code or "", "")

@@ -647,3 +647,32 @@ def test_text_typed_during_a_response_is_answered_after_it() -> None:
                 await session.close()
 
     run(body)
+
+
+def test_reader_survives_odd_server_messages_and_reconnect_starts_fresh() -> None:
+    odd = [
+        {"type": "error", "error": "a bare string instead of an object"},
+        {"type": "response.done", "response": "not an object"},
+        {"type": "brand.new.event", "payload": [1, 2, 3]},
+    ]
+
+    async def body() -> None:
+        script = Script().emit(odd, after_events=1)
+        async with LocalServer(pace="fast", script=script) as server:
+            session = await connected(server)
+            try:
+                reply = await session.ask("still alive?")
+                assert reply.text == "You said: still alive?"
+                types = [e.type for e in session.log if e.direction == "server"]
+                assert "brand.new.event" in types
+                assert any(e["error"] == "a bare string instead of an object" for e in session.errors)
+                first_session = session.connection.session_id
+                await session.close()
+                await session.connect()
+                assert session.connection.session_id != first_session
+                assert session.conversation == []
+                assert (await session.ask("again")).text == "You said: again"
+            finally:
+                await session.close()
+
+    run(body)
