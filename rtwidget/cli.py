@@ -9,10 +9,7 @@ Subcommands (argparse; more can be added beside ``serve``):
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -29,43 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the local Realtime server (no API key, no network)",
         description="Run rtwidget's local Realtime server and print its URL. Stop it with Ctrl-C.",
     )
+    from rtwidget.server.serve import add_serve_arguments
+
     add_serve_arguments(serve)
     serve.set_defaults(func=_serve)
     return parser
 
 
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
-    parser.add_argument("--dialect", choices=("ga", "beta"), default="ga", help="protocol dialect (default ga)")
-    parser.add_argument(
-        "--pace",
-        choices=("realtime", "fast"),
-        default="realtime",
-        help="release output audio at real time (default) or all at once",
-    )
-    parser.add_argument("--script", metavar="FILE", help="a JSON script of extra events, errors and disconnects")
-
-
 def _serve(args: argparse.Namespace) -> int:
-    from rtwidget.server import LocalServer, Script  # imported here: other commands must not need it
+    from rtwidget.server.serve import serve  # imported here: other commands must not need the server
 
-    script = Script.load(args.script) if args.script else None
-    server = LocalServer(args.host, args.port, dialect=args.dialect, pace=args.pace, script=script)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
-                loop.add_signal_handler(sig, stop.set)
-        async with server:
-            print(server.url, flush=True)
-            await stop.wait()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-    return 0
+    return serve(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -196,12 +196,13 @@ def test_in_thread_server_and_shared_server() -> None:
     assert run(talk(shared.url)) == "session.created"
 
 
-def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["-m", "rtwidget.server"], ["-m", "rtwidget.cli", "serve"]])
+def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path, command: list[str]) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"pace": "fast", "rules": [{"after_events": 1, "error": {"message": "hi"}}]}))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rtwidget.server", "--port", "0", "--script", str(script)],
+        [sys.executable, *command, "--port", "0", "--script", str(script)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

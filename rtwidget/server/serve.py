@@ -1,0 +1,48 @@
+"""Run the local server from a command line: the arguments and the loop behind ``rtwidget serve`` and
+``python -m rtwidget.server`` (both call here, so the server never imports the floor-4 CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from .app import LocalServer
+from .script import Script
+
+__all__ = ["add_serve_arguments", "serve"]
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``serve`` options: host, port, dialect, pace, script."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    parser.add_argument("--dialect", choices=("ga", "beta"), default="ga", help="protocol dialect (default ga)")
+    parser.add_argument(
+        "--pace",
+        choices=("realtime", "fast"),
+        default="realtime",
+        help="release output audio at real time (default) or all at once",
+    )
+    parser.add_argument("--script", metavar="FILE", help="a JSON script of extra events, errors and disconnects")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the server, print its URL on one line, run until Ctrl-C or SIGTERM; returns the exit status."""
+    script = Script.load(args.script) if args.script else None
+    server = LocalServer(args.host, args.port, dialect=args.dialect, pace=args.pace, script=script)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
+                loop.add_signal_handler(sig, stop.set)
+        async with server:
+            print(server.url, flush=True)
+            await stop.wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
