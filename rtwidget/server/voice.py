@@ -50,6 +50,7 @@ result is returned as is, so repeats within the cache's reach are identical.
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import logging
 import math
@@ -186,7 +187,7 @@ class _Lru:
         return len(self._items)
 
 
-class _CachedVoice:
+class _CachedVoice(abc.ABC):
     """Base of the concrete voices: validation, voice-name mapping and the LRU around ``_render``."""
 
     name: str = "voice"
@@ -211,8 +212,9 @@ class _CachedVoice:
         self._cache.put(key, pcm)
         return pcm
 
+    @abc.abstractmethod
     def _render(self, text: str, profile: VoiceProfile, speed: float) -> bytes:
-        raise NotImplementedError
+        """Synthesize uncached: each backend renders its own way."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
