@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from . import audio as audio_mod
 from . import transport
 from .errors import RealtimeError, SessionClosed
-from .protocol.connection import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES, Connection, error_code
+from .protocol.connection import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES, Connection, elide_audio, error_code
 from .protocol.conversation import Item
 from .protocol.events import Event
 from .protocol.tracker import FunctionCall
@@ -52,8 +52,6 @@ _TERMINAL_HINTS = {
     "OpenAI-Beta header.",
     "session_expired": ". Sessions have a maximum duration: start a new Session (and load_history if needed).",
 }
-# Wire payloads not kept in the log (they are large and the log is for reading).
-_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
 
 
 @dataclass
@@ -458,10 +456,8 @@ class Session:
                 self._dispatch(Event(SENT, event))
 
     def _log(self, direction: str, etype: str, size: int, data: dict[str, Any]) -> None:
-        audio_key = _AUDIO_FIELDS.get(etype)
-        if audio_key is not None and audio_key in data:
-            data = {**data, audio_key: f"<{len(str(data[audio_key])) * 3 // 4} bytes>"}
-        self.log.append(LogEntry(time.monotonic() - self._t0, direction, etype, size, data))
+        # Audio payloads are large and the log is for reading: keep their size only.
+        self.log.append(LogEntry(time.monotonic() - self._t0, direction, etype, size, elide_audio(data)))
 
     def _emit_local(self, etype: str, data: dict[str, Any]) -> None:
         self._log("local", etype, 0, data)
@@ -606,15 +602,7 @@ class Session:
         data = audio_mod.to_pcm16(pcm, sample_rate)
         if not commit:
             return self.append_audio(data)
-        from .protocol import items
-
-        def run() -> list[str]:
-            ids = [self._conn.send({"type": "conversation.item.create", "item": items.user_audio(data)})]
-            if respond:
-                ids.append(self._conn.respond())
-            return ids
-
-        return self._send_via(run)
+        return self._send_via(lambda: self._conn.send_audio_item(data, respond=respond))
 
     def respond(self, **response_fields: Any) -> str:
         """``response.create`` with optional overrides (``instructions=``, ``voice=``, ``modalities=``, ...)."""
@@ -731,10 +719,7 @@ class Session:
                 if response.get("conversation_id", "") is not None:
                     response_ids.append(str(response.get("id")))
             elif event.type == "error" and event.cause and event.cause.get("event_id") in sent_ids:
-                err = event.get("error") or {}
-                finished.set_exception(
-                    RealtimeError(f"{err.get('code')}: {err.get('message')}", code=error_code(event), event=event)
-                )
+                finished.set_exception(_refusal(event))
             elif event.type in ("response.done", TOOL_DONE) and response_ids:
                 tracker = self._conn.tracker
                 if (
@@ -743,17 +728,15 @@ class Session:
                     and not tracker.busy
                     and not tracker.response_due()
                 ):
-                    last = self._conn.conversation.responses.get(response_ids[-1])
-                    items = [self._conn.conversation.get(i) for i in (last.item_ids if last else [])]
-                    found = [i for i in items if i is not None]
-                    reply_text = "".join(i.text for i in found if i.type == "message")
+                    conversation = self._conn.conversation
+                    last = conversation.responses.get(response_ids[-1])
                     finished.set_result(
                         Reply(
-                            reply_text,
+                            conversation.response_text(response_ids[-1]),
                             self.tool_calls[first_tool:],
                             list(response_ids),
                             last.status if last else "completed",
-                            found,
+                            conversation.response_items(response_ids[-1]),
                         )
                     )
             elif event.type == CLOSED:
@@ -803,15 +786,10 @@ class Session:
             if event.type == "response.created" and meta.get("rtwidget_request") == state.get("event_id"):
                 state["response_id"] = str(response.get("id"))  # type: ignore[union-attr]
             elif event.type == "response.done" and response and response.get("id") == state.get("response_id"):
-                lane = self._conn.conversation.responses.get(state["response_id"])
-                found = [self._conn.conversation.get(i) for i in (lane.item_ids if lane else [])]
-                text = "".join(i.text for i in found if i is not None and i.type == "message")
+                text = self._conn.conversation.response_text(state["response_id"])
                 finished.set_result(OutOfBandResult(text, response, response.get("metadata")))
             elif event.type == "error" and event.cause and event.cause.get("event_id") == state.get("event_id"):
-                err = event.get("error") or {}
-                finished.set_exception(
-                    RealtimeError(f"{err.get('code')}: {err.get('message')}", code=error_code(event), event=event)
-                )
+                finished.set_exception(_refusal(event))
             elif event.type == CLOSED:
                 finished.set_exception(SessionClosed(self.close_code, self.close_reason))
 
@@ -828,6 +806,13 @@ class Session:
         where = self.endpoint.describe()["label"] if self.endpoint else "not connected"
         state = "connected" if self._connected else "closed" if self.close_code else "idle"
         return f"<rtwidget.Session {self.model} {where} {state} items={len(self._conn.conversation)}>"
+
+
+def _refusal(event: Event) -> RealtimeError:
+    """The exception for an ``error`` event that refused one of our requests."""
+    err = event.get("error")
+    err = err if isinstance(err, dict) else {"message": str(err)}
+    return RealtimeError(f"{err.get('code')}: {err.get('message')}", code=error_code(event), event=event)
 
 
 async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:

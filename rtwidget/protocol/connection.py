@@ -28,7 +28,7 @@ from . import items as build
 from .conversation import BYTES_PER_MS, Conversation, b64_decoded_len
 from .dialects import Dialect, client_event_to_ga
 from .events import Codec, Event
-from .session_config import session_fields
+from .session_config import modalities, session_fields
 from .tracker import FunctionCall, ResponseTracker
 from .validate import validate_client_event
 
@@ -51,19 +51,27 @@ def error_code(event: Event) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _strip_audio(event: Json) -> Json:
-    """The event without base64 audio payloads (for error causes and logs)."""
-    if event.get("type") == "input_audio_buffer.append":
+def elide_audio(event: Json) -> Json:
+    """The event with base64 audio payloads replaced by ``"<N bytes>"`` (for logs and error causes).
+
+    Covers ``input_audio_buffer.append``, ``response.output_audio.delta`` and ``input_audio`` parts of items.
+    Events without audio are returned as they are (no copy).
+    """
+    etype = event.get("type")
+    if etype == "input_audio_buffer.append":
         return {**event, "audio": _audio_size(event.get("audio"))}
+    if etype == "response.output_audio.delta":
+        return {**event, "delta": _audio_size(event.get("delta"))}
     item = event.get("item")
-    if isinstance(item, dict) and isinstance(item.get("content"), list):
-        content = [
+    content = item.get("content") if isinstance(item, dict) else None
+    if isinstance(content, list) and any(isinstance(p, dict) and isinstance(p.get("audio"), str) for p in content):
+        parts = [
             {**part, "audio": _audio_size(part["audio"])}
             if isinstance(part, dict) and isinstance(part.get("audio"), str)
             else part
-            for part in item["content"]
+            for part in content
         ]
-        return {**event, "item": {**item, "content": content}}
+        return {**event, "item": {**item, "content": parts}}  # type: ignore[dict-item]
     return event
 
 
@@ -132,7 +140,7 @@ class Connection:
         return str(event_id)
 
     def _record_sent(self, event: Json, reply: bool) -> None:
-        self._sent[str(event["event_id"])] = _strip_audio(event)
+        self._sent[str(event["event_id"])] = elide_audio(event)
         if len(self._sent) > PENDING_LIMIT:
             self._sent.popitem(last=False)
         etype = event["type"]
@@ -214,6 +222,14 @@ class Connection:
         """``input_audio_buffer.append`` of PCM16 24 kHz mono bytes."""
         audio = base64.b64encode(pcm).decode("ascii")
         return self.send({"type": "input_audio_buffer.append", "audio": audio})
+
+    def send_audio_item(self, pcm: bytes, *, respond: bool = True) -> list[str]:
+        """A whole utterance as one user ``input_audio`` item (server VAD cannot split it), then
+        ``response.create`` if ``respond``."""
+        ids = [self.send({"type": "conversation.item.create", "item": build.user_audio(pcm)})]
+        if respond:
+            ids.append(self.respond())
+        return ids
 
     def commit_audio(self) -> str:
         """``input_audio_buffer.commit``."""
@@ -315,7 +331,7 @@ def _response_params(response: Mapping[str, Any]) -> Json:
         if key in ("voice",):
             params.setdefault("audio", {}).setdefault("output", {})["voice"] = value
         elif key in ("modalities", "output_modalities"):
-            params["output_modalities"] = session_fields(modalities=value)["output_modalities"]
+            params["output_modalities"] = modalities(value)
         elif key == "max_response_output_tokens":
             params["max_output_tokens"] = value
         else:

@@ -163,6 +163,16 @@ class Conversation:
     def __len__(self) -> int:
         return len(self._order)
 
+    def response_items(self, response_id: str) -> list[Item]:
+        """The output items of a response (default conversation or out-of-band), in output order."""
+        lane = self.responses.get(response_id)
+        found = [self._items.get(i) for i in (lane.item_ids if lane else ())]
+        return [i for i in found if i is not None]
+
+    def response_text(self, response_id: str) -> str:
+        """What a response said: the text (or audio transcript) of its message items."""
+        return "".join(i.text for i in self.response_items(response_id) if i.type == "message")
+
     # ------------------------------------------------------------------------------------------ folding
 
     def apply(self, event: Event) -> None:

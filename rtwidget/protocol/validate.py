@@ -86,16 +86,7 @@ def _session_update(event: Json) -> None:
     session = event.get("session")
     if not isinstance(session, dict):
         raise _fail(etype, "session", "missing or not an object", "send {'type': 'session.update', 'session': {...}}")
-    for key in session:
-        if key in BETA_SESSION_FIELDS and key not in GA_SESSION_FIELDS:
-            raise _fail(
-                etype,
-                f"session.{key}",
-                "is a beta field that the GA API rejects",
-                f"send it as session.{BETA_SESSION_FIELDS[key]}"
-                if not BETA_SESSION_FIELDS[key].startswith("(")
-                else "remove it: GA has no temperature",
-            )
+    _refuse_beta_fields(session, BETA_SESSION_FIELDS, etype, "session", "remove it: GA has no temperature")
     if session.get("type") not in ("realtime", "transcription"):
         raise _fail(
             etype,
@@ -112,17 +103,25 @@ def _session_update(event: Json) -> None:
                 "unknown GA session field",
                 f"did you mean {close[0]!r}?" if close else "remove it",
             )
-    if "output_modalities" in session and session["output_modalities"] not in (["audio"], ["text"]):
-        raise _fail(
-            etype,
-            "session.output_modalities",
-            f"{session['output_modalities']!r} is not allowed",
-            "use ['audio'] (speech plus transcript) or ['text'], not both",
-        )
+    _check_modalities(session, etype, "session", "use ['audio'] (speech plus transcript) or ['text'], not both")
     audio = session.get("audio")
     if audio is not None and not isinstance(audio, dict):
         raise _fail(etype, "session.audio", "must be an object", "use {'input': {...}, 'output': {...}}")
     _tools(session.get("tools"), etype, "session.tools")
+
+
+def _refuse_beta_fields(obj: Json, table: dict[str, str], etype: str, prefix: str, removed_fix: str) -> None:
+    """Refuse the beta-only fields of ``table`` (beta name -> GA place, or "(...)" when GA dropped it)."""
+    for key in obj:
+        target = table.get(key)
+        if target is not None and key not in GA_SESSION_FIELDS:
+            fix = removed_fix if target.startswith("(") else f"send it as {prefix}.{target}"
+            raise _fail(etype, f"{prefix}.{key}", "is a beta field that the GA API rejects", fix)
+
+
+def _check_modalities(obj: Json, etype: str, prefix: str, fix: str) -> None:
+    if "output_modalities" in obj and obj["output_modalities"] not in (["audio"], ["text"]):
+        raise _fail(etype, f"{prefix}.output_modalities", f"{obj['output_modalities']!r} is not allowed", fix)
 
 
 def _tools(tools: Any, etype: str, path: str) -> None:
@@ -262,21 +261,8 @@ def _response_create(event: Json) -> None:
         return
     if not isinstance(response, dict):
         raise _fail(etype, "response", "must be an object", "pass {'response': {...}} or nothing")
-    for key, target in _BETA_RESPONSE_FIELDS.items():
-        if key in response:
-            raise _fail(
-                etype,
-                f"response.{key}",
-                "is a beta field that the GA API rejects",
-                f"send it as response.{target}" if not target.startswith("(") else "remove it",
-            )
-    if "output_modalities" in response and response["output_modalities"] not in (["audio"], ["text"]):
-        raise _fail(
-            etype,
-            "response.output_modalities",
-            f"{response['output_modalities']!r} is not allowed",
-            "use ['audio'] or ['text']",
-        )
+    _refuse_beta_fields(response, _BETA_RESPONSE_FIELDS, etype, "response", "remove it")
+    _check_modalities(response, etype, "response", "use ['audio'] or ['text']")
     conversation = response.get("conversation")
     if conversation is not None and not isinstance(conversation, str):
         raise _fail(etype, "response.conversation", "must be 'auto' or 'none'", "use 'none' for out-of-band")

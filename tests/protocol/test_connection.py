@@ -3,6 +3,7 @@ and state; error linking, audio bookkeeping, truncation, the reply rule and both
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -15,6 +16,7 @@ from rtwidget.protocol.connection import (
     PENDING_LIMIT,
     TERMINAL_ERROR_CODES,
     Connection,
+    elide_audio,
     error_code,
 )
 from rtwidget.protocol.errors import ClientEventError
@@ -841,3 +843,21 @@ def test_send_text_while_a_response_is_active_defers_the_reply() -> None:
     assert conn.reply_if_due() is not None
     assert [e["type"] for e, _ in conn.data_to_send()] == ["response.create"]
     assert not conn.tracker.reply_requested and conn.reply_if_due() is None
+
+
+def test_elide_audio_covers_output_deltas_and_leaves_other_events_alone() -> None:
+    delta = {"type": "response.output_audio.delta", "item_id": "i", "delta": S.b64(2400)}
+    assert elide_audio(delta) == {"type": "response.output_audio.delta", "item_id": "i", "delta": "<2400 bytes>"}
+    text_item = {"type": "conversation.item.create", "item": {"type": "message", "content": [{"text": "hi"}]}}
+    assert elide_audio(text_item) is text_item  # no audio: no copy
+    assert elide_audio({"type": "session.update"}) == {"type": "session.update"}
+
+
+def test_send_audio_item_sends_one_input_audio_item_then_a_reply() -> None:
+    conn = Connection()
+    ids = conn.send_audio_item(b"\x01\x00" * 2400)
+    sent = conn.data_to_send()
+    assert len(ids) == 2 and [e["type"] for e, _ in sent] == ["conversation.item.create", "response.create"]
+    part = sent[0][0]["item"]["content"][0]
+    assert part["type"] == "input_audio" and len(base64.b64decode(part["audio"])) == 4800
+    assert conn.send_audio_item(b"\x00\x00", respond=False) and len(conn.data_to_send()) == 1

@@ -594,3 +594,24 @@ def test_beta_server_sequence_folds_like_ga() -> None:
     assert (assistant.text, assistant.audio_ms, assistant.status) == ("Hello!", 100.0, "completed")
     assert conv.responses["resp_1"].status == "completed"
     assert conv.get("item_a2").text == "Typed."  # type: ignore[union-attr]
+
+
+def test_response_items_and_text_for_both_lanes() -> None:
+    oob = "resp_oob"
+    final = S.assistant_item("item_s1", status="completed", content=[{"type": "output_text", "text": "Sum."}])
+    call = S.function_call_item("item_f1", "call_1", "lookup", "{}")
+    conv = fold(
+        [
+            S.response_created(oob, conversation_id=None),
+            S.output_item_done(oob, final),
+            S.response_done(oob, output=[final], conversation_id=None),
+            S.response_created("resp_1"),
+            S.output_item_done("resp_1", call),
+            S.response_done("resp_1", output=[call]),
+        ]
+    )
+    assert [i.id for i in conv.response_items(oob)] == ["item_s1"]
+    assert conv.response_text(oob) == "Sum."
+    assert [i.id for i in conv.response_items("resp_1")] == ["item_f1"]
+    assert conv.response_text("resp_1") == ""  # a function call says nothing
+    assert conv.response_items("resp_unknown") == [] and conv.response_text("resp_unknown") == ""
