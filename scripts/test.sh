@@ -11,6 +11,25 @@ if ! command -v espeak-ng >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 
         || echo "[rtwidget] could not install espeak-ng with apt-get; tests that need the program will skip"
 fi
 
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright and feed its fake microphone a WAV made
+# with espeak-ng + sox. Without chromium they skip locally, but in CI (CI=true) they must run: a failed install
+# fails here. (Never `playwright install`: a downloaded browser does not work on these machines.)
+browser_pkgs=()
+[ -x /usr/bin/chromium ] || browser_pkgs+=(chromium)
+command -v sox >/dev/null 2>&1 || browser_pkgs+=(sox)
+if [ ${#browser_pkgs[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_pkgs[@]}" >/dev/null) \
+            || echo "[rtwidget] could not install ${browser_pkgs[*]} with apt-get"
+    fi
+    case "${CI:-}" in 1 | [Tt]rue | TRUE | yes) in_ci=1 ;; *) in_ci=0 ;; esac
+    if [ "$in_ci" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+        echo "[rtwidget] CI: chromium is missing and could not be installed; the browser tests cannot run" >&2
+        exit 1
+    fi
+    [ -x /usr/bin/chromium ] || echo "[rtwidget] no /usr/bin/chromium: the browser tests will skip"
+fi
+
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
