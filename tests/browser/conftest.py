@@ -109,6 +109,18 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterat
 
 
 @pytest.fixture(scope="session")
+def lab_server_main_thread_comms(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
+    """JupyterLab with `commsOverSubshells: disabled`: widget comm handlers run on the kernel's main thread (as in
+    front ends without subshells). Started only when a test asks for it."""
+    settings = {"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}}
+    server = JupyterServer(tmp_path_factory.mktemp("jupyterlab-main-thread"), "lab", settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def notebook_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
     """One Notebook 7 server for the session, started only when a test asks for it."""
     server = JupyterServer(tmp_path_factory.mktemp("notebook7"), "notebook").start()
@@ -146,6 +158,14 @@ def _page(request: pytest.FixtureRequest, browser: Any, server: JupyterServer, a
 def lab(request: pytest.FixtureRequest, browser: Any, lab_server: JupyterServer, artifacts_root: Path) -> Iterator[Any]:
     """A fresh page on the session's JupyterLab; open a notebook with `lab.open(name, cells)`."""
     yield from _page(request, browser, lab_server, artifacts_root)
+
+
+@pytest.fixture
+def lab_main_thread_comms(
+    request: pytest.FixtureRequest, browser: Any, lab_server_main_thread_comms: JupyterServer, artifacts_root: Path
+) -> Iterator[Any]:
+    """A fresh page on the JupyterLab whose widget comms run on the kernel's main thread."""
+    yield from _page(request, browser, lab_server_main_thread_comms, artifacts_root)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium (a browser that Playwright downloads does not work on these machines).
+CHROMIUM = os.environ.get("RTWIDGET_CHROMIUM", "/usr/bin/chromium")
 # Generous: the machine is small and shared.
 TIMEOUT_S = 60.0
 
