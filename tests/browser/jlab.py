@@ -187,7 +187,6 @@ class JupyterServer:
         env = self.env()
         self._prepare(env)
         self.port = free_port()
-        app = "LabApp" if self.kind == "lab" else "JupyterNotebookApp"
         cmd = [
             sys.executable,
             "-m",
@@ -202,12 +201,10 @@ class JupyterServer:
             "--ServerApp.password=",
             "--ServerApp.disable_check_xsrf=True",
             "--expose-app-in-browser",
-            f"--{app}.news_url=None",
-            f"--{app}.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # No news or update checks (Notebook 7 loads the JupyterLab extension too).
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
-        if self.kind == "notebook":
-            # Notebook 7 has no update checker of its own.
-            cmd.remove(f"--{app}.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         with open(self.log_path, "ab") as log:

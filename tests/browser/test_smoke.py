@@ -36,7 +36,10 @@ hello
 '''
 
 
-def test_trivial_anywidget_renders_and_round_trips(lab: Any) -> None:
+@pytest.mark.parametrize("front_end", ["lab", "nb7"])
+def test_trivial_anywidget_renders_and_round_trips(request: pytest.FixtureRequest, front_end: str) -> None:
+    """JupyterLab 4 and Notebook 7: open a notebook, run cells, click -> kernel, kernel -> DOM."""
+    lab = request.getfixturevalue(front_end)
     lab.open("smoke-anywidget.ipynb", [HELLO_WIDGET, "hello.count = 41"])
     lab.run_cell(0)
     button = lab.page.locator("[data-smoke=hello]")
