@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -63,6 +63,7 @@ class LogEntry:
     type: str
     size: int  # bytes of wire text (0 for local events)
     data: dict[str, Any]  # the event, audio payloads replaced by "<N bytes>"
+    cause_id: str | None = None  # for an error event: the event_id of the client event that caused it
 
 
 @dataclass
@@ -159,6 +160,9 @@ class Session:
             self.tools.add(fn)
         self.tools.listeners.append(self._tools_changed)
         self.log: deque[LogEntry] = deque(maxlen=log_size)
+        # Called on the I/O thread with every LogEntry as it is logged (the widget's event log reads these).
+        self.log_listeners: list[Callable[[LogEntry], None]] = []
+        self._widget: Any = None
         self.errors: deque[Event] = deque(maxlen=200)
         self.tool_calls: list[ToolCallRecord] = []
         self.close_code: int | None = None
@@ -249,6 +253,29 @@ class Session:
         """Open the WebSocket, wait for ``session.created``, send the session config; returns the session."""
         await self._run(self._connect)
         return self
+
+    def start(self) -> concurrent.futures.Future[Session]:
+        """Connect in the background, from any thread (even one with no event loop); returns a future."""
+        return asyncio.run_coroutine_threadsafe(self.connect(), self._ensure_loop())
+
+    def stop(self) -> concurrent.futures.Future[None]:
+        """Close in the background, from any thread (a widget button, a comm handler); returns a future."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                asyncio.run(self.close())
+                future.set_result(None)
+            except BaseException as exc:  # delivered to whoever reads the future
+                future.set_exception(exc)
+
+        # Not on the I/O thread (close stops its loop) nor the caller's (it may be running a loop already).
+        threading.Thread(target=run, name="rtwidget-close", daemon=True).start()
+        return future
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the I/O loop without waiting (where session state may be touched)."""
+        self._ensure_loop().call_soon_threadsafe(fn, *args)
 
     async def __aenter__(self) -> Session:
         return await self.connect()
@@ -384,7 +411,8 @@ class Session:
     def _receive(self, message: str | bytes) -> Event:
         """Feed one server message through the core, the log and the handlers. Never raises."""
         event = self._conn.receive_text(message)
-        self._log("server", event.type, len(message), event.data)
+        cause_id = (event.cause or {}).get("event_id") if event.type == "error" else None
+        self._log("server", event.type, len(message), event.data, cause_id)
         if event.type == "error":
             self._on_error(event)
         self._dispatch(event)
@@ -455,9 +483,15 @@ class Session:
             if self._handlers:
                 self._dispatch(Event(SENT, event))
 
-    def _log(self, direction: str, etype: str, size: int, data: dict[str, Any]) -> None:
+    def _log(self, direction: str, etype: str, size: int, data: dict[str, Any], cause_id: str | None = None) -> None:
         # Audio payloads are large and the log is for reading: keep their size only.
-        self.log.append(LogEntry(time.monotonic() - self._t0, direction, etype, size, elide_audio(data)))
+        entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, elide_audio(data), cause_id)
+        self.log.append(entry)
+        for listener in self.log_listeners:
+            try:
+                listener(entry)
+            except Exception:  # a broken listener must not break the reader
+                logger.exception("rtwidget: log listener %r failed", listener)
 
     def _emit_local(self, etype: str, data: dict[str, Any]) -> None:
         self._log("local", etype, 0, data)
@@ -639,7 +673,10 @@ class Session:
         return self.tools.add(fn, name=name, description=description, reply=reply, timeout=timeout)
 
     async def _run_tool(self, call: FunctionCall) -> None:
-        self._emit_local(TOOL_STARTED, {"name": call.name, "call_id": call.call_id, "arguments": call.arguments})
+        self._emit_local(
+            TOOL_STARTED,
+            {"name": call.name, "call_id": call.call_id, "arguments": call.arguments, "response_id": call.response_id},
+        )
         result: ToolResult = await self.tools.call(
             call.name, call.arguments, call_id=call.call_id, executor=self._executor
         )
@@ -654,10 +691,7 @@ class Session:
             result.duration_s,
         )
         self.tool_calls.append(record)
-        if self._connected:
-            self._conn.function_output(call.call_id, result.output, reply=result.reply)
-            self._conn.reply_if_due()
-            self._flush()
+        # Announced before the output goes out, so a watcher sees the call finished when the follow-up leaves.
         self._emit_local(
             TOOL_DONE,
             {
@@ -666,8 +700,16 @@ class Session:
                 "output": result.output,
                 "ok": result.ok,
                 "error": result.error,
+                "error_kind": result.error_kind,
+                "reply": result.reply,
+                "duration_s": result.duration_s,
+                "response_id": call.response_id,
             },
         )
+        if self._connected:
+            self._conn.function_output(call.call_id, result.output, reply=result.reply)
+            self._conn.reply_if_due()
+            self._flush()
 
     # ================================================================================ conversations
 
@@ -720,7 +762,7 @@ class Session:
                     response_ids.append(str(response.get("id")))
             elif event.type == "error" and event.cause and event.cause.get("event_id") in sent_ids:
                 finished.set_exception(_refusal(event))
-            elif event.type in ("response.done", TOOL_DONE) and response_ids:
+            elif event.type in ("response.done", TOOL_DONE, SENT) and response_ids:
                 tracker = self._conn.tracker
                 if (
                     not self._tool_tasks_pending()
@@ -801,6 +843,26 @@ class Session:
             return await finished
         finally:
             self.off("*", watch)
+
+    # ================================================================================ display
+
+    # Set by rtwidget.widget (floor 4) when it is imported, so the session can show itself as the widget
+    # without importing upward.
+    view_factory: ClassVar[Callable[[Session], Any] | None] = None
+
+    @property
+    def widget(self) -> Any:
+        """The session's notebook widget (one per session; every display of it shows the same live state)."""
+        if self._widget is None:
+            if Session.view_factory is None:
+                raise RuntimeError("the widget needs rtwidget.widget: `import rtwidget.widget` first")
+            self._widget = Session.view_factory(self)
+        return self._widget
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        if Session.view_factory is None:
+            return {"text/plain": repr(self)}
+        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         where = self.endpoint.describe()["label"] if self.endpoint else "not connected"

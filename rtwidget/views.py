@@ -1,0 +1,116 @@
+"""Panel views: conversation items, tool calls, responses and token usage as plain dicts for the browser.
+
+The shapes are those of ``docs/widget-contract.md`` (ItemView, ToolView, ResponseView). Everything here reads
+what the session already knows; nothing here talks to the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .eventlog import clip
+
+_USAGE_KEYS = ("input_text", "input_audio", "output_text", "output_audio", "cached", "total")
+
+
+def item_view(item: Any, *, index: int | None, out_of_band: bool) -> dict[str, Any]:
+    """One conversation item (a ``protocol.conversation.Item``) as an ItemView."""
+    return {
+        "id": item.id,
+        "type": item.type,
+        "role": item.role,
+        "status": item.status,
+        "text": clip(item.text, 20_000),
+        "name": item.name,
+        "call_id": item.call_id,
+        "arguments": clip(item.arguments, 20_000),
+        "output": clip(item.output, 20_000) if item.output is not None else None,
+        "response_id": item.response_id,
+        "audio_ms": round(item.audio_ms, 1),
+        "heard_ms": item.truncated_at_ms,
+        "lane": "out_of_band" if out_of_band else "default",
+        "index": index,
+        "deleted": False,
+    }
+
+
+def deleted_view(item_id: str) -> dict[str, Any]:
+    """The ItemView that removes an item from the browser's conversation panel."""
+    return {"id": item_id, "deleted": True}
+
+
+def response_view(lane: Any) -> dict[str, Any]:
+    """One response (a ``protocol.conversation.ResponseLane``) as a ResponseView."""
+    return {
+        "id": lane.id,
+        "status": lane.status,
+        "lane": "out_of_band" if lane.out_of_band else "default",
+        "usage": lane.usage,
+        "metadata": lane.metadata,
+    }
+
+
+class ToolBoard:
+    """Tool calls as the Tools panel shows them, including whether the follow-up ``response.create`` went out."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, Any]] = {}
+
+    def started(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A ``rtwidget.tool.started`` event."""
+        view = {
+            "call_id": data.get("call_id"),
+            "name": data.get("name"),
+            "arguments": clip(str(data.get("arguments") or ""), 20_000),
+            "output": None,
+            "status": "running",
+            "duration_ms": None,
+            "response_id": data.get("response_id"),
+            "followup": "pending",
+        }
+        self.calls[str(view["call_id"])] = view
+        return view
+
+    def done(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A ``rtwidget.tool.done`` event."""
+        view = self.calls.get(str(data.get("call_id"))) or self.started(data)
+        kind = data.get("error_kind")
+        view["status"] = "done" if data.get("ok") else "timeout" if kind == "timeout" else "error"
+        view["output"] = clip(str(data.get("output") or ""), 20_000)
+        view["error"] = data.get("error")
+        view["duration_ms"] = round(float(data.get("duration_s") or 0.0) * 1000, 1)
+        if not data.get("reply", True):
+            view["followup"] = "none"
+        return view
+
+    def response_requested(self) -> list[dict[str, Any]]:
+        """A ``response.create`` went out: every finished call still waiting for one got its follow-up."""
+        changed = []
+        for view in self.calls.values():
+            if view["followup"] == "pending" and view["status"] != "running":
+                view["followup"] = "sent"
+                changed.append(view)
+        return changed
+
+
+class UsageTotals:
+    """Token usage summed over every ``response.done``: text, audio and cached tokens, in and out."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {"responses": 0, **dict.fromkeys(_USAGE_KEYS, 0)}
+
+    def add(self, usage: dict[str, Any] | None) -> dict[str, int]:
+        """Fold one response's usage object in; returns the new totals."""
+        if not usage:
+            return self.totals
+        inp = usage.get("input_token_details") or {}
+        out = usage.get("output_token_details") or {}
+        t = self.totals
+        t["responses"] += 1
+        t["input_text"] += int(inp.get("text_tokens") or 0)
+        t["input_audio"] += int(inp.get("audio_tokens") or 0)
+        t["cached"] += int(inp.get("cached_tokens") or 0)
+        t["output_text"] += int(out.get("text_tokens") or 0)
+        t["output_audio"] += int(out.get("audio_tokens") or 0)
+        t["total"] += int(usage.get("total_tokens") or 0)
+        return dict(t)
