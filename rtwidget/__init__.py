@@ -3,6 +3,7 @@
 session = rtwidget.Session()          # no key: the local server; OPENAI_API_KEY: OpenAI
 await session.connect()
 reply = await session.ask("hello")
+session                               # in a notebook: the widget (talk, listen, watch every event)
 """
 
 from .errors import RealtimeError, SessionClosed
@@ -10,6 +11,7 @@ from .protocol.errors import ClientEventError, ProtocolError
 from .session import LogEntry, OutOfBandResult, Reply, Session, ToolCallRecord
 from .tools import Tool, ToolRegistry, ToolResult
 from .transport import Endpoint
+from .widget import RealtimeWidget  # also lets a Session show itself as the widget
 
 __version__ = "0.1.0"
 
@@ -20,6 +22,7 @@ __all__ = [
     "OutOfBandResult",
     "ProtocolError",
     "RealtimeError",
+    "RealtimeWidget",
     "Reply",
     "Session",
     "SessionClosed",
