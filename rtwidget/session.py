@@ -274,8 +274,20 @@ class Session:
         return future
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the I/O loop without waiting (where session state may be touched)."""
-        self._ensure_loop().call_soon_threadsafe(fn, *args)
+        """Run ``fn(*args)`` on the I/O loop without waiting (where session state may be touched).
+
+        With no I/O loop (never connected, or closed) nothing else touches the state: ``fn`` runs right here,
+        and no thread is started for it.
+        """
+        with self._loop_lock:
+            loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(fn, *args)
+                return
+            except RuntimeError:  # the loop closed meanwhile: nothing else touches the state now
+                pass
+        fn(*args)
 
     async def __aenter__(self) -> Session:
         return await self.connect()
