@@ -86,39 +86,52 @@ export function msToSamples(ms) {
   return Math.max(0, Math.round((ms * API_RATE) / 1000));
 }
 
+/** Phases of the resampler's interpolation table (kernel positions between two input samples). */
+const RESAMPLER_PHASES = 128;
+
 /**
- * Low-pass FIR taps: a Blackman-windowed sinc with unit gain at DC.
- * @param {number} cutoff cutoff frequency as a fraction of the sample rate (0 < cutoff < 0.5)
- * @param {number} count number of taps (odd, so the filter has an integer delay)
- * @returns {Float32Array}
+ * The resampler's kernel table: for each of `phases + 1` fractional offsets d = p / phases, the
+ * 2 * half taps of a Blackman-windowed sinc low-pass, g(d - m) for m = -(half - 1) .. half,
+ * each phase normalized to unit gain at DC.
+ * @param {number} cutoff -6 dB frequency as a fraction of the input rate (0 < cutoff < 0.5)
+ * @param {number} half taps on each side of the output position
+ * @param {number} [phases]
+ * @returns {Float32Array} (phases + 1) * 2 * half coefficients, phase-major
  */
-export function lowpassTaps(cutoff, count) {
-  const taps = new Float32Array(count);
-  const mid = (count - 1) / 2;
-  let sum = 0;
-  for (let i = 0; i < count; i++) {
-    const x = i - mid;
-    const sinc = x === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * x) / (Math.PI * x);
-    const w = 0.42 - 0.5 * Math.cos((2 * Math.PI * i) / (count - 1)) + 0.08 * Math.cos((4 * Math.PI * i) / (count - 1));
-    taps[i] = sinc * w;
-    sum += taps[i];
+export function sincTable(cutoff, half, phases = RESAMPLER_PHASES) {
+  const width = 2 * half;
+  const table = new Float32Array((phases + 1) * width);
+  for (let p = 0; p <= phases; p++) {
+    const d = p / phases;
+    let sum = 0;
+    for (let k = 0; k < width; k++) {
+      const t = d - (k - (half - 1)); // distance from the output position to input sample m
+      const x = 2 * cutoff * t;
+      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+      const w = Math.abs(t) >= half ? 0 : 0.42 + 0.5 * Math.cos((Math.PI * t) / half) + 0.08 * Math.cos((2 * Math.PI * t) / half);
+      const v = 2 * cutoff * sinc * w;
+      table[p * width + k] = v;
+      sum += v;
+    }
+    for (let k = 0; k < width; k++) table[p * width + k] /= sum;
   }
-  for (let i = 0; i < count; i++) taps[i] /= sum;
-  return taps;
+  return table;
 }
 
 /**
- * Streaming mono resampler: linear interpolation, preceded by a low-pass FIR when downsampling.
+ * Streaming mono resampler (windowed-sinc interpolation).
  *
- * Downsampling (e.g. 48 kHz or 44.1 kHz microphone -> 24 kHz) first filters with a
- * Blackman-windowed sinc whose -6 dB point is at 0.45 x the output rate (10.8 kHz for 24 kHz) and
- * whose length grows with the ratio (about 55 taps at 48 kHz), so speech up to about 8 kHz passes
- * untouched and what would alias lands above 10.8 kHz. The filter is evaluated only at the input
- * positions the interpolation needs. Upsampling (e.g. a 16 kHz headset) interpolates directly.
+ * Each output sample is a weighted sum of the 2 x `half` input samples around its position, with
+ * a Blackman-windowed sinc low-pass kernel looked up in a 128-phase table (linear interpolation
+ * between neighbouring phases). The kernel's -6 dB point is at 0.45 x the lower of the two rates
+ * (10.8 kHz for 48 kHz or 44.1 kHz -> 24 kHz), so speech up to about 8 kHz passes at full level
+ * and what would alias when downsampling lands above 10.8 kHz, attenuated by about 70 dB.
+ * The kernel is longer when the ratio is larger (56 taps at 48 kHz); the cost is about
+ * 2 x taps multiply-adds per output sample. Equal rates pass samples through unchanged.
  *
  * State (the last input samples and the fractional read position) carries across calls, so
- * feeding a signal in blocks of any size gives the same output as feeding it at once.
- * The filter delays the signal by (taps - 1) / 2 input samples (about 0.6 ms at 48 kHz).
+ * feeding a signal in blocks of any size gives the same output as feeding it at once. The
+ * output lags the input by `half` input samples (0.6 ms at 48 kHz).
  */
 export class Resampler {
   /**
@@ -127,20 +140,27 @@ export class Resampler {
    */
   constructor(srcRate, dstRate = API_RATE) {
     if (!(srcRate > 0) || !(dstRate > 0)) throw new RangeError(`bad sample rates ${srcRate} -> ${dstRate}`);
+    // Positions advance by srcRate / dstRate input samples per output, kept as an integer part and
+    // a remainder over dstRate: exact, so block boundaries never shift the sampling grid.
+    srcRate = Math.round(srcRate);
+    dstRate = Math.round(dstRate);
     /** Input samples per output sample. */
     this.ratio = srcRate / dstRate;
-    if (this.ratio > 1) {
-      const count = 2 * Math.ceil(13.75 * this.ratio) + 1;
-      this.taps = lowpassTaps((0.45 * dstRate) / srcRate, count);
-    } else {
-      this.taps = Float32Array.of(1);
-    }
-    const n = this.taps.length;
-    // Working buffer: the last n input samples (history), then the current block.
-    this.work = new Float32Array(n + 1024);
-    // Position of the next output sample, in input samples, relative to work[0].
-    // Input sample k of the current block sits at work[n + k]; the first output is input 0.
-    this.pos = n;
+    this.step = Math.floor(srcRate / dstRate);
+    this.stepRem = srcRate % dstRate;
+    this.den = dstRate;
+    this.passThrough = srcRate === dstRate;
+    // Long enough for a transition band of about 0.2 x the lower rate.
+    this.half = Math.ceil(13.75 * Math.max(this.ratio, 2));
+    const cutoff = (0.45 * Math.min(srcRate, dstRate)) / srcRate;
+    this.table = this.passThrough ? new Float32Array(0) : sincTable(cutoff, this.half);
+    const width = 2 * this.half;
+    // Working buffer: the last `width` input samples (history), then the current block.
+    this.work = new Float32Array(width + 1024);
+    // Position of the next output sample: input index `idx` (relative to work[0]) plus rem / den.
+    // Input sample k of the current block sits at work[width + k]; the first output is at input 0.
+    this.idx = width;
+    this.rem = 0;
     /** @type {Float32Array} */
     this.out = new Float32Array(1024);
   }
@@ -152,49 +172,57 @@ export class Resampler {
    * @returns {Float32Array}
    */
   process(input) {
-    const taps = this.taps;
-    const n = taps.length;
     const len = input.length;
-    if (this.work.length < n + len) {
-      const bigger = new Float32Array(n + len);
-      bigger.set(this.work.subarray(0, n));
+    if (this.passThrough) {
+      if (this.out.length < len) this.out = new Float32Array(len);
+      this.out.set(input);
+      return this.out.subarray(0, len);
+    }
+    const half = this.half;
+    const width = 2 * half;
+    if (this.work.length < width + len) {
+      const bigger = new Float32Array(width + len);
+      bigger.set(this.work.subarray(0, width));
       this.work = bigger;
     }
     const w = this.work;
-    w.set(input, n);
-    const last = n + len - 1; // last valid index in w
+    w.set(input, width);
+    const last = width + len - 1; // last valid index in w
     const maxOut = Math.ceil(len / this.ratio) + 2;
     if (this.out.length < maxOut) this.out = new Float32Array(maxOut);
     const out = this.out;
+    const table = this.table;
     let count = 0;
-    let pos = this.pos;
-    // An output at pos needs the filtered signal at floor(pos) and floor(pos) + 1.
-    while (Math.floor(pos) + 1 <= last) {
-      const i = Math.floor(pos);
-      const frac = pos - i;
-      const a = n === 1 ? w[i] : fir(w, i, taps);
-      const b = frac === 0 ? a : n === 1 ? w[i + 1] : fir(w, i + 1, taps);
-      out[count++] = a + frac * (b - a);
-      pos += this.ratio;
+    let i = this.idx;
+    let rem = this.rem;
+    // An output at i + rem / den needs input samples i - (half - 1) .. i + half.
+    while (i + half <= last) {
+      const phase = (rem / this.den) * RESAMPLER_PHASES;
+      const p = Math.floor(phase);
+      const f = phase - p;
+      const a = p * width;
+      const base = i - (half - 1);
+      let acc = 0;
+      if (f === 0) {
+        for (let k = 0; k < width; k++) acc += table[a + k] * w[base + k];
+      } else {
+        const b = a + width;
+        for (let k = 0; k < width; k++) acc += (table[a + k] + f * (table[b + k] - table[a + k])) * w[base + k];
+      }
+      out[count++] = acc;
+      i += this.step;
+      rem += this.stepRem;
+      if (rem >= this.den) {
+        rem -= this.den;
+        i++;
+      }
     }
-    // Keep the last n samples as history and rebase the position onto the new work[0].
-    w.copyWithin(0, len, len + n);
-    this.pos = pos - len;
+    // Keep the last `width` samples as history and rebase the position onto the new work[0].
+    w.copyWithin(0, len, len + width);
+    this.idx = i - len;
+    this.rem = rem;
     return out.subarray(0, count);
   }
-}
-
-/**
- * The FIR output at w[i] (causal: uses w[i - taps.length + 1 .. i]).
- * @param {Float32Array} w
- * @param {number} i
- * @param {Float32Array} taps
- * @returns {number}
- */
-function fir(w, i, taps) {
-  let acc = 0;
-  for (let j = 0; j < taps.length; j++) acc += taps[j] * w[i - j];
-  return acc;
 }
 
 /**

@@ -453,6 +453,8 @@ class Playback {
     if (!this.ready && !this.unavailable) {
       this.ready = this.create().catch((err) => {
         this.unavailable = true;
+        // Nothing of the queued audio will be heard: a flush reports 0 played of the last item.
+        for (const m of this.pending) this.lastItem = m.item_id;
         this.teardown();
         const why = err && err.name === "NoAudioWorklet" ? "it needs https or localhost" : String(err?.message ?? err);
         this.rec.notice("error", `Audio output unavailable (${why}); text still works.`);
@@ -512,7 +514,10 @@ class Playback {
     this.rec.stats.audioChunks++;
     if (!buffer || typeof content.item_id !== "string" || this.flushed.has(content.item_id)) return;
     this.ensure();
-    if (this.unavailable) return;
+    if (this.unavailable) {
+      this.lastItem = content.item_id;
+      return;
+    }
     const msg = { type: "chunk", item_id: content.item_id, seq: content.seq, t: content.t, pcm: pcmBytes(buffer) };
     if (this.node) this.node.port.postMessage(msg, [msg.pcm]);
     else this.pending.push(msg);
@@ -651,6 +656,9 @@ class ModelRecord {
     this.capture = new Capture(this);
     this.playback = new Playback(this);
     this.debug = { model_id: /** @type {string | null} */ (null), stats: this.stats, closed: false };
+    // The record itself, for the console and the unit tests; not enumerable, so serializing the
+    // debug list (e.g. from a browser test) stays cheap and acyclic.
+    Object.defineProperty(this.debug, "record", { value: this, enumerable: false });
     debugHook().models.push(this.debug);
 
     /** @type {[string, (...args: any[]) => void][]} */
