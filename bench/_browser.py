@@ -189,6 +189,37 @@ def browser_pids() -> list[int]:
     return out
 
 
+def chromium_kind(pid: int) -> str:
+    """`browser`, `renderer`, `gpu`, `audio`, `network` or `other`, from a Chromium process's command line."""
+    try:
+        cmd = " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "gone"
+    if "--type=" not in cmd:
+        return "browser"
+    for needle, kind in (
+        ("--type=renderer", "renderer"),
+        ("--type=gpu-process", "gpu"),
+        ("AudioService", "audio"),
+        ("NetworkService", "network"),
+    ):
+        if needle in cmd:
+            return kind
+    return "other"
+
+
+CHROMIUM_KINDS = ("browser", "renderer", "gpu", "audio", "network", "other")
+
+
+def chromium_groups() -> dict[str, Callable[[], list[int]]]:
+    """CpuMeter groups: one per Chromium process kind (see chromium_kind)."""
+
+    def group(kind: str) -> Callable[[], list[int]]:
+        return lambda: [pid for pid in browser_pids() if chromium_kind(pid) == kind]
+
+    return {f"chromium {kind}": group(kind) for kind in CHROMIUM_KINDS}
+
+
 def kill_pids(pids: Iterable[int]) -> None:
     """SIGKILL each pid still alive (only pids this process started)."""
     for pid in pids:

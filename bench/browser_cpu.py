@@ -1,0 +1,138 @@
+"""CPU of RealtimeWidget's duplex audio in a real browser: Chromium (headless, Debian's), the Jupyter server and the
+kernel, in % of one core, over a window of talking both ways with every panel open. Prints figures; asserts
+nothing.
+
+Setup: an isolated JupyterLab; rtwidget's local Realtime server in its own process (``python -m rtwidget.server
+--pace realtime``, so the kernel's figure is the kernel's own, as with a remote API; its CPU is printed too, or
+use ``--server-in-kernel`` for the default notebook setup where the kernel hosts it); the widget with all four
+panels open; the microphone on in ``server_vad`` with the fake mic looping an espeak-ng WAV (speech between
+silences), so the server hears a turn every few seconds and answers aloud, and the next turn barges in.
+
+Measured with psutil over ``--seconds`` (30) once the assistant has started talking: the browser is every
+Chromium process this run launched (its pid tree), also broken down by process kind; the Jupyter server is its
+own process (kernels excluded); the kernel is the notebook's kernel process. Goals: browser <= 15 %,
+kernel <= 5 %.
+
+Run: ``python bench/browser_cpu.py [--seconds 30] [--mic-chunk-ms N] [--server-in-kernel]``. Needs psutil
+(bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from _browser import (
+    CpuMeter,
+    Lab,
+    ServerProcess,
+    browser_pids,
+    chromium_groups,
+    load_average,
+    log,
+    machine_line,
+)
+
+SETUP = """\
+import rtwidget
+session = rtwidget.Session({endpoint})
+from rtwidget.widget import RealtimeWidget
+widget = RealtimeWidget(session)
+{chunk}widget
+"""
+
+COUNTS_JS = """
+() => {
+    const models = (globalThis.__rtwidget && globalThis.__rtwidget.models) || [];
+    const live = models.filter((m) => !m.closed);
+    const s = live.length ? live[live.length - 1].stats : null;
+    if (!s) return null;
+    const played = Object.values(s.playedSamples).reduce((a, b) => a + b, 0);
+    return {micChunks: s.micChunks, audioChunks: s.audioChunks, flushes: s.flushes, played,
+            playStarts: s.playStarts.length, views: s.views};
+}
+"""
+
+PANELS_JS = """
+() => ['conversation', 'log', 'tools', 'session'].map((name) => {
+    const el = document.querySelector(`[data-rt=panel-${name}]`);
+    return [name, !!el && !el.hidden && el.getBoundingClientRect().height > 0];
+})
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="measurement window (30)")
+    parser.add_argument(
+        "--mic-chunk-ms", type=int, default=None, help="set the widget's mic_chunk_ms (default: its own)"
+    )
+    parser.add_argument("--server-in-kernel", action="store_true", help="use the kernel's shared local server")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the run's temporary directory (logs)")
+    args = parser.parse_args()
+
+    log(f"machine: {machine_line()}")
+    server = None if args.server_in_kernel else ServerProcess().start()
+    try:
+        with Lab(keep=args.keep) as lab:
+            endpoint = "" if server is None else f"endpoint={server.url!r}"
+            chunk = "" if args.mic_chunk_ms is None else f"widget.mic_chunk_ms = {args.mic_chunk_ms}\n"
+            nb = lab.open_widget(SETUP.format(endpoint=endpoint, chunk=chunk))
+            nb.page.locator("[data-rt=panel-log]").first.scroll_into_view_if_needed()
+            panels = dict(nb.js(PANELS_JS))
+            chunk_ms = int(nb.kernel_json("widget.mic_chunk_ms"))
+            lab.mic(True)
+            # Duplex: wait until the assistant is talking (its first reply to the looping speech).
+            nb.wait_js(f"() => {{ const c = ({COUNTS_JS})(); return c && c.playStarts > 0; }}", timeout=60)
+            load_before = load_average()
+            before = nb.js(COUNTS_JS)
+            kernel_before = nb.kernel_json("dict(widget.counters, responses=widget.usage.get('responses', 0))")
+            groups: dict[str, Any] = {
+                "browser (all chromium)": browser_pids,
+                "jupyter server": lambda: [lab.server_pid],
+                "kernel": lambda: [lab.kernel_pid],
+            }
+            if server is not None:
+                groups["local server process"] = lambda: [server.pid]
+            groups.update(chromium_groups())
+            meter = CpuMeter(groups).start()
+            time.sleep(args.seconds)
+            cpu = meter.stop()
+            after = nb.js(COUNTS_JS)
+            kernel_after = nb.kernel_json("dict(widget.counters, responses=widget.usage.get('responses', 0))")
+            lab.mic(False)
+            load_after = load_average()
+    finally:
+        if server is not None:
+            server.stop()
+
+    delta = {k: after[k] - before[k] for k in ("micChunks", "audioChunks", "flushes", "played", "playStarts")}
+    kdelta = {k: kernel_after.get(k, 0) - kernel_before.get(k, 0) for k in kernel_after}
+    log(f"\nduplex audio for {meter.wall:.1f} s, all panels open ({', '.join(k for k, v in panels.items() if v)}),")
+    log(
+        f"mic_chunk_ms {chunk_ms}: {delta['micChunks']} mic chunks sent ({delta['micChunks'] / meter.wall:.1f}/s), "
+        f"{delta['audioChunks']} audio chunks received, {delta['played'] / 24000:.1f} s of audio played, "
+        f"{delta['flushes']} barge-in flushes, {kdelta.get('responses', 0)} replies, "
+        f"{kdelta.get('events', 0)} events logged"
+    )
+    log(f"load before: {load_before}; after: {load_after}")
+    log("\nCPU, % of one core:")
+    goals = {"browser (all chromium)": 15.0, "kernel": 5.0}
+    for name, value in cpu.items():
+        if name.startswith("chromium ") and value < 0.05:
+            continue
+        goal = f"   (goal <= {goals[name]:.0f} %)" if name in goals else ""
+        indent = "    " if name.startswith("chromium ") else "  "
+        log(f"{indent}{name:<24} {value:6.1f} %{goal}")
+    if args.server_in_kernel:
+        log("  (the kernel hosts the local server in this run: its figure includes the server)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"cpu": cpu, "counts": delta, "kernel": kdelta, "panels": panels, "chunk_ms": chunk_ms}, f)
+
+
+if __name__ == "__main__":
+    main()
