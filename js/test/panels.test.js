@@ -26,6 +26,21 @@ describe("PanelState", () => {
     assert.ok((s.items.rev.get("i1") ?? 0) < s.version);
   });
 
+  it("orders the default lane by index (an item can be inserted before others), out of band by arrival", () => {
+    const s = new PanelState();
+    s.apply({
+      items: [
+        { id: "u1", index: 0, lane: "default" },
+        { id: "a1", index: 1, lane: "default" },
+        { id: "o1", index: null, lane: "out_of_band" },
+        { id: "x", lane: "default" },
+      ],
+    });
+    // An item inserted after u1 arrives later, and a1 moves down.
+    s.apply({ items: [{ id: "u2", index: 1, lane: "default" }, { id: "a1", index: 2 }, { id: "o2", lane: "out_of_band" }] });
+    assert.deepEqual(s.orderedItems(), { main: ["u1", "u2", "a1", "x"], oob: ["o1", "o2"] });
+  });
+
   it("removes deleted items", () => {
     const s = new PanelState();
     s.apply({ items: [{ id: "a" }, { id: "b" }, { id: "c" }] });

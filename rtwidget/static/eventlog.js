@@ -496,6 +496,8 @@ export class LogView {
     const cause = row.type === "error" && row.cause_id ? row.cause_id : "";
     c[6].textContent = cause ? "cause \u2191" : "";
     c[6].dataset.cause = cause;
+    if (cause) c[6].dataset.rt = "log-cause";
+    else delete c[6].dataset.rt;
     c[6].title = cause ? `show the client event ${cause}` : "";
   }
 

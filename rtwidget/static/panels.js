@@ -19,6 +19,7 @@
  * @property {number | null} [audio_ms]
  * @property {number | null} [heard_ms]
  * @property {string | null} [lane] "default" | "out_of_band"
+ * @property {number | null} [index] position in the default conversation (null out of band)
  * @property {boolean} [deleted]
  */
 
@@ -28,6 +29,7 @@
  * @property {string} [name]
  * @property {string | null} [arguments]
  * @property {string | null} [output]
+ * @property {string | null} [error]
  * @property {string} [status] "running" | "done" | "error" | "timeout"
  * @property {number | null} [duration_ms]
  * @property {string | null} [response_id]
@@ -40,6 +42,7 @@
  * @property {string} [status]
  * @property {string} [lane]
  * @property {Record<string, any> | null} [usage]
+ * @property {unknown} [metadata]
  */
 
 /**
@@ -117,6 +120,27 @@ export class PanelState {
     const c = upsert(this.responses, batch.responses, (u) => u.id, v);
     if (a || b || c) this.version = v;
     return a || b || c;
+  }
+
+  /**
+   * Item ids per lane, in display order: the default lane sorted by `index` (an item can be
+   * inserted before others), ties and items without an index in arrival order; the out-of-band
+   * lane in arrival order.
+   * @returns {{main: string[], oob: string[]}}
+   */
+  orderedItems() {
+    /** @type {{id: string, index: number, arrival: number}[]} */
+    const main = [];
+    /** @type {string[]} */
+    const oob = [];
+    this.items.order.forEach((id, arrival) => {
+      const item = this.items.map.get(id);
+      if (!item) return;
+      if (item.lane === "out_of_band") oob.push(id);
+      else main.push({ id, index: typeof item.index === "number" ? item.index : Infinity, arrival });
+    });
+    main.sort((a, b) => a.index - b.index || a.arrival - b.arrival);
+    return { main: main.map((e) => e.id), oob };
   }
 
   /**
@@ -257,25 +281,28 @@ export class ConversationView {
         this.drawn.delete(id);
       }
     }
-    let hasOob = false;
-    for (const id of s.items.order) {
-      const item = s.items.map.get(id);
-      if (!item) continue;
-      const rev = s.items.rev.get(id) ?? 0;
-      let d = this.drawn.get(id);
-      const lane = item.lane === "out_of_band" ? this.oob : this.main;
-      if (lane === this.oob) hasOob = true;
-      if (!d) {
-        d = { el: this.makeItem(), rev: -1 };
-        this.drawn.set(id, d);
-        lane.appendChild(d.el);
-      } else if (d.el.parentNode !== lane) {
-        lane.appendChild(d.el);
-      }
-      if (d.rev !== rev) {
-        this.fillItem(d.el, item);
-        d.rev = rev;
-      }
+    const { main, oob } = s.orderedItems();
+    const hasOob = oob.length > 0;
+    for (const [lane, ids, first] of /** @type {[HTMLElement, string[], number][]} */ ([
+      [this.main, main, 0],
+      [this.oob, oob, 1], // after the lane title
+    ])) {
+      ids.forEach((id, k) => {
+        const item = /** @type {ItemView} */ (s.items.map.get(id));
+        const rev = s.items.rev.get(id) ?? 0;
+        let d = this.drawn.get(id);
+        if (!d) {
+          d = { el: this.makeItem(), rev: -1 };
+          this.drawn.set(id, d);
+        }
+        // Keep DOM order equal to display order (moves only what is out of place).
+        const at = lane.children[first + k];
+        if (at !== d.el) lane.insertBefore(d.el, at ?? null);
+        if (d.rev !== rev) {
+          this.fillItem(d.el, item);
+          d.rev = rev;
+        }
+      });
     }
     this.oob.hidden = !hasOob;
     this.el.classList.toggle("rtwidget-has-oob", hasOob);
@@ -402,7 +429,9 @@ export class ToolsView {
     setText(c[0], tool.name ?? "");
     c[0].title = tool.call_id;
     setText(c[1], prettyJson(tool.arguments ?? ""));
-    setText(c[2], prettyJson(tool.output ?? ""));
+    const failed = tool.error && !tool.output;
+    setText(c[2], failed ? String(tool.error) : prettyJson(tool.output ?? ""));
+    c[2].className = failed ? "rtwidget-status-error" : "";
     setText(c[3], tool.status ?? "");
     c[3].className = `rtwidget-status-${tool.status ?? "none"}`;
     setText(c[4], typeof tool.duration_ms === "number" ? `${Math.round(tool.duration_ms)} ms` : "");
