@@ -244,6 +244,7 @@ class Capture {
     /** @type {MediaStreamAudioSourceNode | null} */
     this.source = null;
     this.stopping = false;
+    this.startGen = 0; // bumped by every start and stop: a start that was overtaken gives up
     this.flushId = 0;
     /** @type {Map<number, () => void>} */
     this.flushWaiters = new Map();
@@ -259,17 +260,19 @@ class Capture {
       return;
     }
     this.state = "starting";
+    const gen = ++this.startGen;
+    const overtaken = () => gen !== this.startGen || this.state !== "starting";
     rec.emit("mic");
     try {
       const flag = rec.model.get("echo_cancellation") !== false;
       const stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: flag, noiseSuppression: flag, autoGainControl: flag },
       });
-      this.stream = stream;
-      if (this.state !== "starting") {
-        this.teardown();
+      if (overtaken()) {
+        for (const t of stream.getTracks()) t.stop();
         return;
       }
+      this.stream = stream;
       const track = stream.getAudioTracks()[0];
       // The device's own rate: Firefox refuses to connect a mic to a context at another rate.
       const rate = track?.getSettings?.().sampleRate;
@@ -282,8 +285,9 @@ class Capture {
       this.ctx = ctx;
       if (!ctx.audioWorklet) throw Object.assign(new Error("AudioWorklet is not available"), { name: "NoAudioWorklet" });
       await addWorklet(ctx, WORKLET_SOURCES.capture);
-      if (this.state !== "starting") {
-        this.teardown();
+      if (overtaken()) {
+        for (const t of stream.getTracks()) t.stop();
+        ctx.close().catch(() => {});
         return;
       }
       const node = new AudioWorkletNode(ctx, "rtwidget-capture", {
@@ -311,6 +315,7 @@ class Capture {
       rec.emit("mic");
       if (this.sender.held) node.port.postMessage({ type: "reset" });
     } catch (err) {
+      if (overtaken()) return;
       this.teardown();
       this.fail(micError(err, env));
     }
@@ -385,6 +390,7 @@ class Capture {
   async stop(why) {
     if (this.state === "off" || this.stopping) return;
     this.stopping = true;
+    this.startGen++;
     try {
       await this.sender.release(() => this.flush()); // a held talk key: send the rest first
     } finally {
@@ -1088,7 +1094,11 @@ function render({ model, el }) {
 
   /** @type {[EventTarget, string, (e: any) => void][]} */
   const domListeners = [
+    // Autoplay policies let audio start only after a gesture; which events count differs by device
+    // (a touch activates on pointerup/click, a mouse on pointerdown), so listen to all of them.
     [root, "pointerdown", () => r.resumeAudio()],
+    [root, "click", () => r.resumeAudio()],
+    [root, "keydown", () => r.resumeAudio()],
     [btn.connect, "click", () => r.send({ kind: "connect" })],
     [btn.disconnect, "click", () => r.send({ kind: "disconnect" })],
     [btn.mic, "click", () => (r.capture.state === "off" ? r.capture.start() : r.capture.stop())],
