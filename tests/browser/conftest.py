@@ -140,7 +140,9 @@ def _test_dir_name(item: pytest.Item) -> str:
 def _page(request: pytest.FixtureRequest, browser: Any, server: JupyterServer, artifacts: Path) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    nb = NotebookPage(page, server, artifacts / _test_dir_name(request.node))
+    test_dir = artifacts / _test_dir_name(request.node)
+    shutil.rmtree(test_dir, ignore_errors=True)  # only this run's screenshots
+    nb = NotebookPage(page, server, test_dir)
     try:
         yield nb
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -308,6 +309,9 @@ def _descendants(pid: int) -> list[int]:
 # ================================================================================ the page
 
 
+# Terminal colours in kernel tracebacks.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
 # Finds the notebook panel of `path` in JupyterLab or Notebook 7 (both expose `window.jupyterapp`).
 _FIND_PANEL = """
 (path) => {
@@ -330,6 +334,7 @@ class NotebookPage:
         self.artifacts = artifacts
         self.path = ""
         self.console: list[str] = []
+        self.measurements: dict[str, Any] = {}
         page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
         page.set_default_timeout(TIMEOUT_S * 1000)
@@ -394,7 +399,7 @@ class NotebookPage:
         if check:
             errors = [o for o in outputs if o.get("output_type") == "error"]
             if errors:
-                tb = "\n".join(errors[0].get("traceback", []))
+                tb = _ANSI.sub("", "\n".join(errors[0].get("traceback", [])))
                 raise AssertionError(f"cell {index} raised {errors[0].get('ename')}: {errors[0].get('evalue')}\n{tb}")
         return outputs
 
@@ -429,7 +434,7 @@ class NotebookPage:
         if result["end"] != "done":
             raise TimeoutError(f"kernel code did not finish in {timeout:.0f} s: {code!r}")
         if result["err"]:
-            raise AssertionError(f"kernel code failed: {code!r}\n{result['err']}")
+            raise AssertionError(f"kernel code failed: {code!r}\n{_ANSI.sub('', result['err'])}")
         return str(result["out"])
 
     def kernel_json(self, expr: str, setup: str = "") -> Any:
@@ -467,7 +472,11 @@ class NotebookPage:
         """Switch to `JupyterLab Light` / `JupyterLab Dark` and wait until the page shows it."""
         self.page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
         light = "true" if "Light" in theme else "false"
-        self.wait_js(f"() => document.body.dataset.jpThemeLight === '{light}'", what=f"theme {theme}")
+        # JupyterLab shows its splash screen while it swaps the theme's CSS: wait until it is gone.
+        self.wait_js(
+            f"() => document.body.dataset.jpThemeLight === '{light}' && !document.getElementById('jupyterlab-splash')",
+            what=f"theme {theme}",
+        )
 
     def screenshot(self, name: str, locator: Any = None) -> Path:
         """Save a PNG under the test's artifacts dir (of `locator` when given, else the page); returns its path."""
@@ -475,6 +484,12 @@ class NotebookPage:
         path = self.artifacts / f"{name}.png"
         (locator or self.page).screenshot(path=str(path))
         return path
+
+    def record(self, **values: Any) -> None:
+        """Keep figures measured by the test in `measurements.json` beside its screenshots (for reports)."""
+        self.measurements.update(values)
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        (self.artifacts / "measurements.json").write_text(json.dumps(self.measurements, indent=1, default=str))
 
     def save_console(self) -> Path:
         self.artifacts.mkdir(parents=True, exist_ok=True)

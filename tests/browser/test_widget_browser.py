@@ -22,6 +22,14 @@ widget = rtwidget.RealtimeWidget(session)
 widget
 """
 
+# The session's rich repr is its widget (the notebook way to show it).
+SESSION_REPR_SETUP = """\
+import rtwidget
+session = rtwidget.Session()
+widget = session.widget
+session
+"""
+
 TOOL_SETUP = """\
 import rtwidget
 session = rtwidget.Session()
@@ -181,6 +189,7 @@ def test_renders_in_light_and_dark_themes(lab: NotebookPage) -> None:
                 info = lab.page.locator(f"[data-rt={name}]").first.evaluate(CONTRAST_JS)
                 assert info["width"] > 0 and info["height"] > 0, f"{theme}: [data-rt={name}] has no size: {info}"
                 seen[f"{theme}/{name}"] = info
+                lab.record(**{f"{theme}/{name}": info})
                 if name not in ("panel-conversation", "panel-log"):
                     assert info["contrast"] >= 3.0, f"{theme}: [data-rt={name}] text is hard to read: {info}"
             # The widget follows the theme: light surroundings in Light, dark ones in Dark.
@@ -204,6 +213,7 @@ def test_typed_text_gets_a_reply_that_is_played(lab: NotebookPage) -> None:
     assert reply["audio_ms"] > 0, f"the reply has no audio: {reply}"
     expected = round(reply["audio_ms"] * SAMPLES_PER_MS)
     got = wait_played(lab, reply["id"], expected)
+    lab.record(reply=reply, expected_samples=expected, played_samples=got)
     assert got >= expected
     # The conversation panel shows the exchange.
     lab.page.locator("[data-rt=item]", has_text="You said: hello there").first.wait_for(state="visible")
@@ -245,7 +255,9 @@ def test_speech_into_the_microphone_gets_a_spoken_reply(lab: NotebookPage) -> No
         reply = lab.wait_kernel(
             f"(lambda a: [x for x in a if x['audio_ms'] > 0])({ASSISTANT_ITEMS})", what="a spoken assistant reply"
         )[0]
-        assert wait_played(lab, reply["id"], 1) > 0
+        got = wait_played(lab, reply["id"], 1)
+        lab.record(vad_events=log, user_item=users[0], reply=reply, played_samples=got, stats=stats(lab))
+        assert got > 0
     finally:
         lab.page.locator("[data-rt=mic]").first.click()
 
@@ -275,6 +287,7 @@ def test_barge_in_flushes_playback_and_truncates_at_the_played_position(lab: Not
     assert truncate["item_id"] == item["id"], truncate
     lab.wait_js(f"() => ({STATS_JS})().flushes > {flushes_before}", what="a flush of the playback")
     played_ms = played(lab, item["id"]) / SAMPLES_PER_MS
+    lab.record(truncate=truncate, played_ms=played_ms, stats=stats(lab))
     assert abs(truncate["audio_end_ms"] - played_ms) <= 100, (truncate, played_ms)
     # The reply was interrupted, not played out; the server accepted the truncation.
     final = lab.kernel_json(ASSISTANT_ITEMS)[0]
@@ -314,6 +327,7 @@ def test_tool_call_shows_in_the_tools_panel_with_one_followup(lab: NotebookPage)
         what="the follow-up response to finish",
     )
     client = [e for e in lab.session_log() if e["direction"] == "client"]
+    lab.record(tool_calls=calls, client_events=[e["type"] for e in client], readback=readback)
     outputs = [
         i
         for i, e in enumerate(client)
@@ -373,6 +387,7 @@ def test_blocked_cell_does_not_stop_the_assistant_audio(lab_comms: NotebookPage)
         timeout=9,
         what="the reply to keep playing while the cell sleeps",
     )
+    nb.record(played_when_sleep_started=start, progress=progress)
     assert progress["blocked"], "the cell finished before two more seconds of audio had played"
     nb.wait_js("() => window.__rtCellDone && window.__rtCellDone[1]", what="the sleeping cell to finish")
     assert any("slept" in (o.get("text") or "") for o in nb.cell_outputs(1, check=True))
@@ -390,7 +405,6 @@ def test_push_to_talk_with_turn_detection_off(lab: NotebookPage, how: str) -> No
         "([e for e in list(session.log) if e.type == 'session.updated'])",
         what="the server to turn turn detection off",
     )
-    mic = lab.page.locator("[data-rt=mic]").first
     ptt = lab.page.locator("[data-rt=ptt]").first
     ptt.wait_for(state="visible")
     chunks0 = stats(lab)["micChunks"]
@@ -421,6 +435,7 @@ def test_push_to_talk_with_turn_detection_off(lab: NotebookPage, how: str) -> No
         f"(lambda u: [x for x in u if x['id'] == {committed[0]['item_id']!r}])({USER_ITEMS})",
         what="the committed user item",
     )
+    lab.record(committed=committed, user_item=users[0], stats=stats(lab))
     assert users[0]["audio_ms"] >= 1500, users
     reply = wait_reply(lab)
     assert reply["text"].startswith("I heard"), reply
@@ -430,21 +445,21 @@ def test_push_to_talk_with_turn_detection_off(lab: NotebookPage, how: str) -> No
     assert ("client", "response.create") in kinds
     assert ("server", "input_audio_buffer.speech_started") not in kinds, "turn detection should be off"
     assert server_errors(lab) == []
-    if mic.get_attribute("aria-pressed") == "true":
-        mic.click()
 
 
 # ================================================================================ 8. Notebook 7
 
 
 def test_renders_and_talks_in_notebook_7(nb7: NotebookPage) -> None:
-    root = open_widget(nb7, "notebook7.ipynb")
+    root = open_widget(nb7, "notebook7.ipynb", SESSION_REPR_SETUP)
     nb7.screenshot("notebook7-widget", root)
     send_text(nb7, "hello from notebook seven")
     reply = wait_reply(nb7)
     assert reply["text"] == "You said: hello from notebook seven", reply
     expected = round(reply["audio_ms"] * SAMPLES_PER_MS)
     assert expected > 0, reply
-    assert wait_played(nb7, reply["id"], expected) >= expected
+    got = wait_played(nb7, reply["id"], expected)
+    nb7.record(reply=reply, expected_samples=expected, played_samples=got)
+    assert got >= expected
     nb7.page.locator("[data-rt=item]", has_text="You said: hello from notebook seven").first.wait_for(state="visible")
     assert server_errors(nb7) == []
