@@ -203,6 +203,8 @@ def run(page: Page, shots: Path | None) -> None:
     mics = sent(page, "mic")
     check(all(m["bytes"] == 4800 for m in mics), f"mic chunks are 100 ms of 24 kHz PCM16 ({mics[0]['bytes']} bytes)")
     check([m["seq"] for m in mics] == list(range(len(mics))), "mic seq increases")
+    skew = page.evaluate("(t) => Date.now() - t", mics[-1]["t"])
+    check(0 <= skew < 2000, f"mic t is the capture time in epoch ms ({skew} ms before now)")
     check(sent(page, "mic_state")[0]["on"] is True, "mic_state on")
     rate = page.evaluate("globalThis.__rtwidget.models.at(-1).stats.captureRate")
     print(f"     capture context rate {rate}")

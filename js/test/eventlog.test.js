@@ -191,7 +191,8 @@ describe("FilterView", () => {
     }
     all.sync();
     filtered.sync();
-    let worst = 0;
+    /** @type {number[]} */
+    const times = [];
     for (let frame = 0; frame < 300; frame++) {
       const t0 = performance.now();
       s.append(rows(id, 17)); // ~1000 rows/s at 60 frames/s
@@ -200,10 +201,13 @@ describe("FilterView", () => {
       all.sync();
       filtered.sync();
       for (let i = 0; i < 40; i++) filtered.at(filtered.length - 1 - i); // a screenful
-      worst = Math.max(worst, performance.now() - t0);
+      times.push(performance.now() - t0);
     }
     assert.equal(s.length, 5000);
-    assert.ok(worst < 20, `worst store frame ${worst.toFixed(2)} ms`);
+    times.sort((a, b) => a - b);
+    // The per-frame store work is tiny; p95 (not the max) so a GC pause or a busy machine does not flake.
+    const p95 = times[Math.floor(times.length * 0.95)];
+    assert.ok(p95 < 5, `store frame p95 ${p95.toFixed(2)} ms, max ${times[times.length - 1].toFixed(2)} ms`);
   });
 });
 

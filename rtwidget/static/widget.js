@@ -519,6 +519,8 @@ class Playback {
   enqueue(content, buffer) {
     this.rec.stats.audioChunks++;
     if (!buffer || typeof content.item_id !== "string" || this.flushed.has(content.item_id)) return;
+    // Every view was removed (the cell was re-run or cleared): nobody is there to hear it.
+    if (this.rec.hadViews && this.rec.views.size === 0) return;
     this.ensure();
     if (this.unavailable) {
       this.lastItem = content.item_id;
@@ -655,6 +657,7 @@ class ModelRecord {
     this.panels = new PanelState();
     /** @type {Map<string, ViewHandle>} */
     this.views = new Map();
+    this.hadViews = false;
     /** @type {{id: number, level: string, text: string}[]} */
     this.notices = [];
     this.noticeId = 0;
@@ -1069,6 +1072,7 @@ function render({ model, el }) {
     },
   };
   r.views.set(viewId, handle);
+  r.hadViews = true;
   r.stats.views = r.views.size;
 
   /** @param {string} name @param {any} value */
