@@ -41,6 +41,9 @@ fi
 .venv/bin/python -m ruff format --check rtwidget tests bench
 .venv/bin/python -m mypy --strict --follow-imports=silent rtwidget/protocol rtwidget/server
 
+# The front end: type-check rtwidget/static and run the JS unit tests (pure helpers and both worklets).
+bash js/check.sh
+
 # The protocol core must be fully covered by its own tests. (--cov=rtwidget, not rtwidget.protocol:
 # naming a subpackage makes coverage import numpy twice, which numpy refuses.)
 .venv/bin/python -m pytest tests/protocol -q -p no:cacheprovider --cov=rtwidget --cov-report=
