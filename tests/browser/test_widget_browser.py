@@ -389,8 +389,7 @@ def test_blocked_cell_does_not_stop_the_assistant_audio(lab_comms: NotebookPage)
     )
     nb.record(played_when_sleep_started=start, progress=progress)
     assert progress["blocked"], "the cell finished before two more seconds of audio had played"
-    nb.wait_js("() => window.__rtCellDone && window.__rtCellDone[1]", what="the sleeping cell to finish")
-    assert any("slept" in (o.get("text") or "") for o in nb.cell_outputs(1, check=True))
+    # (The kernel, still asleep, is shut down when the test ends.)
 
 
 # ================================================================================ 7. push-to-talk
