@@ -106,6 +106,26 @@ def log(*parts: Any) -> None:
     print(*parts, flush=True)
 
 
+# A widget that only sends mic-sized binary messages at the widget's chunk rate: JupyterLab's own price of that
+# message rate, for comparison (--reference).
+REFERENCE = """\
+import anywidget, traitlets
+class _Ping(anywidget.AnyWidget):
+    _esm = '''
+    export default {{ render({{ model, el }}) {{
+        const ms = model.get("ms");
+        el.textContent = "reference: one 24 kHz PCM16 message every " + ms + " ms";
+        const send = () => model.send({{kind: "mic", t: Date.now()}}, undefined, [new ArrayBuffer(48 * ms)]);
+        const timer = setInterval(send, ms);
+        return () => clearInterval(timer);
+    } }'''
+    ms = traitlets.Int(100).tag(sync=True)
+ping = _Ping(ms={ms})
+ping.on_msg(lambda *args: None)
+ping
+"""
+
+
 # ================================================================================ CPU per process tree
 
 
@@ -218,6 +238,45 @@ def chromium_groups() -> dict[str, Callable[[], list[int]]]:
         return lambda: [pid for pid in browser_pids() if chromium_kind(pid) == kind]
 
     return {f"chromium {kind}": group(kind) for kind in CHROMIUM_KINDS}
+
+
+def _thread_times(pids: Iterable[int]) -> dict[tuple[int, int], tuple[str, float]]:
+    """(pid, tid) -> (``process kind/thread name``, CPU seconds) for every thread of `pids` (Linux /proc)."""
+    out = {}
+    for pid in pids:
+        kind = chromium_kind(pid)
+        for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
+            try:
+                name = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                continue
+            out[(pid, int(task.name))] = (f"{kind}/{name}", seconds)
+    return out
+
+
+class ThreadCpu:
+    """CPU per thread name of a set of processes over a window (% of one core): which Chromium threads work."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self.pids = pids
+        self._start: dict[tuple[int, int], tuple[str, float]] = {}
+        self._t0 = 0.0
+
+    def start(self) -> ThreadCpu:
+        self._start = _thread_times(self.pids())
+        self._t0 = time.monotonic()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        end = _thread_times(self.pids())
+        wall = time.monotonic() - self._t0
+        used: dict[str, float] = {}
+        for key, (name, seconds) in end.items():
+            before = self._start.get(key, (name, 0.0))[1]
+            used[name] = used.get(name, 0.0) + seconds - before
+        return {name: 100.0 * s / wall for name, s in sorted(used.items(), key=lambda kv: -kv[1])}
 
 
 def kill_pids(pids: Iterable[int]) -> None:
@@ -427,6 +486,60 @@ class Lab:
             timeout=timeout,
             what=f"the microphone to turn {'on' if on else 'off'}",
         )
+
+
+def profile_main_thread(page: Any, seconds: float, top: int = 20, interval_us: int = 500) -> list[str]:
+    """Sample the page's main thread with the DevTools CPU profiler for `seconds`; returns report lines: the time
+    per script (URL) and the `top` functions by self time. (Worklets run on other threads: not in here.)"""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": interval_us})
+        cdp.send("Profiler.start")
+        time.sleep(seconds)
+        profile = cdp.send("Profiler.stop")["profile"]
+        cdp.send("Profiler.disable")
+    finally:
+        cdp.detach()
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_ms: dict[int, float] = dict.fromkeys(nodes, 0.0)
+    for node_id, dt in zip(profile.get("samples", []), profile.get("timeDeltas", []), strict=False):
+        self_ms[node_id] = self_ms.get(node_id, 0.0) + dt / 1000.0
+    by_url: dict[str, float] = {}
+    by_fn: dict[tuple[str, str, int], float] = {}
+    for node_id, ms in self_ms.items():
+        frame = nodes[node_id]["callFrame"]
+        url = frame.get("url") or ""
+        short = "blob: (anywidget module)" if url.startswith("blob:") else url.rsplit("/", 1)[-1] or "(native)"
+        name = frame.get("functionName") or "(anonymous)"
+        by_url[short] = by_url.get(short, 0.0) + ms
+        key = (name, short, int(frame.get("lineNumber", -1)) + 1)
+        by_fn[key] = by_fn.get(key, 0.0) + ms
+    busy = sum(ms for (name, _, _), ms in by_fn.items() if name not in ("(idle)", "(program)"))
+    lines = [f"main thread: {busy / seconds / 10:.1f} % of a core in JS/GC over {seconds:.0f} s; by script:"]
+    for url, ms in sorted(by_url.items(), key=lambda kv: -kv[1])[:8]:
+        lines.append(f"  {ms / seconds / 10:5.1f} %  {url}")
+    lines.append(f"top {top} functions by self time:")
+    for (name, url, line), ms in sorted(by_fn.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {ms / seconds / 10:5.1f} %  {name}  {url}:{line}")
+    return lines
+
+
+def measure_reference(lab: Lab, ms: int, seconds: float) -> dict[str, float]:
+    """CPU (browser, Jupyter server, kernel) of the REFERENCE widget sending a message every `ms` for `seconds`.
+    Shuts every kernel of the server down afterwards: run it before opening the notebook under test."""
+    nb = lab.nb
+    assert nb is not None and lab.server is not None
+    nb.open("reference.ipynb", [REFERENCE.format(ms=ms)])
+    nb.run_cell(0)
+    kernel = int(nb.kernel_exec("import os; print(os.getpid())").strip())
+    time.sleep(2)
+    groups = {"browser": browser_pids, "jupyter server": lambda: [lab.server_pid], "kernel": lambda: [kernel]}
+    meter = CpuMeter(groups).start()
+    time.sleep(seconds)
+    cpu = meter.stop()
+    lab.server.shutdown_sessions()
+    return cpu
 
 
 def _importable(module: str) -> bool:

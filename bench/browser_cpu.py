@@ -13,8 +13,11 @@ Chromium process this run launched (its pid tree), also broken down by process k
 own process (kernels excluded); the kernel is the notebook's kernel process. Goals: browser <= 15 %,
 kernel <= 5 %.
 
-Run: ``python bench/browser_cpu.py [--seconds 30] [--mic-chunk-ms N] [--server-in-kernel]``. Needs psutil
-(bench/README.md).
+``--reference S`` first measures, for comparison, a trivial anywidget that only sends mic-sized messages at the
+same rate: JupyterLab's own price of that message rate.
+
+Run: ``python bench/browser_cpu.py [--seconds 30] [--mic-chunk-ms N] [--server-in-kernel] [--reference 15]
+[--threads] [--profile 10]``. Needs psutil (bench/README.md).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from _browser import (
     CpuMeter,
     Lab,
     ServerProcess,
+    ThreadCpu,
     browser_pids,
     chromium_groups,
     load_average,
     log,
     machine_line,
+    measure_reference,
+    profile_main_thread,
 )
 
 SETUP = """\
@@ -70,6 +76,17 @@ def main() -> None:
         "--mic-chunk-ms", type=int, default=None, help="set the widget's mic_chunk_ms (default: its own)"
     )
     parser.add_argument("--server-in-kernel", action="store_true", help="use the kernel's shared local server")
+    parser.add_argument(
+        "--reference",
+        type=float,
+        default=0,
+        metavar="S",
+        help="first measure a trivial anywidget sending mic-sized messages at the same rate for S seconds",
+    )
+    parser.add_argument("--threads", action="store_true", help="also print the busiest Chromium threads")
+    parser.add_argument(
+        "--profile", type=float, default=0, metavar="S", help="then profile the page's main thread for S seconds"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the run's temporary directory (logs)")
     args = parser.parse_args()
@@ -78,6 +95,7 @@ def main() -> None:
     server = None if args.server_in_kernel else ServerProcess().start()
     try:
         with Lab(keep=args.keep) as lab:
+            reference = measure_reference(lab, args.mic_chunk_ms or 100, args.reference) if args.reference else None
             endpoint = "" if server is None else f"endpoint={server.url!r}"
             chunk = "" if args.mic_chunk_ms is None else f"widget.mic_chunk_ms = {args.mic_chunk_ms}\n"
             nb = lab.open_widget(SETUP.format(endpoint=endpoint, chunk=chunk))
@@ -99,10 +117,13 @@ def main() -> None:
                 groups["local server process"] = lambda: [server.pid]
             groups.update(chromium_groups())
             meter = CpuMeter(groups).start()
+            threads = ThreadCpu(browser_pids).start()
             time.sleep(args.seconds)
             cpu = meter.stop()
+            by_thread = threads.stop()
             after = nb.js(COUNTS_JS)
             kernel_after = nb.kernel_json("dict(widget.counters, responses=widget.usage.get('responses', 0))")
+            profile = profile_main_thread(nb.page, args.profile) if args.profile else []
             lab.mic(False)
             load_after = load_average()
     finally:
@@ -129,6 +150,20 @@ def main() -> None:
         log(f"{indent}{name:<24} {value:6.1f} %{goal}")
     if args.server_in_kernel:
         log("  (the kernel hosts the local server in this run: its figure includes the server)")
+    if reference is not None:
+        log(
+            f"  reference: a trivial anywidget sending one mic-sized message every {args.mic_chunk_ms or 100} ms "
+            f"(nothing else): browser {reference['browser']:.1f} %, jupyter server {reference['jupyter server']:.1f} %,"
+            f" kernel {reference['kernel']:.1f} %"
+        )
+    if args.threads:
+        log("busiest Chromium threads (process kind/thread name):")
+        for name, value in list(by_thread.items())[:12]:
+            log(f"    {name:<32} {value:6.1f} %")
+    if profile:
+        log("\nprofile of the page's main thread (after the window; the profiler itself costs CPU):")
+        for line in profile:
+            log("  " + line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cpu": cpu, "counts": delta, "kernel": kdelta, "panels": panels, "chunk_ms": chunk_ms}, f)

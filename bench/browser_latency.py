@@ -18,6 +18,8 @@ b. Capture: the mic worklet captures a chunk (``t`` in the ``mic`` message: epoc
    ``_kernel_probe.CaptureProbe``). For each ``--mic-chunk-ms`` (the widget's ``mic_chunk_ms`` trait, set from the
    kernel before the mic starts), with the CPU of the browser, the Jupyter server and the kernel (which also
    hosts the local server) over the window. Server VAD runs with ``create_response: false``: mic traffic only.
+   ``--reference S`` adds, per chunk length, the CPU of a trivial anywidget that sends only mic-sized messages at
+   that rate: JupyterLab's own price of the message rate.
 c. Nagle: both, with the stock Jupyter server and with TCP_NODELAY set on its kernel websockets
    (``_nodelay.py``, through ``ServerApp.kernel_websocket_connection_class``).
 
@@ -33,7 +35,18 @@ import json
 import time
 from typing import Any
 
-from _browser import STATS_JS, CpuMeter, Lab, browser_pids, fmt_ms, load_average, log, machine_line, summary
+from _browser import (
+    STATS_JS,
+    CpuMeter,
+    Lab,
+    browser_pids,
+    fmt_ms,
+    load_average,
+    log,
+    machine_line,
+    measure_reference,
+    summary,
+)
 
 LONG_TEXT = " ".join(
     [
@@ -159,6 +172,9 @@ def run_server(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"server": kind, "load_before": load_average()}
     log(f"\n=== Jupyter server: {kind} ({'TCP_NODELAY on kernel websockets' if kind == 'nodelay' else 'stock'})")
     with Lab(nodelay=kind == "nodelay", keep=args.keep) as lab:
+        references = {}
+        if args.reference and not args.skip_capture:
+            references = {ms: measure_reference(lab, ms, args.reference) for ms in args.mic_chunk_ms}
         setup = SETUP.format(lead_ms=args.lead_ms, chunk_ms=args.audio_chunk_ms)
         lab.open_widget(setup)
         if not args.skip_playback:
@@ -184,23 +200,24 @@ def run_server(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             log(f"     every chunk (includes the wait in the playback queue) p50/p95/max {fmt_ms(replies['all'])}")
             log(f"     first chunk of each reply                             p50/p95/max {fmt_ms(replies['first'])}")
         if not args.skip_capture:
-            rows = []
-            for ms in args.mic_chunk_ms:
-                cap = measure_capture(lab, ms, args.capture_seconds)
-                rows.append(cap)
+            rows = [measure_capture(lab, ms, args.capture_seconds) for ms in args.mic_chunk_ms]
             out["capture"] = rows
+            out["reference"] = references
             log("b. capture latency (chunk's last sample captured -> local server receives its append):")
             log(
                 f"   {'chunk':>5} {'msg/s':>6} {'capture->server p50/p95/max':>30} {'goal p95':>8} "
                 f"{'->kernel p50/p95':>17} {'browser':>8} {'jupyter':>8} {'kernel+srv':>10}"
+                + (f" {'reference browser/jupyter':>26}" if references else "")
             )
             for cap in rows:
                 t, b = cap["total"], cap["to_bridge"]
                 cpu = cap["cpu"]
+                ref = references.get(cap["chunk_ms"])
                 log(
                     f"   {cap['measured_chunk_ms']:>3.0f}ms {cap['messages_per_s']:>6.1f} {fmt_ms(t):>30} "
                     f"{cap['chunk_ms'] + 40:>6} ms {b['p50']:>6.0f}/{b['p95']:.0f} ms "
                     f"{cpu['browser']:>7.1f}% {cpu['jupyter server']:>7.1f}% {cpu['kernel + local server']:>9.1f}%"
+                    + (f" {ref['browser']:>16.1f}%/{ref['jupyter server']:.1f}%" if ref else "")
                 )
             unpaired = sum(c["unpaired"] for c in rows)
             if unpaired:
@@ -227,6 +244,13 @@ def main() -> None:
         help="capture chunk lengths to measure (20,50,100)",
     )
     parser.add_argument("--capture-seconds", type=float, default=15.0, help="window per chunk length (15)")
+    parser.add_argument(
+        "--reference",
+        type=float,
+        default=0,
+        metavar="S",
+        help="also measure, per chunk length, a trivial anywidget sending only mic messages at that rate, for S s",
+    )
     parser.add_argument("--playback-timeout", type=float, default=300.0, help="give up on playback after (300 s)")
     parser.add_argument("--skip-playback", action="store_true")
     parser.add_argument("--skip-capture", action="store_true")
