@@ -312,6 +312,9 @@ def _descendants(pid: int) -> list[int]:
 # Terminal colours in kernel tracebacks.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+# Marks the line of kernel output that carries a result (other threads may print meanwhile).
+_JSON_MARK = "__rtwidget_test_json__ "
+
 # Finds the notebook panel of `path` in JupyterLab or Notebook 7 (both expose `window.jupyterapp`).
 _FIND_PANEL = """
 (path) => {
@@ -407,7 +410,8 @@ class NotebookPage:
 
     def kernel_exec(self, code: str, timeout: float = TIMEOUT_S) -> str:
         """Run `code` in the notebook's kernel with `kernel.requestExecute` (no cell, no history); return stdout.
-        An exception in the kernel raises AssertionError with its traceback."""
+        An exception in the kernel raises AssertionError with its traceback. (Stderr is ignored: log lines from the
+        session's threads land in whatever request is current.)"""
         result = self.page.evaluate(
             """async ([path, code, timeoutMs]) => {
                 const panel = window.__rtFindPanel(path);
@@ -417,7 +421,7 @@ class NotebookPage:
                 const out = [], err = [];
                 future.onIOPub = (msg) => {
                     const t = msg.header.msg_type;
-                    if (t === 'stream') (msg.content.name === 'stdout' ? out : err).push(msg.content.text);
+                    if (t === 'stream' && msg.content.name === 'stdout') out.push(msg.content.text);
                     if (t === 'error') err.push(msg.content.ename + ': ' + msg.content.evalue + '\\n'
                                                 + msg.content.traceback.join('\\n'));
                 };
@@ -439,8 +443,11 @@ class NotebookPage:
 
     def kernel_json(self, expr: str, setup: str = "") -> Any:
         """The JSON value of the Python expression `expr` evaluated in the kernel (after running `setup`)."""
-        code = f"{setup}\nimport json as _rt_json\nprint(_rt_json.dumps({expr}, default=str))"
-        return json.loads(self.kernel_exec(code).strip().splitlines()[-1])
+        code = f"{setup}\nimport json as _rt_json\nprint({_JSON_MARK!r} + _rt_json.dumps({expr}, default=str))"
+        out = self.kernel_exec(code)
+        lines = [line for line in out.splitlines() if line.startswith(_JSON_MARK)]
+        assert lines, f"no result from the kernel for {expr!r}; its output: {out!r}"
+        return json.loads(lines[-1][len(_JSON_MARK) :])
 
     def session_log(self, session: str = "session", types: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """`session.log` of the kernel as dicts (time, direction, type, size, data), optionally only `types`."""
