@@ -151,6 +151,8 @@ def server_errors(nb: NotebookPage) -> list[dict[str, Any]]:
 
 # ================================================================================ 1. themes
 
+CONTROLS = ("status", "mic", "turn-mode", "text", "send", "panel-conversation", "panel-log")
+
 
 # Contrast of an element's text against the first opaque background behind it, and that background's luminance.
 CONTRAST_JS = """
@@ -175,17 +177,16 @@ CONTRAST_JS = """
 
 
 def test_renders_in_light_and_dark_themes(lab: NotebookPage) -> None:
-    root = open_widget(lab, "theme.ipynb")
+    root = open_widget(lab, "theme.ipynb", SESSION_REPR_SETUP)
     send_text(lab, "hello")  # something in the conversation and the log, so the panels have content
     wait_reply(lab)
-    controls = ["status", "mic", "turn-mode", "text", "send", "panel-conversation", "panel-log"]
     try:
         seen: dict[str, dict[str, Any]] = {}
         for theme in ("JupyterLab Light", "JupyterLab Dark"):
             lab.set_theme(theme)
             root.scroll_into_view_if_needed()
             lab.screenshot("widget-" + theme.split()[-1].lower(), root)
-            for name in controls:
+            for name in CONTROLS:
                 info = lab.page.locator(f"[data-rt={name}]").first.evaluate(CONTRAST_JS)
                 assert info["width"] > 0 and info["height"] > 0, f"{theme}: [data-rt={name}] has no size: {info}"
                 seen[f"{theme}/{name}"] = info
@@ -205,19 +206,23 @@ def test_renders_in_light_and_dark_themes(lab: NotebookPage) -> None:
 # ================================================================================ 2. typed text -> played reply
 
 
-def test_typed_text_gets_a_reply_that_is_played(lab: NotebookPage) -> None:
-    open_widget(lab, "text-reply.ipynb")
-    send_text(lab, "hello there")
-    reply = wait_reply(lab)
-    assert reply["text"] == "You said: hello there", reply
+def typed_text_is_answered_and_played(nb: NotebookPage, text: str) -> None:
+    send_text(nb, text)
+    reply = wait_reply(nb)
+    assert reply["text"] == f"You said: {text}", reply
     assert reply["audio_ms"] > 0, f"the reply has no audio: {reply}"
     expected = round(reply["audio_ms"] * SAMPLES_PER_MS)
-    got = wait_played(lab, reply["id"], expected)
-    lab.record(reply=reply, expected_samples=expected, played_samples=got)
+    got = wait_played(nb, reply["id"], expected)
+    nb.record(reply=reply, expected_samples=expected, played_samples=got)
     assert got >= expected
     # The conversation panel shows the exchange.
-    lab.page.locator("[data-rt=item]", has_text="You said: hello there").first.wait_for(state="visible")
-    assert server_errors(lab) == []
+    nb.page.locator("[data-rt=item]", has_text=f"You said: {text}").first.wait_for(state="visible")
+    assert server_errors(nb) == []
+
+
+def test_typed_text_gets_a_reply_that_is_played(lab: NotebookPage) -> None:
+    open_widget(lab, "text-reply.ipynb")
+    typed_text_is_answered_and_played(lab, "hello there")
 
 
 # ================================================================================ 3. speech into the mic (server VAD)
@@ -450,15 +455,9 @@ def test_push_to_talk_with_turn_detection_off(lab: NotebookPage, how: str) -> No
 
 
 def test_renders_and_talks_in_notebook_7(nb7: NotebookPage) -> None:
-    root = open_widget(nb7, "notebook7.ipynb", SESSION_REPR_SETUP)
+    # The notebook of the JupyterLab test of typed text, cell for cell.
+    root = open_widget(nb7, "text-reply.ipynb")
+    for name in CONTROLS:
+        nb7.page.locator(f"[data-rt={name}]").first.wait_for(state="visible")
     nb7.screenshot("notebook7-widget", root)
-    send_text(nb7, "hello from notebook seven")
-    reply = wait_reply(nb7)
-    assert reply["text"] == "You said: hello from notebook seven", reply
-    expected = round(reply["audio_ms"] * SAMPLES_PER_MS)
-    assert expected > 0, reply
-    got = wait_played(nb7, reply["id"], expected)
-    nb7.record(reply=reply, expected_samples=expected, played_samples=got)
-    assert got >= expected
-    nb7.page.locator("[data-rt=item]", has_text="You said: hello from notebook seven").first.wait_for(state="visible")
-    assert server_errors(nb7) == []
+    typed_text_is_answered_and_played(nb7, "hello there")
