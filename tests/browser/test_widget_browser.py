@@ -215,8 +215,12 @@ def typed_text_is_answered_and_played(nb: NotebookPage, text: str) -> None:
     got = wait_played(nb, reply["id"], expected)
     nb.record(reply=reply, expected_samples=expected, played_samples=got)
     assert got >= expected
-    # The conversation panel shows the exchange.
+    # The conversation panel shows the exchange, the user's message first.
     nb.page.locator("[data-rt=item]", has_text=f"You said: {text}").first.wait_for(state="visible")
+    texts = nb.page.locator("[data-rt=item]").all_text_contents()
+    user = [i for i, t in enumerate(texts) if text in t and "You said" not in t]
+    reply_at = [i for i, t in enumerate(texts) if f"You said: {text}" in t]
+    assert len(user) == 1 and len(reply_at) == 1 and user[0] < reply_at[0], texts
     assert server_errors(nb) == []
 
 
