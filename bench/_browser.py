@@ -118,7 +118,7 @@ class _Ping(anywidget.AnyWidget):
         const send = () => model.send({{kind: "mic", t: Date.now()}}, undefined, [new ArrayBuffer(48 * ms)]);
         const timer = setInterval(send, ms);
         return () => clearInterval(timer);
-    } }'''
+    }} }}'''
     ms = traitlets.Int(100).tag(sync=True)
 ping = _Ping(ms={ms})
 ping.on_msg(lambda *args: None)
@@ -456,7 +456,7 @@ class Lab:
         )
         nb.page.locator("[data-rt=status]").first.wait_for(state="visible")
         nb.wait_kernel("widget.status == 'connected' and session.connected", timeout, "the widget to connect")
-        self.kernel_pid = int(nb.kernel_exec("import os; print(os.getpid())").strip())
+        self.kernel_pid = int(nb.kernel_json("os.getpid()", setup="import os"))
         self._started_pids.add(self.kernel_pid)
         return nb
 
@@ -532,7 +532,7 @@ def measure_reference(lab: Lab, ms: int, seconds: float) -> dict[str, float]:
     assert nb is not None and lab.server is not None
     nb.open("reference.ipynb", [REFERENCE.format(ms=ms)])
     nb.run_cell(0)
-    kernel = int(nb.kernel_exec("import os; print(os.getpid())").strip())
+    kernel = int(nb.kernel_json("os.getpid()", setup="import os"))
     time.sleep(2)
     groups = {"browser": browser_pids, "jupyter server": lambda: [lab.server_pid], "kernel": lambda: [kernel]}
     meter = CpuMeter(groups).start()

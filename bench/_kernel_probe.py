@@ -129,9 +129,9 @@ class CaptureProbe:
         out.sort(key=lambda r: r["seq"])
         return out
 
-    def result(self) -> str:
-        """pairs() plus what could not be paired, as JSON."""
-        return json.dumps({"pairs": self.pairs(), "chunks": len(self.chunks), "received": len(self.received)})
+    def result(self) -> dict[str, Any]:
+        """pairs() plus how many chunks were sent and received."""
+        return {"pairs": self.pairs(), "chunks": len(self.chunks), "received": len(self.received)}
 
 
 # ================================================================================ spaced audio

@@ -9,10 +9,11 @@ a. Playback: the kernel receives a ``response.output_audio.delta`` -> the playba
      session's reader path (``_kernel_probe.AudioInjector``), so each chunk finds the playback queue empty and
      its figure is the pipeline's delay alone (kernel -> Jupyter server -> browser -> worklet). This is the
      figure for the goal (p95 <= 60 ms), over ``--chunks`` chunks.
-   - replies: the local server's spoken replies to long typed messages (deltas released ``--lead-ms`` ahead of
-     real time, 250 ms by the server's default, as real servers also send faster than real time). Every chunk
-     after a reply's first waits in the playback queue behind the audio before it, so "every chunk" measures
-     the queue's depth; "first chunk of each reply" is again the pipeline's delay (+ the start threshold).
+   - replies: the local server's spoken replies to typed messages (about 3 s each, ``--replies`` of them, one
+     after the other has played out; deltas released ``--lead-ms`` ahead of real time, 250 ms by the server's
+     default, as real servers also send faster than real time). Every chunk after a reply's first waits in the
+     playback queue behind the audio before it, so "every chunk" measures the queue's depth; "first chunk of
+     each reply" is again the pipeline's delay.
 b. Capture: the mic worklet captures a chunk (``t`` in the ``mic`` message: epoch ms of its last sample) -> the
    local server receives the ``input_audio_buffer.append`` carrying it (paired by event id in the kernel, see
    ``_kernel_probe.CaptureProbe``). For each ``--mic-chunk-ms`` (the widget's ``mic_chunk_ms`` trait, set from the
@@ -48,14 +49,8 @@ from _browser import (
     summary,
 )
 
-LONG_TEXT = " ".join(
-    [
-        "This is a long message so that the assistant keeps talking for a good while.",
-        "It mentions rivers, mountains, forests, cities, bridges, harbours and lighthouses,",
-        "then counts slowly: one, two, three, four, five, six, seven, eight, nine, ten,",
-        "eleven, twelve, thirteen, fourteen, fifteen, sixteen, seventeen, eighteen, nineteen, twenty.",
-    ]
-)
+# Answered with "You said: ..." spoken by the local server: about 3 s of audio (30 deltas of 100 ms).
+REPLY_TEXT = "Let us count together slowly: one, two, three, four, five, six."
 
 SETUP = """\
 import rtwidget
@@ -92,9 +87,9 @@ def measure_spaced(lab: Lab, chunks: int, chunk_ms: int, gap_ms: int, tag: str) 
     nb = lab.nb
     assert nb is not None
     seq0 = int(nb.kernel_json("widget.bridge._audio_seq"))
-    item = nb.kernel_exec(
-        f"injector = AudioInjector(session); print(injector.start({chunks}, {chunk_ms}, {gap_ms}, {tag!r}))"
-    ).strip()
+    item = nb.kernel_json(
+        f"injector.start({chunks}, {chunk_ms}, {gap_ms}, {tag!r})", "injector = AudioInjector(session)"
+    )
     nb.wait_kernel("injector.finished.is_set()", timeout=chunks * gap_ms / 1000 + 60, what="the injected reply")
     _played_all(lab, item)
     starts = nb.js(PLAY_STARTS_JS, seq0)
@@ -102,18 +97,19 @@ def measure_spaced(lab: Lab, chunks: int, chunk_ms: int, gap_ms: int, tag: str) 
     return {"chunks_received": int(nb.kernel_json("widget.bridge._audio_seq")) - seq0, "all": summary(latencies)}
 
 
-def measure_replies(lab: Lab, want: int, timeout_s: float) -> dict[str, Any]:
-    """Spoken replies of the local server to long typed messages, until `want` chunks were started."""
+def measure_replies(lab: Lab, want: int, replies: int, timeout_s: float) -> dict[str, Any]:
+    """Spoken replies of the local server to typed messages, until at least `replies` replies and `want` chunks
+    were played (each reply starts after the previous one was played out: its first chunk finds the queue empty)."""
     nb = lab.nb
     assert nb is not None
     seq0 = int(nb.kernel_json("widget.bridge._audio_seq"))
     firsts: list[int] = []
     deadline = time.monotonic() + timeout_s
     assistant = "[i for i in session.conversation if getattr(i, 'role', '') == 'assistant']"
-    while len(nb.js(PLAY_STARTS_JS, seq0)) < want and time.monotonic() < deadline:
+    while (len(firsts) < replies or len(nb.js(PLAY_STARTS_JS, seq0)) < want) and time.monotonic() < deadline:
         first = int(nb.kernel_json("widget.bridge._audio_seq")) + 1
         n = int(nb.kernel_json(f"len({assistant})"))
-        nb.kernel_exec(f"session.send_text({LONG_TEXT!r})")
+        nb.kernel_exec(f"session.send_text({REPLY_TEXT!r})")
         item = nb.wait_kernel(
             f"(lambda a: len(a) > {n} and a[{n}].status in ('completed', 'incomplete') and a[{n}].id)({assistant})",
             timeout=120,
@@ -151,7 +147,7 @@ def measure_capture(lab: Lab, chunk_ms: int, seconds: float, warmup_s: float = 2
     cpu = meter.stop()
     chunks = int(lab.stats()["micChunks"]) - chunks0
     lab.mic(False)
-    result = json.loads(nb.kernel_exec("print(probe.result())").strip().splitlines()[-1])
+    result = nb.kernel_json("probe.result()")
     pairs = result["pairs"]
     sizes = sorted(p["bytes"] for p in pairs)
     return {
@@ -177,6 +173,12 @@ def run_server(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             references = {ms: measure_reference(lab, ms, args.reference) for ms in args.mic_chunk_ms}
         setup = SETUP.format(lead_ms=args.lead_ms, chunk_ms=args.audio_chunk_ms)
         lab.open_widget(setup)
+        if kind == "nodelay":
+            assert lab.server is not None
+            if "TCP_NODELAY set" not in lab.server.log_path.read_text(errors="replace"):
+                log("   WARNING: the Jupyter server's log does not say TCP_NODELAY was set on the kernel websocket")
+            else:
+                log("   (the Jupyter server's log confirms TCP_NODELAY on the kernel websocket)")
         if not args.skip_playback:
             # The first audio creates the browser's playback context: warm it up outside the figures.
             measure_spaced(lab, 3, args.spaced_chunk_ms, args.gap_ms, "warmup")
@@ -190,7 +192,7 @@ def run_server(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 f"   spaced deltas ({args.spaced_chunk_ms} ms every {args.gap_ms} ms, empty queue) "
                 f"p50/p95/max {fmt_ms(spaced['all'])}   (goal p95 <= 60 ms)"
             )
-            replies = measure_replies(lab, args.reply_chunks, args.playback_timeout)
+            replies = measure_replies(lab, args.reply_chunks, args.replies, args.playback_timeout)
             out["replies"] = replies
             lead = "the server's default 250" if args.lead_ms is None else args.lead_ms
             log(
@@ -232,6 +234,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=200, help="spaced playback chunks (200)")
     parser.add_argument("--spaced-chunk-ms", type=int, default=100, help="length of each spaced chunk (100)")
     parser.add_argument("--gap-ms", type=int, default=250, help="time between spaced chunks (250)")
+    parser.add_argument("--replies", type=int, default=10, help="spoken replies to play at least (10)")
     parser.add_argument("--reply-chunks", type=int, default=200, help="reply chunks to play at least (200)")
     parser.add_argument(
         "--lead-ms", type=int, default=None, help="server releases reply deltas this early (server default: 250)"
