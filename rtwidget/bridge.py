@@ -305,6 +305,7 @@ class Bridge:
             self.notice("error", f"{kind}: {exc}")
 
     def _on_hello_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        self.flush()  # what is pending goes first, so the snapshot that follows already holds it
         self.widget.send(self.snapshot(str(content.get("view") or "")))
 
     def _on_mic_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:

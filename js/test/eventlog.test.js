@@ -62,6 +62,17 @@ describe("RowStore", () => {
     assert.equal(s.idToSeq.size, 100);
   });
 
+  it("a row it already keeps is updated, not appended twice (snapshot, then the batch pending then)", () => {
+    const s = new RowStore(10);
+    s.reset(rows(1, 4));
+    s.append([row(3, { count: 2 }), row(4), row(5)]);
+    assert.deepEqual(
+      Array.from({ length: s.length }, (_, i) => s.at(i)?.id),
+      [1, 2, 3, 4, 5],
+    );
+    assert.equal(s.byId(3)?.count, 2);
+  });
+
   it("merges updates by id (count, size, text, data replaced)", () => {
     const s = new RowStore(10);
     s.append([row(1, { type: "response.output_text.delta", text: "Hel", count: 1, size: 50 })]);

@@ -90,6 +90,12 @@ export class RowStore {
    */
   append(rows) {
     for (const row of rows) {
+      // A row already kept (sent in a snapshot and again in the batch that was pending then) is an update.
+      const known = this.byId(row.id);
+      if (known) {
+        Object.assign(known, row);
+        continue;
+      }
       const seq = this.appended++;
       this.buf.push(row);
       this.idToSeq.set(row.id, seq);
