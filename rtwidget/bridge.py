@@ -13,6 +13,7 @@ hands browser messages over with ``session.call_soon``. So no state here is touc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -217,8 +218,6 @@ class Bridge:
 
     def _schedule(self) -> None:
         if self._flush_handle is None:
-            import asyncio
-
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # called outside the I/O loop (tests feeding events by hand): send now
