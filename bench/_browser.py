@@ -507,21 +507,34 @@ def profile_main_thread(page: Any, seconds: float, top: int = 20, interval_us: i
         self_ms[node_id] = self_ms.get(node_id, 0.0) + dt / 1000.0
     by_url: dict[str, float] = {}
     by_fn: dict[tuple[str, str, int], float] = {}
+    special: dict[str, float] = {}
     for node_id, ms in self_ms.items():
         frame = nodes[node_id]["callFrame"]
-        url = frame.get("url") or ""
-        short = "blob: (anywidget module)" if url.startswith("blob:") else url.rsplit("/", 1)[-1] or "(native)"
         name = frame.get("functionName") or "(anonymous)"
+        if name in ("(idle)", "(program)", "(garbage collector)", "(root)"):
+            special[name] = special.get(name, 0.0) + ms
+            continue
+        url = frame.get("url") or ""
+        short = "blob: (the anywidget module)" if url.startswith("blob:") else url.rsplit("/", 1)[-1] or "(built-in)"
         by_url[short] = by_url.get(short, 0.0) + ms
         key = (name, short, int(frame.get("lineNumber", -1)) + 1)
         by_fn[key] = by_fn.get(key, 0.0) + ms
-    busy = sum(ms for (name, _, _), ms in by_fn.items() if name not in ("(idle)", "(program)"))
-    lines = [f"main thread: {busy / seconds / 10:.1f} % of a core in JS/GC over {seconds:.0f} s; by script:"]
+
+    def pct(ms: float) -> str:
+        return f"{ms / seconds / 10:5.1f} %"
+
+    js = sum(by_url.values())
+    lines = [
+        f"main thread over {seconds:.0f} s: JS {pct(js)}, GC {pct(special.get('(garbage collector)', 0))}, "
+        f"native work outside JS (style, layout, paint, IPC) {pct(special.get('(program)', 0))}, "
+        f"idle {pct(special.get('(idle)', 0))}",
+        "JS by script:",
+    ]
     for url, ms in sorted(by_url.items(), key=lambda kv: -kv[1])[:8]:
-        lines.append(f"  {ms / seconds / 10:5.1f} %  {url}")
-    lines.append(f"top {top} functions by self time:")
+        lines.append(f"  {pct(ms)}  {url}")
+    lines.append(f"top {top} JS functions by self time:")
     for (name, url, line), ms in sorted(by_fn.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {ms / seconds / 10:5.1f} %  {name}  {url}:{line}")
+        lines.append(f"  {pct(ms)}  {name}  {url}:{line}")
     return lines
 
 
