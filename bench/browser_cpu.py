@@ -6,7 +6,8 @@ Setup: an isolated JupyterLab; rtwidget's local Realtime server in its own proce
 --pace realtime``, so the kernel's figure is the kernel's own, as with a remote API; its CPU is printed too, or
 use ``--server-in-kernel`` for the default notebook setup where the kernel hosts it); the widget with all four
 panels open; the microphone on in ``server_vad`` with the fake mic looping an espeak-ng WAV (speech between
-silences), so the server hears a turn every few seconds and answers aloud, and the next turn barges in.
+silences, ``--pad-s``), so the server hears a turn every few seconds and answers aloud, and the next turn barges
+in (the kernel flushes the browser's playback and truncates the reply).
 
 Measured with psutil over ``--seconds`` (30) once the assistant has started talking: the browser is every
 Chromium process this run launched (its pid tree), also broken down by process kind; the Jupyter server is its
@@ -75,6 +76,12 @@ def main() -> None:
     parser.add_argument(
         "--mic-chunk-ms", type=int, default=None, help="set the widget's mic_chunk_ms (default: its own)"
     )
+    parser.add_argument(
+        "--pad-s",
+        type=float,
+        default=0.8,
+        help="silence around the spoken sentence in the looping mic file (0.8: replies overlap the next turn)",
+    )
     parser.add_argument("--server-in-kernel", action="store_true", help="use the kernel's shared local server")
     parser.add_argument(
         "--reference",
@@ -94,7 +101,7 @@ def main() -> None:
     log(f"machine: {machine_line()}")
     server = None if args.server_in_kernel else ServerProcess().start()
     try:
-        with Lab(keep=args.keep) as lab:
+        with Lab(keep=args.keep, pad_s=args.pad_s) as lab:
             reference = measure_reference(lab, args.mic_chunk_ms or 100, args.reference) if args.reference else None
             endpoint = "" if server is None else f"endpoint={server.url!r}"
             chunk = "" if args.mic_chunk_ms is None else f"widget.mic_chunk_ms = {args.mic_chunk_ms}\n"
