@@ -236,15 +236,20 @@ class EventFeeder:
         "mild",
     ]
 
-    def __init__(self, session: Any, seed: int = 1, delta_ms: int = 50) -> None:
+    def __init__(self, session: Any, seed: int = 1, delta_ms: int = 50, mix: str = "realistic") -> None:
+        """`mix`: ``realistic`` (deltas and appends merge into run rows: about one row per 11 events) or ``rows``
+        (the same stream without its stream events: every event is a new row, the log's worst case)."""
+        if mix not in ("realistic", "rows"):
+            raise ValueError(mix)
         self.session = session
+        self.mix = mix
         rng = np.random.default_rng(seed)
         self.rng = rng
         pcm = rng.integers(-3000, 3000, 24 * delta_ms, dtype=np.int16).tobytes()
         self.delta = base64.b64encode(pcm).decode()  # one shared string: the log only measures it
         self.mic = base64.b64encode(rng.integers(-3000, 3000, 2400, dtype=np.int16).tobytes()).decode()
         self._sizes: dict[str, int] = {}
-        self._events = self._stream()
+        self._events = self._stream() if mix == "realistic" else self._rows_only()
         self._ids = 0
         self.fed = 0
         self.busy_s = 0.0  # time spent in _log on the I/O thread
@@ -261,6 +266,13 @@ class EventFeeder:
         if etype not in self._sizes:
             self._sizes[etype] = len(json.dumps(data, separators=(",", ":")))
         return self._sizes[etype]
+
+    def _rows_only(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        from rtwidget.eventlog import is_stream
+
+        for direction, data in self._stream():
+            if not is_stream(data["type"]):
+                yield direction, data
 
     def _stream(self) -> Iterator[tuple[str, dict[str, Any]]]:
         turn, prev, audio_ms = 0, None, 0

@@ -6,15 +6,16 @@ with realistic event dicts (``_kernel_probe.EventFeeder``: VAD events, mic appen
 transcript deltas interleaved, rate limits; the shape of ``bench/throughput.py``'s stream), so the bridge merges
 delta runs and batches rows to the browser (at most one ``batch`` message per 50 ms) exactly as in real use.
 The bulk phase hands the I/O loop ``--chunk`` events per callback, so the batch timer runs between them as it
-does between socket reads.
+does between socket reads. ``--mix rows`` drops the stream events (deltas, appends) from that stream, so every
+event is a new row: the log's worst case.
 
 Measured in the page, per phase: the gap between consecutive ``requestAnimationFrame`` callbacks (a frame that
 took longer than 16.7 ms shows as a longer gap; this includes JupyterLab's own work on each comm message), long
 tasks (> 50 ms) when the browser reports them, and the widget's own ``stats.frameTimes`` (the event log's render
 durations). Goal: no frame over 50 ms.
 
-Run: ``python bench/eventlog_frames.py [--bulk 100000] [--rate 1000] [--seconds 10] [--chunk 200]``. Needs
-psutil (bench/README.md).
+Run: ``python bench/eventlog_frames.py [--bulk 100000] [--rate 1000] [--seconds 10] [--chunk 200]
+[--mix realistic|rows]``. Needs psutil (bench/README.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ session = rtwidget.Session()
 from rtwidget.widget import RealtimeWidget
 widget = RealtimeWidget(session)
 from _kernel_probe import EventFeeder
-feeder = EventFeeder(session)
+feeder = EventFeeder(session, mix={mix!r})
 widget
 """
 
@@ -128,13 +129,19 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=200, help="bulk events per I/O-loop callback (200)")
     parser.add_argument("--rate", type=int, default=1000, help="then this many events a second (1000)")
     parser.add_argument("--seconds", type=float, default=10.0, help="for this long (10)")
+    parser.add_argument(
+        "--mix",
+        choices=("realistic", "rows"),
+        default="realistic",
+        help="realistic: deltas merge into run rows; rows: no stream events, every event a new row (worst case)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the run's temporary directory (logs)")
     args = parser.parse_args()
 
     log(f"machine: {machine_line()}")
     with Lab(keep=args.keep) as lab:
-        nb = lab.open_widget(SETUP)
+        nb = lab.open_widget(SETUP.format(mix=args.mix))
         nb.page.locator("[data-rt=panel-log]").first.scroll_into_view_if_needed()
         nb.js(FRAMES_JS)
         limits = nb.kernel_json("[widget.log_limit, widget.bridge.rows.rows.maxlen]")
@@ -149,7 +156,7 @@ def main() -> None:
             ),
         ]
         load_after = load_average()
-    log(f"\nevent log: browser keeps {limits[0]} rows, kernel {limits[1]}")
+    log(f"\nevent log ({args.mix} events): browser keeps {limits[0]} rows, kernel {limits[1]}")
     for r in results:
         report(r)
     log(f"machine after: {load_after}")
