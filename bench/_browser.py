@@ -343,8 +343,9 @@ class Lab:
     """One isolated JupyterLab (127.0.0.1, free port) and one headless Debian Chromium with a fake microphone
     playing an espeak-ng WAV; stops both (by pid) on exit.
 
-    ``nodelay=True`` makes the Jupyter server set TCP_NODELAY on its kernel websockets (``_nodelay.py``, loaded
-    through the isolated config dir). ``lab_settings`` are JupyterLab user settings (see ``jlab.JupyterServer``).
+    ``nodelay=True`` makes the Jupyter server set TCP_NODELAY on its kernel websockets (``_nodelay.py``, a server
+    extension enabled in the isolated config dir). ``lab_settings`` are JupyterLab user settings (see
+    ``jlab.JupyterServer``).
     """
 
     def __init__(
@@ -396,7 +397,7 @@ class Lab:
         if self.nodelay:
             config = self.base / "lab" / "config"
             config.mkdir(parents=True, exist_ok=True)
-            settings = {"ServerApp": {"kernel_websocket_connection_class": "_nodelay.NoDelayKernelConnection"}}
+            settings = {"ServerApp": {"jpserver_extensions": {"_nodelay": True}}}
             (config / "jupyter_server_config.json").write_text(json.dumps(settings))
         self.server.start()
         assert self.server.proc is not None

@@ -22,7 +22,7 @@ b. Capture: the mic worklet captures a chunk (``t`` in the ``mic`` message: epoc
    ``--reference S`` adds, per chunk length, the CPU of a trivial anywidget that sends only mic-sized messages at
    that rate: JupyterLab's own price of the message rate.
 c. Nagle: both, with the stock Jupyter server and with TCP_NODELAY set on its kernel websockets
-   (``_nodelay.py``, through ``ServerApp.kernel_websocket_connection_class``).
+   (``_nodelay.py``, a jupyter_server extension enabled in the run's isolated config dir).
 
 Run: ``python bench/browser_latency.py [--servers default,nodelay] [--chunks 200] [--gap-ms 250]
 [--reply-chunks 200] [--mic-chunk-ms 20,50,100] [--capture-seconds 15] [--json out.json]``. Needs psutil
