@@ -421,6 +421,12 @@ class Lab:
         """Close the browser and Playwright, stop JupyterLab (kernels included), then SIGKILL any process this
         run started that is still alive, by pid."""
         self._started_pids.update(browser_pids())
+        if self.nb is not None:
+            problems = [line for line in self.nb.console if line.startswith(("[error]", "[pageerror]", "[warning]"))]
+            if problems:
+                log(f"page console: {len(problems)} errors/warnings, the first ones:")
+                for line in problems[:8]:
+                    log(f"  {line[:300]}")
         for step in (
             lambda: self.context and self.context.close(),
             lambda: self.browser and self.browser.close(),
