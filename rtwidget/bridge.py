@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import audio as audio_mod
-from .eventlog import RowLog, public
+from .eventlog import RowLog, is_stream, public
 from .session import CLOSED, CONNECTED, SENT, TOOL_DONE, TOOL_STARTED, LogEntry, Session
 from .views import ToolBoard, UsageTotals, deleted_view, item_view, response_view
 
@@ -31,16 +31,25 @@ logger = logging.getLogger("rtwidget.widget")
 SAMPLES_PER_MS = audio_mod.SAMPLE_RATE // 1000
 # Server errors the user need not see as a notice (they stay in the event log).
 _QUIET_ERRORS = {"response_cancel_not_active"}
-_COUNTERS_EVERY_S = 0.5
+_COUNTERS_EVERY_S = 1.0
 
 
 class Bridge:
     """Connects one Session to one RealtimeWidget (every view of the widget shares it)."""
 
-    def __init__(self, session: Session, widget: RealtimeWidget, *, batch_s: float = 0.05, row_limit: int = 10_000):
+    def __init__(
+        self,
+        session: Session,
+        widget: RealtimeWidget,
+        *,
+        batch_s: float = 0.05,
+        update_s: float = 0.25,
+        row_limit: int = 10_000,
+    ):
         self.session = session
         self.widget = widget
         self.batch_s = batch_s
+        self.update_s = update_s
         self.rows = RowLog(row_limit)
         self.tools = ToolBoard()
         self.usage = UsageTotals()
@@ -51,6 +60,8 @@ class Bridge:
         self._tool_updates: dict[str, dict[str, Any]] = {}
         self._dirty_responses: set[str] = set()
         self._flush_handle: Any = None
+        # Something new (a row, an item, a tool, a response) is pending, not just a merged row or a delta.
+        self._urgent = False
         # Audio bookkeeping, per assistant item: samples forwarded to the browser, samples it reported played.
         self.forwarded: dict[str, int] = {}
         self.played: dict[str, int] = {}
@@ -80,6 +91,7 @@ class Bridge:
         row, created = self.rows.add(entry.time, entry.direction, entry.type, entry.size, entry.data, entry.cause_id)
         if created:
             self._new_rows[row["id"]] = row
+            self._urgent = True
         elif row["id"] not in self._new_rows:
             self._row_updates[row["id"]] = row
         c = self.counters
@@ -119,6 +131,8 @@ class Bridge:
         elif etype == CLOSED:
             self._on_closed(data)
         self._mark_dirty(etype, data)
+        if self._tool_updates or (self._dirty_items and not is_stream(etype)) or self._deleted_items:
+            self._urgent = True
         self._schedule()
 
     def _forward_audio(self, data: dict[str, Any]) -> None:
@@ -217,16 +231,28 @@ class Bridge:
                     self._dirty_items.add(out["id"])
 
     def _schedule(self) -> None:
-        if self._flush_handle is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # called outside the I/O loop (tests feeding events by hand): send now
-                self.flush()
+        """Arrange the next batch: soon for anything new, later when only merged rows changed.
+
+        Updates of merged rows (a mic append or an audio delta joining its run) come ten or more times a second
+        and change nothing but a counter, yet each comm message costs the browser a lot more than its bytes
+        (bench/RESULTS.md): those wait up to ``update_s``; a new row, item, tool or response goes within
+        ``batch_s``.
+        """
+        urgent = self._urgent
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the I/O loop (tests feeding events by hand): send now
+            self.flush()
+            return
+        due = loop.time() + (self.batch_s if urgent else self.update_s)
+        if self._flush_handle is not None:
+            if self._flush_handle.when() <= due:
                 return
-            self._flush_handle = loop.call_later(self.batch_s, self.flush)
+            self._flush_handle.cancel()  # something new came in: bring the batch forward
+        self._flush_handle = loop.call_at(due, self.flush)
 
     def flush(self) -> None:
-        """Send everything pending as one ``batch`` message (and the counters, at most twice a second)."""
+        """Send everything pending as one ``batch`` message (and the counters, at most once a second)."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -245,6 +271,7 @@ class Bridge:
             message["responses"] = [response_view(responses[r]) for r in self._dirty_responses if r in responses]
         self._new_rows, self._row_updates, self._tool_updates = {}, {}, {}
         self._dirty_items, self._deleted_items, self._dirty_responses = set(), set(), set()
+        self._urgent = False
         if len(message) > 1:
             self.widget.send(message)
         now = time.monotonic()
