@@ -64,7 +64,10 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def __init__(self, session: Session | None = None, *, autoconnect: bool = True, **kwargs: Any) -> None:
         if getattr(self, "_rt_ready", False):
-            return  # RealtimeWidget(session) again: the session's existing widget, unchanged
+            # RealtimeWidget(session) again: the session's existing widget; trait values given now still apply.
+            for name, value in kwargs.items():
+                setattr(self, name, value)
+            return
         super().__init__(**kwargs)
         self.session = session if session is not None else Session()
         self.session._widget = self

@@ -122,6 +122,7 @@ def test_session_repr_widget_and_constructor_are_one(comms: list[MockComm]) -> N
     data = bundle[0] if isinstance(bundle, tuple) else bundle  # (data, metadata) from anywidget
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
     assert RealtimeWidget(Session(), autoconnect=False) is not w
+    assert RealtimeWidget(session, mic_chunk_ms=200) is w and w.mic_chunk_ms == 200
     session.stop().result(10)
 
 
