@@ -60,23 +60,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-# ================================================================================ session-wide
+# ============================================ per test module (Playwright's sync API keeps an event loop running
+# in the main thread while it is started: tests after the browser ones must not see it, so it stops per module)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def artifacts_root() -> Path:
     root = Path(os.environ.get("RTWIDGET_BROWSER_ARTIFACTS") or HERE / "artifacts")
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16-bit mono 48 kHz WAV: 1.5 s silence, SPEECH_TEXT spoken by espeak-ng, 1.5 s silence."""
     return make_speech_wav(tmp_path_factory.mktemp("audio") / "speech.wav", SPEECH_TEXT)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(speech_wav: Path) -> Iterator[Any]:
     """Headless Debian Chromium with the fake microphone playing `speech_wav` in a loop."""
     missing = missing_prerequisites()
@@ -98,9 +99,9 @@ def browser(speech_wav: Path) -> Iterator[Any]:
         pw.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
-    """One JupyterLab 4 server for the session (default settings: widget comms on kernel subshells)."""
+    """One JupyterLab 4 server per test module (default settings: widget comms on kernel subshells)."""
     server = JupyterServer(tmp_path_factory.mktemp("jupyterlab"), "lab").start()
     try:
         yield server
@@ -108,7 +109,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterat
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_server_main_thread_comms(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
     """JupyterLab with `commsOverSubshells: disabled`: widget comm handlers run on the kernel's main thread (as in
     front ends without subshells). Started only when a test asks for it."""
@@ -120,9 +121,9 @@ def lab_server_main_thread_comms(tmp_path_factory: pytest.TempPathFactory, brows
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def notebook_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
-    """One Notebook 7 server for the session, started only when a test asks for it."""
+    """One Notebook 7 server per test module, started only when a test asks for it."""
     server = JupyterServer(tmp_path_factory.mktemp("notebook7"), "notebook").start()
     try:
         yield server
