@@ -255,8 +255,19 @@ class Session:
         return self
 
     def start(self) -> concurrent.futures.Future[Session]:
-        """Connect in the background, from any thread (even one with no event loop); returns a future."""
-        return asyncio.run_coroutine_threadsafe(self.connect(), self._ensure_loop())
+        """Connect in the background, from any thread (even one with no event loop); returns a future.
+
+        A ``close()`` while it is still connecting cancels it (the future is then cancelled).
+        """
+
+        async def connecting() -> Session:
+            task = asyncio.current_task()
+            if task is not None:  # held like every task of ours, so close() cancels it
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return await self.connect()
+
+        return asyncio.run_coroutine_threadsafe(connecting(), self._ensure_loop())
 
     def stop(self) -> concurrent.futures.Future[None]:
         """Close in the background, from any thread (a widget button, a comm handler); returns a future."""

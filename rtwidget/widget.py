@@ -103,6 +103,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.session.start().add_done_callback(self._connect_done)
 
     def _connect_done(self, future: Any) -> None:
+        if future.cancelled():  # closed while connecting
+            self.status = "closed"
+            return
         exc = future.exception()
         if exc is not None:
             self.status, self.status_message = "error", f"could not connect: {exc}"

@@ -353,3 +353,12 @@ def test_session_close_stops_the_browser(server: LocalServer, comms: list[MockCo
     browser_says(w, {"kind": "connect"})
     wait_until(lambda: w.status == "connected", what="reconnected")
     session.stop().result(10)
+
+
+def test_close_while_connecting_cancels_the_connect(server: LocalServer, comms: list[MockComm]) -> None:
+    session = Session(endpoint=server.url)
+    connecting = session.start()
+    session.stop().result(10)
+    assert connecting.done()
+    assert connecting.cancelled() or connecting.result() is session
+    assert not [t for t in threading.enumerate() if t.name.startswith(f"rtwidget-session-{id(session):x}")]
