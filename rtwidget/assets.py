@@ -4,7 +4,7 @@ The files in ``rtwidget/static/`` import each other with relative imports (so No
 them) and ship as they are; no build step. anywidget loads the module from a Blob URL, where
 relative imports cannot resolve, so :func:`esm` joins them into one module:
 
-- ``dsp.js``, ``eventlog.js``, ``panels.js`` and ``widget.js`` in that order, each with its
+- ``dsp.js``, ``eventlog.js``, ``panels.js``, ``audio.js`` and ``widget.js`` in that order, each with its
   ``import ... from "./<file>.js";`` statements removed (their top-level names share one scope);
 - preceded by ``const WORKLET_SOURCES = {capture: "...", playback: "..."};``, each worklet's source
   being ``dsp.js`` plus the worklet file, import-stripped the same way. The widget loads them with
@@ -25,7 +25,7 @@ __all__ = ["STATIC_DIR", "css", "esm", "strip_imports", "worklet_source"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Joined into the widget module, in dependency order.
-_MODULE_FILES = ("dsp.js", "eventlog.js", "panels.js", "widget.js")
+_MODULE_FILES = ("dsp.js", "eventlog.js", "panels.js", "audio.js", "widget.js")
 # Worklet name -> file; each is loaded after dsp.js in its own AudioWorkletGlobalScope.
 _WORKLET_FILES = {"capture": "capture-worklet.js", "playback": "playback-worklet.js"}
 
@@ -50,7 +50,7 @@ def worklet_source(name: str) -> str:
 
 @functools.cache
 def esm() -> str:
-    """The widget's ES module: the worklet sources, then dsp.js, eventlog.js, panels.js and widget.js."""
+    """The widget's ES module: the worklet sources, then dsp.js, eventlog.js, panels.js, audio.js and widget.js."""
     sources = ", ".join(f"{name}: {json.dumps(worklet_source(name))}" for name in _WORKLET_FILES)
     body = "\n".join(f"// --- {name} ---\n{strip_imports(_read(name))}" for name in _MODULE_FILES)
     return f"const WORKLET_SOURCES = {{{sources}}};\n{body}"
