@@ -186,7 +186,8 @@ class Bridge:
             w.expires_at = float(self.session.expires_at)
 
     def _on_error(self, data: dict[str, Any]) -> None:
-        err = data.get("error") if isinstance(data.get("error"), dict) else {"message": str(data.get("error"))}
+        raw = data.get("error")
+        err: dict[str, Any] = raw if isinstance(raw, dict) else {"message": str(raw)}
         if err.get("code") in _QUIET_ERRORS:
             return
         self.notice("error", f"Server error {err.get('code') or err.get('type') or ''}: {err.get('message')}")

@@ -60,7 +60,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         existing = getattr(session, "_widget", None)
         if isinstance(existing, cls):
             return existing
-        return super().__new__(cls)
+        widget: RealtimeWidget = super().__new__(cls)
+        return widget
 
     def __init__(self, session: Session | None = None, *, autoconnect: bool = True, **kwargs: Any) -> None:
         if getattr(self, "_rt_ready", False):

@@ -36,10 +36,11 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
 
-# Lint and types: ruff everywhere, mypy strict on the sans-I/O core and the local server.
+# Lint and types: ruff everywhere, mypy strict on the sans-I/O core, the local server and the widget's kernel side.
 .venv/bin/python -m ruff check rtwidget tests bench
 .venv/bin/python -m ruff format --check rtwidget tests bench
-.venv/bin/python -m mypy --strict --follow-imports=silent rtwidget/protocol rtwidget/server
+.venv/bin/python -m mypy --strict --follow-imports=silent rtwidget/protocol rtwidget/server \
+    rtwidget/bridge.py rtwidget/widget.py rtwidget/eventlog.py rtwidget/views.py rtwidget/assets.py
 
 # The front end: type-check rtwidget/static and run the JS unit tests (pure helpers and both worklets).
 bash js/check.sh
