@@ -176,9 +176,13 @@ def test_mic_buffers_reach_the_session(live: tuple[RealtimeWidget, MockComm]) ->
         browser_says(
             w, {"kind": "mic", "seq": start // chunk, "t": time.time() * 1000}, [stream[start : start + chunk]]
         )
+
+    def appended() -> int:
+        return sum(int(e["audio"].strip("<> bytes")) for e in client_events(session, "input_audio_buffer.append"))
+
     wait_until(lambda: server_events(session, "input_audio_buffer.speech_stopped"), what="speech_stopped")
-    appended = sum(int(e["audio"].strip("<> bytes")) for e in client_events(session, "input_audio_buffer.append"))
-    assert appended == len(stream)
+    wait_until(lambda: appended() >= len(stream), what="every mic byte appended")
+    assert appended() == len(stream)
     assert server_events(session, "input_audio_buffer.speech_started")
     wait_until(lambda: server_events(session, "input_audio_buffer.committed"), what="committed")
     assert w.bridge.counters["audio_in_ms"] == pytest.approx(len(stream) / 48, abs=len(stream) // chunk)
