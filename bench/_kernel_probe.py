@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from throughput import WORDS, in_progress_response  # bench/ is on the path (see the docstring)
 
 _EVENT_ID = re.compile(r'"event_id"\s*:\s*"([^"]+)"')
 
@@ -161,15 +162,7 @@ class AudioInjector:
         rng = np.random.default_rng(7)
         pcm = (np.sin(np.arange(24 * chunk_ms) * 2 * np.pi * 220 / 24000) * 8000).astype("<i2")
         delta = base64.b64encode((pcm + rng.integers(-200, 200, pcm.size)).astype("<i2").tobytes()).decode()
-        response = {
-            "id": rid,
-            "object": "realtime.response",
-            "status": "in_progress",
-            "output": [],
-            "conversation_id": "conv_1",
-            "output_modalities": ["audio"],
-            "usage": None,
-        }
+        response = in_progress_response(rid)
         item = {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress"}
         item["content"] = []
         base = {"response_id": rid, "item_id": iid, "output_index": 0, "content_index": 0}
@@ -216,25 +209,6 @@ class AudioInjector:
 class EventFeeder:
     """Realistic events (the shape of ``bench/throughput.py``'s stream, plus the client's mic appends) logged
     with ``session._log(direction, type, size, data)`` on the session's I/O thread, as the reader logs them."""
-
-    WORDS = [
-        "the",
-        "quick",
-        "brown",
-        "fox",
-        "jumps",
-        "over",
-        "the",
-        "lazy",
-        "dog",
-        "while",
-        "the",
-        "weather",
-        "in",
-        "Paris",
-        "stays",
-        "mild",
-    ]
 
     def __init__(self, session: Any, seed: int = 1, delta_ms: int = 50, mix: str = "realistic") -> None:
         """`mix`: ``realistic`` (deltas and appends merge into run rows: about one row per 11 events) or ``rows``
@@ -298,15 +272,7 @@ class EventFeeder:
             yield "server", ev("conversation.item.done", item=user_item, previous_item_id=prev)
             prev = user
             rid, aid = f"resp_b{turn}", f"item_a{turn}"
-            response = {
-                "id": rid,
-                "object": "realtime.response",
-                "status": "in_progress",
-                "output": [],
-                "conversation_id": "conv_1",
-                "output_modalities": ["audio"],
-                "usage": None,
-            }
+            response = in_progress_response(rid)
             yield "server", ev("response.created", response=response)
             limits = [{"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06}]
             yield "server", ev("rate_limits.updated", rate_limits=limits)
@@ -326,7 +292,7 @@ class EventFeeder:
             for k in range(int(self.rng.integers(80, 200))):  # 4-10 s of speech in 50 ms deltas
                 yield "server", ev("response.output_audio.delta", delta=self.delta, **base)
                 if k % 3 == 0:
-                    word = self.WORDS[k % len(self.WORDS)] + " "
+                    word = WORDS[k % len(WORDS)] + " "
                     words.append(word)
                     yield "server", ev("response.output_audio_transcript.delta", delta=word, **base)
             text = "".join(words)

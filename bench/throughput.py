@@ -39,28 +39,44 @@ def _event(counter: list[int], etype: str, **fields: Any) -> str:
     return json.dumps({"type": etype, "event_id": f"event_{counter[0]:08d}", **fields}, separators=(",", ":"))
 
 
+# Words of the transcripts and texts (the browser benchmarks' event feeder speaks them too).
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "while",
+    "the",
+    "weather",
+    "in",
+    "Paris",
+    "stays",
+    "mild",
+]
+
+
+def in_progress_response(rid: str) -> dict[str, Any]:
+    """The ``response`` object of a ``response.created`` for an audio reply in the default conversation."""
+    return {
+        "id": rid,
+        "object": "realtime.response",
+        "status": "in_progress",
+        "output": [],
+        "conversation_id": "conv_1",
+        "output_modalities": ["audio"],
+        "usage": None,
+    }
+
+
 def make_stream(n_events: int, delta_ms: int = 50, seed: int = 1) -> list[str]:
     """Wire texts of whole turns until at least ``n_events`` events."""
     rng = np.random.default_rng(seed)
     chunk = base64.b64encode(rng.integers(-3000, 3000, 24 * delta_ms, dtype=np.int16).tobytes()).decode()
-    words = [
-        "the",
-        "quick",
-        "brown",
-        "fox",
-        "jumps",
-        "over",
-        "the",
-        "lazy",
-        "dog",
-        "while",
-        "the",
-        "weather",
-        "in",
-        "Paris",
-        "stays",
-        "mild",
-    ]
     out: list[str] = []
     c = [0]
     turn = 0
@@ -85,15 +101,7 @@ def make_stream(n_events: int, delta_ms: int = 50, seed: int = 1) -> list[str]:
         out.append(_event(c, "conversation.item.done", item=user_item, previous_item_id=prev))
         prev = user
         rid, aid = f"resp_{turn}", f"item_a{turn}"
-        response = {
-            "id": rid,
-            "object": "realtime.response",
-            "status": "in_progress",
-            "output": [],
-            "conversation_id": "conv_1",
-            "output_modalities": ["audio"],
-            "usage": None,
-        }
+        response = in_progress_response(rid)
         out.append(_event(c, "response.created", response=response))
         out.append(
             _event(
@@ -118,7 +126,7 @@ def make_stream(n_events: int, delta_ms: int = 50, seed: int = 1) -> list[str]:
         for k in range(int(rng.integers(80, 200))):  # 4-10 s of speech in 50 ms deltas
             out.append(_event(c, "response.output_audio.delta", delta=chunk, **base))
             if k % 3 == 0:
-                word = words[k % len(words)] + " "
+                word = WORDS[k % len(WORDS)] + " "
                 transcript.append(word)
                 out.append(_event(c, "response.output_audio_transcript.delta", delta=word, **base))
         text = "".join(transcript)

@@ -27,21 +27,14 @@ from playwright.sync_api import Page, sync_playwright
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "tests" / "browser"))
+
+import jlab  # noqa: E402
+
 from rtwidget import assets  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
+# The browser tests' flags (tests/browser/jlab.py), with the fake microphone's own beep (no file).
+CHROMIUM_ARGS = [*jlab.CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 DATA_RT = [
     "connect", "disconnect", "status", "mic", "mic-meter", "mute", "out-meter", "turn-mode", "ptt", "text", "send",
     "interrupt", "voice", "instructions", "echo", "notice", "panel-conversation", "panel-log", "panel-tools",

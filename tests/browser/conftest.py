@@ -99,14 +99,20 @@ def browser(speech_wav: Path) -> Iterator[Any]:
         pw.stop()
 
 
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
-    """One JupyterLab 4 server per test module (default settings: widget comms on kernel subshells)."""
-    server = JupyterServer(tmp_path_factory.mktemp("jupyterlab"), "lab").start()
+def _serve(
+    tmp_path_factory: pytest.TempPathFactory, name: str, kind: str, settings: Any = None
+) -> Iterator[JupyterServer]:
+    server = JupyterServer(tmp_path_factory.mktemp(name), kind, settings).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
+    """One JupyterLab 4 server per test module (default settings: widget comms on kernel subshells)."""
+    yield from _serve(tmp_path_factory, "jupyterlab", "lab")
 
 
 @pytest.fixture(scope="module")
@@ -114,21 +120,13 @@ def lab_server_main_thread_comms(tmp_path_factory: pytest.TempPathFactory, brows
     """JupyterLab with `commsOverSubshells: disabled`: widget comm handlers run on the kernel's main thread (as in
     front ends without subshells). Started only when a test asks for it."""
     settings = {"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}}
-    server = JupyterServer(tmp_path_factory.mktemp("jupyterlab-main-thread"), "lab", settings).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(tmp_path_factory, "jupyterlab-main-thread", "lab", settings)
 
 
 @pytest.fixture(scope="module")
 def notebook_server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[JupyterServer]:
     """One Notebook 7 server per test module, started only when a test asks for it."""
-    server = JupyterServer(tmp_path_factory.mktemp("notebook7"), "notebook").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(tmp_path_factory, "notebook7", "notebook")
 
 
 # ================================================================================ per test
