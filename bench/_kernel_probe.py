@@ -242,7 +242,7 @@ class EventFeeder:
         return self._sizes[etype]
 
     def _rows_only(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        from rtwidget.eventlog import is_stream
+        from rtwidget.widget.eventlog import is_stream
 
         for direction, data in self._stream():
             if not is_stream(data["type"]):

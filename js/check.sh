@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Front-end checks: install the dev tools if needed, type-check rtwidget/static, run the JS unit tests.
+# Front-end checks: install the dev tools if needed, type-check rtwidget/widget/static, run the JS unit tests.
 # Usage: bash js/check.sh  (from anywhere; needs Node >= 20 and npm)
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -4,16 +4,53 @@ session = rtwidget.Session()          # no key: the local server; OPENAI_API_KEY
 await session.connect()
 reply = await session.ask("hello")
 session                               # in a notebook: the widget (talk, listen, watch every event)
+
+Every public name is imported on first use (PEP 562), so ``import rtwidget`` and ``import rtwidget.protocol``
+load nothing but the standard library, and the widget stack (anywidget, ipywidgets) loads only with the widget.
 """
 
-from .errors import RealtimeError, SessionClosed
-from .protocol.errors import ClientEventError, ProtocolError
-from .session import LogEntry, OutOfBandResult, Reply, Session, ToolCallRecord
-from .tools import Tool, ToolRegistry, ToolResult
-from .transport import Endpoint
-from .widget import RealtimeWidget  # also lets a Session show itself as the widget
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import ClientEventError, ProtocolError, RealtimeError, SessionClosed
+
+if TYPE_CHECKING:
+    from .endpoints import Endpoint
+    from .session import LogEntry, OutOfBandResult, Reply, Session, ToolCallRecord
+    from .tools import Tool, ToolRegistry, ToolResult
+    from .widget import RealtimeWidget
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    "Endpoint": "rtwidget.endpoints",
+    "LogEntry": "rtwidget.session",
+    "OutOfBandResult": "rtwidget.session",
+    "Reply": "rtwidget.session",
+    "Session": "rtwidget.session",
+    "ToolCallRecord": "rtwidget.session",
+    "Tool": "rtwidget.tools",
+    "ToolRegistry": "rtwidget.tools",
+    "ToolResult": "rtwidget.tools",
+    "RealtimeWidget": "rtwidget.widget",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rtwidget' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ClientEventError",

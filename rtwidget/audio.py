@@ -15,14 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 24_000
-BYTES_PER_SAMPLE = 2
-BYTES_PER_SECOND = SAMPLE_RATE * BYTES_PER_SAMPLE
+# The wire format's numbers are defined once, in the protocol core; re-exported here for the floors above.
+from .protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, BYTES_PER_SECOND, SAMPLE_RATE, SAMPLES_PER_MS
 
 PcmLike = bytes | bytearray | memoryview | np.ndarray
 
 __all__ = [
+    "BYTES_PER_MS",
+    "BYTES_PER_SAMPLE",
     "BYTES_PER_SECOND",
+    "SAMPLES_PER_MS",
     "SAMPLE_RATE",
     "b64decode",
     "b64encode",

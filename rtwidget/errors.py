@@ -1,10 +1,12 @@
-"""Exceptions a Session raises to its caller.
+"""rtwidget's exceptions: one tree with one root, so ``except rtwidget.RealtimeError`` catches them all.
 
 Exception
-└── RealtimeError           the server answered a request with an ``error`` event
-    └── SessionClosed       the WebSocket closed (code and reason kept)
-ValueError
-└── rtwidget.protocol.errors.ClientEventError   a client event refused before sending
+└── RealtimeError                     the root; also: the server answered a request with an ``error`` event
+    ├── SessionClosed                 the WebSocket closed (code and reason kept)
+    └── ProtocolError (+ValueError)   an event that does not follow the Realtime protocol
+        └── ClientEventError          a client event refused before sending (names the field and the fix)
+
+This module is the ground floor: standard library only, imported by every floor (the protocol core included).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any
 
 
 class RealtimeError(Exception):
-    """An ``error`` event from the server; ``event`` is the error event, ``code`` its error code."""
+    """The root of rtwidget's errors; raised as is for an ``error`` event from the server.
+
+    ``event`` is the error event (or None), ``code`` its error code.
+    """
 
     def __init__(self, message: str, *, code: str | None = None, event: Any = None) -> None:
         super().__init__(message)
@@ -31,3 +36,27 @@ class SessionClosed(RealtimeError):
         )
         self.close_code = close_code
         self.close_reason = close_reason
+
+
+class ProtocolError(RealtimeError, ValueError):
+    """An event that does not follow the Realtime protocol (also a ``ValueError``: it is bad input)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="protocol_error")
+
+
+class ClientEventError(ProtocolError):
+    """A client event refused before sending.
+
+    ``path`` is the dotted field path (``"session.modalities"``, ``"item.content[0].type"``) and ``fix`` says
+    what to send instead. Both appear in the message.
+    """
+
+    def __init__(self, event_type: str, path: str, problem: str, fix: str) -> None:
+        self.event_type = event_type
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+        where = f"{event_type}: {path}" if path else event_type
+        super().__init__(f"{where}: {problem}. Fix: {fix}")
+        self.code = "invalid_client_event"

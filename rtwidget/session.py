@@ -27,7 +27,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from . import audio as audio_mod
-from . import transport
+from . import endpoints
 from .errors import RealtimeError, SessionClosed
 from .protocol.connection import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES, Connection, elide_audio, error_code
 from .protocol.conversation import Item
@@ -130,7 +130,7 @@ class Session:
         voice: str | None = None,
         tools: Iterable[Callable[..., Any]] = (),
         turn_detection: str | dict[str, Any] | None = "server_vad",
-        endpoint: transport.Endpoint | str | None = None,
+        endpoint: endpoints.Endpoint | str | None = None,
         api_key: str | None = None,
         dialect: str | None = None,
         *,
@@ -145,7 +145,7 @@ class Session:
         self._dialect_arg = dialect
         self._headers = headers
         self._envelope = envelope
-        self.endpoint: transport.Endpoint | None = None
+        self.endpoint: endpoints.Endpoint | None = None
         # The session fields sent with the first session.update after connecting (GA friendly names).
         self._config: dict[str, Any] = dict(session_fields)
         if instructions is not None:
@@ -309,7 +309,7 @@ class Session:
     async def _connect(self) -> None:
         if self._connected:
             return
-        endpoint = transport.resolve(
+        endpoint = endpoints.resolve(
             self._endpoint_arg,
             model=self.model,
             api_key=self._api_key,
@@ -322,7 +322,7 @@ class Session:
             )
 
             server = await asyncio.get_running_loop().run_in_executor(None, shared_server)
-            endpoint = transport.local(server.url, model=self.model)
+            endpoint = endpoints.local(server.url, model=self.model)
             logger.warning(
                 "rtwidget: no API key found, so this session talks to rtwidget's local server at %s. "
                 "For the real API set OPENAI_API_KEY (or pass api_key= / endpoint=).",

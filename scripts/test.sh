@@ -42,7 +42,7 @@ fi
 .venv/bin/python -m mypy --strict --follow-imports=silent rtwidget/protocol rtwidget/server \
     rtwidget/bridge.py rtwidget/widget.py rtwidget/eventlog.py rtwidget/views.py rtwidget/assets.py
 
-# The front end: type-check rtwidget/static and run the JS unit tests (pure helpers and both worklets).
+# The front end: type-check rtwidget/widget/static and run the JS unit tests (pure helpers and both worklets).
 bash js/check.sh
 
 # The protocol core must be fully covered by its own tests. (--cov=rtwidget, not rtwidget.protocol:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 import jlab  # noqa: E402
 
-from rtwidget import assets  # noqa: E402
+from rtwidget.widget import bundle as assets  # noqa: E402
 
 # The browser tests' flags (tests/browser/jlab.py), with the fake microphone's own beep (no file).
 CHROMIUM_ARGS = [*jlab.CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]

@@ -10,7 +10,7 @@ import {
   msToSamples,
   pcmBytes,
   rms,
-} from "../../rtwidget/static/dsp.js";
+} from "../../rtwidget/widget/static/dsp.js";
 import { estimateFrequency, rmsOf, sine } from "./helpers.js";
 
 /**

@@ -9,12 +9,12 @@ import {
   formatRelTime,
   pushBounded,
   visibleRange,
-} from "../../rtwidget/static/eventlog.js";
+} from "../../rtwidget/widget/static/eventlog.js";
 
 /**
  * @param {number} id
- * @param {Partial<import("../../rtwidget/static/eventlog.js").Row>} [extra]
- * @returns {import("../../rtwidget/static/eventlog.js").Row}
+ * @param {Partial<import("../../rtwidget/widget/static/eventlog.js").Row>} [extra]
+ * @returns {import("../../rtwidget/widget/static/eventlog.js").Row}
  */
 function row(id, extra = {}) {
   return {

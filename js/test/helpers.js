@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import vm from "node:vm";
 
-export const STATIC_DIR = new URL("../../rtwidget/static/", import.meta.url);
+export const STATIC_DIR = new URL("../../rtwidget/widget/static/", import.meta.url);
 
 /**
  * @param {string} name

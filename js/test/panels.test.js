@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PanelState, formatSeconds, heardLabel, prettyJson, usageSummary } from "../../rtwidget/static/panels.js";
+import { PanelState, formatSeconds, heardLabel, prettyJson, usageSummary } from "../../rtwidget/widget/static/panels.js";
 
 describe("PanelState", () => {
   it("keeps items in arrival order and merges updates by id", () => {

@@ -3,8 +3,8 @@
 // browser tests.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MicSender, micError } from "../../rtwidget/static/audio.js";
-import widget, { levelToFraction } from "../../rtwidget/static/widget.js";
+import { MicSender, micError } from "../../rtwidget/widget/static/audio.js";
+import widget, { levelToFraction } from "../../rtwidget/widget/static/widget.js";
 
 /** A stand-in for anywidget's model proxy (Backbone-style events). */
 class FakeModel {

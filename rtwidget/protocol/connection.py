@@ -25,9 +25,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import items as build
-from .conversation import BYTES_PER_MS, Conversation, b64_decoded_len
+from .conversation import Conversation, b64_decoded_len
 from .dialects import Dialect, client_event_to_ga
 from .events import Codec, Event
+from .pcm import BYTES_PER_MS
 from .session_config import modalities, session_fields
 from .tracker import FunctionCall, ResponseTracker
 from .validate import validate_client_event

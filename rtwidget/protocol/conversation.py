@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import Event
+from .pcm import BYTES_PER_MS
 
 Json = dict[str, Any]
-
-BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 
 
 def b64_decoded_len(text: str) -> int:

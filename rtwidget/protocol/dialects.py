@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from .names import BETA_TO_GA_SERVER, ENVELOPE_PREFIX, GA_TO_BETA_SERVER
+from .event_types import BETA_TO_GA_SERVER, ENVELOPE_PREFIX, GA_TO_BETA_SERVER
+from .pcm import BETA_FORMAT, GA_FORMAT
 
 Dialect = Literal["ga", "beta"]
 DIALECTS: tuple[str, ...] = ("ga", "beta")
 
 Json = dict[str, Any]
 
-_GA_FORMAT_TO_BETA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+_GA_FORMAT_TO_BETA = {"audio/pcm": BETA_FORMAT, "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 _BETA_FORMAT_TO_GA: dict[str, Json] = {
-    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    BETA_FORMAT: dict(GA_FORMAT),
     "g711_ulaw": {"type": "audio/pcmu"},
     "g711_alaw": {"type": "audio/pcma"},
 }

@@ -18,7 +18,7 @@ from .dialects import (
     unwrap_envelope,
     wrap_envelope,
 )
-from .names import ENVELOPE_PREFIX, GA_SERVER_EVENTS
+from .event_types import ENVELOPE_PREFIX, GA_SERVER_EVENTS
 
 Json = dict[str, Any]
 

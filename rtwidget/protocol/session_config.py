@@ -12,6 +12,7 @@ from typing import Any
 
 from .dialects import format_to_ga
 from .errors import ClientEventError
+from .event_types import PUSH_TO_TALK, VAD_TYPES
 
 Json = dict[str, Any]
 
@@ -68,13 +69,12 @@ _FRIENDLY: dict[str, tuple[str, ...]] = {
     "max_response_output_tokens": ("max_output_tokens",),
 }
 
-TURN_MODES = ("server_vad", "semantic_vad")
-_PUSH_TO_TALK = (None, "none", "manual", "push_to_talk", "push-to-talk", False)
+_PUSH_TO_TALK = (None, "none", "manual", PUSH_TO_TALK, "push-to-talk", False)
 
 
 def turn_detection(value: Any) -> Json | None:
     """``"server_vad"`` / ``"semantic_vad"`` / a dict / ``None`` (push-to-talk) -> GA turn_detection."""
-    if isinstance(value, str) and value in TURN_MODES:
+    if isinstance(value, str) and value in VAD_TYPES:
         return {"type": value}
     if value in _PUSH_TO_TALK:
         return None
@@ -87,6 +87,13 @@ def turn_detection(value: Any) -> Json | None:
         "use 'server_vad', 'semantic_vad', a dict like {'type': 'server_vad', 'silence_duration_ms': 500}, "
         "or None for push-to-talk",
     )
+
+
+def turn_mode(detection: Any) -> str:
+    """GA turn_detection (a dict or None) -> the mode a user picks: a VAD type, or push-to-talk for None."""
+    if isinstance(detection, dict):
+        return str(detection.get("type") or VAD_TYPES[0])
+    return PUSH_TO_TALK
 
 
 def modalities(value: Any) -> list[str]:

@@ -12,17 +12,11 @@ import difflib
 from typing import Any
 
 from .errors import ClientEventError
-from .names import GA_CLIENT_EVENTS
+from .event_types import GA_CLIENT_EVENTS, ROLE_PARTS
 from .session_config import BETA_SESSION_FIELDS, GA_SESSION_FIELDS, READ_ONLY_SESSION_FIELDS
 
 Json = dict[str, Any]
 
-# Content part types each message role accepts (GA). Beta names map onto GA before validation.
-ROLE_PARTS: dict[str, frozenset[str]] = {
-    "system": frozenset({"input_text"}),
-    "user": frozenset({"input_text", "input_audio", "input_image"}),
-    "assistant": frozenset({"output_text", "output_audio"}),
-}
 ITEM_TYPES = frozenset(
     {
         "message",

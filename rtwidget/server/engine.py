@@ -41,7 +41,7 @@ from typing import Any, Literal, Protocol
 
 from rtwidget import audio
 from rtwidget.protocol import dialects
-from rtwidget.protocol.names import GA_CLIENT_EVENTS
+from rtwidget.protocol.event_types import GA_CLIENT_EVENTS
 from rtwidget.protocol.session_config import GA_SESSION_FIELDS
 
 from .brain import Brain, FunctionCall, Reply, text_tokens

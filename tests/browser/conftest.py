@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jlab import CHROMIUM, CHROMIUM_ARGS, JupyterServer, NotebookPage, fake_mic_args, make_speech_wav
+
+from .jlab import CHROMIUM, CHROMIUM_ARGS, JupyterServer, NotebookPage, fake_mic_args, make_speech_wav
 
 HERE = Path(__file__).parent
 # What the fake microphone says, between 1.5 s of silence on each side; the file loops.

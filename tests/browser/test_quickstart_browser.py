@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from jlab import NotebookPage
-from test_widget_browser import SAMPLES_PER_MS, send_text, wait_played, wait_reply
+
+from .jlab import NotebookPage
+from .test_widget_browser import SAMPLES_PER_MS, send_text, wait_played, wait_reply
 
 pytestmark = pytest.mark.browser
 

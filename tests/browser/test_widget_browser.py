@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jlab import JupyterServer, NotebookPage
+
+from .jlab import JupyterServer, NotebookPage
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 import pytest
-import wire_events as S
 
 from rtwidget.protocol.connection import (
     HARMLESS_ERROR_CODES,
@@ -21,6 +20,8 @@ from rtwidget.protocol.connection import (
 )
 from rtwidget.protocol.errors import ClientEventError
 from rtwidget.protocol.events import Event, InvalidEvent, UnknownEvent
+
+from . import wire_events as S
 
 Json = dict[str, Any]
 

@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-import wire_events as S
 
-from rtwidget.protocol.conversation import BYTES_PER_MS, Conversation, Item, Part, b64_decoded_len
+from rtwidget.protocol.conversation import Conversation, Item, Part, b64_decoded_len
 from rtwidget.protocol.events import Codec
+from rtwidget.protocol.pcm import BYTES_PER_MS
+
+from . import wire_events as S
 
 Json = dict[str, Any]
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from rtwidget.protocol import dialects as d
-from rtwidget.protocol.names import (
+from rtwidget.protocol.event_types import (
     BETA_CLIENT_EVENTS,
     BETA_SERVER_EVENTS,
     BETA_TO_GA_SERVER,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import wire_events as S
 
 from rtwidget.protocol.events import INVALID, Codec, Event, InvalidEvent, UnknownEvent
+
+from . import wire_events as S
 
 GA = Codec()
 BETA = Codec("beta")

@@ -7,9 +7,10 @@ import itertools
 from typing import Any
 
 import pytest
-import wire_events as S
 
 from rtwidget.protocol.tracker import FunctionCall, ResponseTracker
+
+from . import wire_events as S
 
 Json = dict[str, Any]
 

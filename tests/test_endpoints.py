@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from rtwidget import transport
+from rtwidget import endpoints
 
 
 def test_explicit_url_with_headers_and_model() -> None:
-    ep = transport.resolve("ws://127.0.0.1:9/v1/realtime", model="m1", headers={"X-Team": "a"}, env={})
+    ep = endpoints.resolve("ws://127.0.0.1:9/v1/realtime", model="m1", headers={"X-Team": "a"}, env={})
     assert ep is not None and ep.kind == "custom" and ep.url.endswith("?model=m1")
     assert ep.headers == {"X-Team": "a"} and ep.dialect == "ga"
 
 
 def test_explicit_url_keeps_its_own_model_and_adds_key_and_beta() -> None:
-    ep = transport.resolve("wss://x.example/rt?model=mine", api_key="k", dialect="beta", env={})
+    ep = endpoints.resolve("wss://x.example/rt?model=mine", api_key="k", dialect="beta", env={})
     assert ep is not None and ep.url == "wss://x.example/rt?model=mine"
     assert ep.headers["Authorization"] == "Bearer k" and ep.headers["OpenAI-Beta"] == "realtime=v1"
     assert ep.dialect == "beta"
 
 
 def test_endpoint_object_wins() -> None:
-    given = transport.custom("ws://h/rt")
-    assert transport.resolve(given, env={"OPENAI_API_KEY": "sk-x"}) is given
+    given = endpoints.custom("ws://h/rt")
+    assert endpoints.resolve(given, env={"OPENAI_API_KEY": "sk-x"}) is given
 
 
 def test_openai_from_environment() -> None:
-    ep = transport.resolve(model="gpt-realtime-2", env={"OPENAI_API_KEY": "sk-abc"})
+    ep = endpoints.resolve(model="gpt-realtime-2", env={"OPENAI_API_KEY": "sk-abc"})
     assert ep is not None and ep.kind == "openai"
     assert ep.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime-2"
     assert ep.headers == {"Authorization": "Bearer sk-abc"}
@@ -34,7 +34,7 @@ def test_openai_from_environment() -> None:
 
 
 def test_api_key_argument_beats_environment() -> None:
-    ep = transport.resolve(api_key="sk-arg", env={"OPENAI_API_KEY": "sk-env"})
+    ep = endpoints.resolve(api_key="sk-arg", env={"OPENAI_API_KEY": "sk-env"})
     assert ep is not None and ep.headers["Authorization"] == "Bearer sk-arg"
 
 
@@ -45,11 +45,11 @@ def test_azure_ga_and_preview_shapes() -> None:
         "AZURE_OPENAI_DEPLOYMENT": "rt-deploy",
         "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
     }
-    ga = transport.resolve(env=env)
+    ga = endpoints.resolve(env=env)
     assert ga is not None and ga.kind == "azure" and ga.dialect == "ga"
     assert ga.url == "wss://myres.openai.azure.com/openai/v1/realtime?model=rt-deploy"
     assert ga.headers == {"api-key": "az-key"} and ga.describe()["label"] == "Azure (myres)"
-    preview = transport.resolve(env=env, dialect="beta")
+    preview = endpoints.resolve(env=env, dialect="beta")
     assert preview is not None and preview.dialect == "beta"
     assert preview.url == (
         "wss://myres.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=rt-deploy"
@@ -58,18 +58,18 @@ def test_azure_ga_and_preview_shapes() -> None:
 
 
 def test_azure_token_and_missing_auth() -> None:
-    ep = transport.azure("myres.openai.azure.com", "d", token="entra")
+    ep = endpoints.azure("myres.openai.azure.com", "d", token="entra")
     assert ep.headers == {"Authorization": "Bearer entra"}
     with pytest.raises(ValueError, match="api_key"):
-        transport.azure("myres.openai.azure.com", "d")
+        endpoints.azure("myres.openai.azure.com", "d")
 
 
 def test_nothing_configured_means_local() -> None:
-    assert transport.resolve(env={}) is None
-    local = transport.local("ws://127.0.0.1:5/v1/realtime", model="gpt-realtime")
+    assert endpoints.resolve(env={}) is None
+    local = endpoints.local("ws://127.0.0.1:5/v1/realtime", model="gpt-realtime")
     assert local.kind == "local" and local.url.endswith("?model=gpt-realtime") and not local.headers
 
 
 def test_custom_rejects_http_urls() -> None:
     with pytest.raises(ValueError, match="ws://"):
-        transport.custom("http://example.com")
+        endpoints.custom("http://example.com")

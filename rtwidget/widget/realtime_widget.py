@@ -1,5 +1,5 @@
 """RealtimeWidget: the notebook widget of a Session (anywidget), with traits for small state and one router for
-``kind`` messages. The front end lives in ``rtwidget/static/``; the contract is ``docs/widget-contract.md``.
+``kind`` messages. The front end lives in ``rtwidget/widget/static/``; the contract is ``docs/widget-contract.md``.
 
 Comm messages may arrive on a kernel subshell thread (JupyterLab 4.6's default) or on the main thread; either
 way they are handed to the session's I/O thread at once, where the :class:`~rtwidget.bridge.Bridge` owns all the
@@ -14,9 +14,9 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import assets
+from ..session import Session
+from . import bundle
 from .bridge import Bridge
-from .session import Session
 
 logger = logging.getLogger("rtwidget.widget")
 
@@ -34,8 +34,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     session connects in the background if it is not connected yet.
     """
 
-    _esm = traitlets.Unicode(assets.esm()).tag(sync=True)
-    _css = traitlets.Unicode(assets.css()).tag(sync=True)
+    _esm = traitlets.Unicode(bundle.esm()).tag(sync=True)
+    _css = traitlets.Unicode(bundle.css()).tag(sync=True)
 
     status = traitlets.Unicode("idle").tag(sync=True)
     status_message = traitlets.Unicode("").tag(sync=True)

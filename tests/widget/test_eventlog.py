@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rtwidget.eventlog import MAX_STRING, RowLog, clip, is_stream, public, summary
-from rtwidget.views import ToolBoard, UsageTotals
+from rtwidget.widget.eventlog import MAX_STRING, RowLog, clip, is_stream, public, summary
+from rtwidget.widget.panels import ToolBoard, UsageTotals
 
 
 def delta(item: str, text: str) -> dict[str, object]:

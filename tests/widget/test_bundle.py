@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rtwidget import assets
+from rtwidget.widget import bundle as assets
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")

@@ -1,6 +1,6 @@
 """The widget's front end as the strings anywidget loads: one ES module and one stylesheet.
 
-The files in ``rtwidget/static/`` import each other with relative imports (so Node can unit-test
+The files in ``rtwidget/widget/static/`` import each other with relative imports (so Node can unit-test
 them) and ship as they are; no build step. anywidget loads the module from a Blob URL, where
 relative imports cannot resolve, so :func:`esm` joins them into one module:
 

@@ -12,12 +12,13 @@ import re
 from collections import deque
 from typing import Any
 
+from ..audio import BYTES_PER_SECOND
+
 # Events that come in streams: merged into one row per run and item.
 _STREAMS = ("input_audio_buffer.append",)
 # How long a string in a row's ``data`` may be before it is cut (rows are for reading, not replaying).
 MAX_STRING = 1000
 _AUDIO_MARK = re.compile(r"^<(\d+) bytes>$")
-_BYTES_PER_SECOND = 48_000  # PCM16 mono at 24 kHz
 
 
 def is_stream(etype: str) -> bool:
@@ -135,7 +136,7 @@ class RowLog:
         audio = _audio_bytes(data)
         if audio:
             row["_audio"] += audio
-            row["text"] = f"{row['_audio'] / _BYTES_PER_SECOND:.2f} s of audio"
+            row["text"] = f"{row['_audio'] / BYTES_PER_SECOND:.2f} s of audio"
         elif isinstance(data.get("delta"), str):
             row["text"] += data["delta"]
 

@@ -18,10 +18,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import audio as audio_mod
+from .. import audio as audio_mod
+from ..session import CLOSED, CONNECTED, SENT, TOOL_DONE, TOOL_STARTED, LogEntry, Session
 from .eventlog import RowLog, is_stream, public
-from .session import CLOSED, CONNECTED, SENT, TOOL_DONE, TOOL_STARTED, LogEntry, Session
-from .views import ToolBoard, UsageTotals, deleted_view, item_view, response_view
+from .panels import ToolBoard, UsageTotals, deleted_view, item_view, response_view
 
 if TYPE_CHECKING:
     from .widget import RealtimeWidget

@@ -114,3 +114,20 @@ BETA_SERVER_EVENTS: frozenset[str] = (
 
 # The envelope variant wraps every event as {"type": "realtime.<type>", "data": {...}}.
 ENVELOPE_PREFIX = "realtime."
+
+# The voices the Realtime API offers (GA). The widget's picker and the local server's validation both read this.
+VOICES: tuple[str, ...] = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "marin", "sage", "shimmer", "verse")
+
+# Turn detection: the two VAD types the server runs, and push-to-talk, which is turn_detection None on the wire
+# (the client commits and asks for a response itself). TURN_MODES is what a user picks from.
+VAD_TYPES: tuple[str, ...] = ("server_vad", "semantic_vad")
+PUSH_TO_TALK = "push_to_talk"
+TURN_MODES: tuple[str, ...] = (*VAD_TYPES, PUSH_TO_TALK)
+
+# Content part types each message role accepts (GA). Beta names map onto GA before validation. The client's
+# validator and the local server both check items against this table, so they cannot disagree.
+ROLE_PARTS: dict[str, frozenset[str]] = {
+    "system": frozenset({"input_text"}),
+    "user": frozenset({"input_text", "input_audio", "input_image"}),
+    "assistant": frozenset({"output_text", "output_audio"}),
+}
