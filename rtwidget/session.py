@@ -29,7 +29,8 @@ from websockets.exceptions import ConnectionClosed
 from . import audio as audio_mod
 from . import endpoints
 from .errors import RealtimeError, SessionClosed
-from .protocol.connection import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES, Connection, elide_audio, error_code
+from .protocol.connection import Connection, elide_audio, error_code
+from .protocol.server_errors import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES
 from .protocol.conversation import Item
 from .protocol.events import Event
 from .protocol.tracker import FunctionCall

@@ -29,27 +29,20 @@ from .conversation import Conversation, b64_decoded_len
 from .dialects import Dialect, client_event_to_ga
 from .events import Codec, Event
 from .pcm import BYTES_PER_MS
+from .server_errors import error_info
 from .session_config import modalities, session_fields
 from .tracker import FunctionCall, ResponseTracker
 from .validate import validate_client_event
 
 Json = dict[str, Any]
 
-# Error codes that end the session on the server side.
-TERMINAL_ERROR_CODES = frozenset({"session_expired", "beta_api_shape_disabled"})
-# Error codes that are a harmless race (a cancel that arrived after the response ended).
-HARMLESS_ERROR_CODES = frozenset({"response_cancel_not_active"})
 # How many sent client events are remembered for linking errors to their cause.
 PENDING_LIMIT = 1024
 
 
 def error_code(event: Event) -> str | None:
     """The ``error.code`` of an ``error`` event, else None."""
-    if event.type != "error":
-        return None
-    err = event.data.get("error")
-    code = err.get("code") if isinstance(err, dict) else None
-    return code if isinstance(code, str) else None
+    return error_info(event.data).code if event.type == "error" else None
 
 
 def elide_audio(event: Json) -> Json:
@@ -166,9 +159,8 @@ class Connection:
         event = self.codec.decode(text)
         etype = event.type
         if etype == "error":
-            err = event.data.get("error")
-            cause_id = err.get("event_id") if isinstance(err, dict) else None
-            if isinstance(cause_id, str):
+            cause_id = error_info(event.data).event_id
+            if cause_id is not None:
                 event.cause = self._sent.get(cause_id)
         elif etype in ("session.created", "session.updated"):
             session = event.data.get("session")

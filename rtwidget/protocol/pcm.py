@@ -13,13 +13,3 @@ BYTES_PER_SECOND = SAMPLE_RATE * BYTES_PER_SAMPLE
 # The GA session field for this format, and its beta name.
 GA_FORMAT: dict[str, str | int] = {"type": "audio/pcm", "rate": SAMPLE_RATE}
 BETA_FORMAT = "pcm16"
-
-
-def bytes_to_ms(n_bytes: int | float) -> float:
-    """Duration in milliseconds of ``n_bytes`` of PCM16 at 24 kHz."""
-    return n_bytes / BYTES_PER_MS
-
-
-def ms_to_bytes(ms: int | float) -> int:
-    """Whole-sample byte count for ``ms`` milliseconds of PCM16 at 24 kHz."""
-    return int(ms * SAMPLES_PER_MS) * BYTES_PER_SAMPLE

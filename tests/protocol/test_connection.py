@@ -10,16 +10,10 @@ from typing import Any
 
 import pytest
 
-from rtwidget.protocol.connection import (
-    HARMLESS_ERROR_CODES,
-    PENDING_LIMIT,
-    TERMINAL_ERROR_CODES,
-    Connection,
-    elide_audio,
-    error_code,
-)
+from rtwidget.protocol.connection import PENDING_LIMIT, Connection, elide_audio, error_code
 from rtwidget.protocol.errors import ClientEventError
 from rtwidget.protocol.events import Event, InvalidEvent, UnknownEvent
+from rtwidget.protocol.server_errors import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES
 
 from . import wire_events as S
 

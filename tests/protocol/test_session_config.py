@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rtwidget.protocol import session_config as sc
 from rtwidget.protocol.errors import ClientEventError
 from rtwidget.protocol.session_config import (
     BETA_SESSION_FIELDS,
@@ -203,3 +204,11 @@ def test_session_fields_validates_values() -> None:
         session_fields(turn_detection="loud")
     with pytest.raises(ClientEventError, match="output modality"):
         session_fields(output_modalities=["video"])
+
+
+@pytest.mark.parametrize(
+    ("detection", "mode"),
+    [({"type": "semantic_vad", "eagerness": "low"}, "semantic_vad"), ({}, "server_vad"), (None, "push_to_talk")],
+)
+def test_turn_mode_reads_back_what_the_user_picked(detection: object, mode: str) -> None:
+    assert sc.turn_mode(detection) == mode
