@@ -27,7 +27,7 @@ widget
 SESSION_REPR_SETUP = """\
 import rtwidget
 session = rtwidget.Session()
-widget = session.widget
+widget = rtwidget.RealtimeWidget(session)  # the same widget the repr shows
 session
 """
 
