@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Optional
 import pydantic
 import pytest
 
-from rtwidget.tools import (
+from rtwidget.tools.tool import (
     DEFAULT_TIMEOUT,
     Tool,
     ToolRegistry,
