@@ -69,6 +69,27 @@ def format_to_ga(fmt: Any) -> Any:
 # ---------------------------------------------------------------------------------------------- sessions
 
 
+def _audio_to_beta(audio: Json) -> Json:
+    """GA ``session.audio`` -> the flat beta ``input_audio_*`` / ``voice`` / ``*_audio_format`` fields."""
+    out: Json = {}
+    inp = audio.get("input") or {}
+    for ga_key, beta_key in _INPUT_KEYS.items():
+        if ga_key in inp:
+            td = inp[ga_key]
+            if ga_key == "turn_detection" and isinstance(td, dict):
+                td = {k: v for k, v in td.items() if k != "idle_timeout_ms"}  # GA only
+            out[beta_key] = td
+    if "format" in inp:
+        out["input_audio_format"] = format_to_beta(inp["format"])
+    outp = audio.get("output") or {}
+    for ga_key, beta_key in _OUTPUT_KEYS.items():
+        if ga_key in outp:
+            out[beta_key] = outp[ga_key]
+    if "format" in outp:
+        out["output_audio_format"] = format_to_beta(outp["format"])
+    return out
+
+
 def session_to_beta(session: Json) -> Json:
     """A GA session object (or partial update) in the flat beta shape."""
     out: Json = {}
@@ -76,21 +97,7 @@ def session_to_beta(session: Json) -> Json:
         if key == "type":
             continue
         if key == "audio" and isinstance(value, dict):
-            inp = value.get("input") or {}
-            for ga_key, beta_key in _INPUT_KEYS.items():
-                if ga_key in inp:
-                    td = inp[ga_key]
-                    if ga_key == "turn_detection" and isinstance(td, dict):
-                        td = {k: v for k, v in td.items() if k != "idle_timeout_ms"}
-                    out[beta_key] = td
-            if "format" in inp:
-                out["input_audio_format"] = format_to_beta(inp["format"])
-            outp = value.get("output") or {}
-            for ga_key, beta_key in _OUTPUT_KEYS.items():
-                if ga_key in outp:
-                    out[beta_key] = outp[ga_key]
-            if "format" in outp:
-                out["output_audio_format"] = format_to_beta(outp["format"])
+            out.update(_audio_to_beta(value))
         elif key == "output_modalities":
             out["modalities"] = ["text"] if list(value) == ["text"] else ["text", "audio"]
         elif key == "max_output_tokens":
@@ -98,6 +105,26 @@ def session_to_beta(session: Json) -> Json:
         else:
             out[key] = value
     return out
+
+
+def _beta_field_to_ga(key: str, value: Any, out: Json, audio_in: Json, audio_out: Json) -> None:
+    """Put one flat beta session field where GA keeps it (``out``, or ``audio.input`` / ``audio.output``)."""
+    if key == "modalities":
+        out["output_modalities"] = ["audio"] if "audio" in value else ["text"]
+    elif key == "max_response_output_tokens":
+        out["max_output_tokens"] = value
+    elif key == "input_audio_format":
+        audio_in["format"] = format_to_ga(value)
+    elif key == "output_audio_format":
+        audio_out["format"] = format_to_ga(value)
+    elif key in _BETA_INPUT_KEYS:
+        audio_in[_BETA_INPUT_KEYS[key]] = value
+    elif key in _OUTPUT_KEYS:
+        audio_out[key] = value
+    elif key == "object" and value == "realtime.transcription_session":
+        out[key] = "realtime.session"
+    else:
+        out[key] = value
 
 
 def session_to_ga(session: Json, session_type: str = "realtime") -> Json:
@@ -109,24 +136,8 @@ def session_to_ga(session: Json, session_type: str = "realtime") -> Json:
     audio_in: Json = {}
     audio_out: Json = {}
     for key, value in session.items():
-        if key in ("temperature", "client_secret"):
-            continue
-        if key == "modalities":
-            out["output_modalities"] = ["audio"] if "audio" in value else ["text"]
-        elif key == "max_response_output_tokens":
-            out["max_output_tokens"] = value
-        elif key == "input_audio_format":
-            audio_in["format"] = format_to_ga(value)
-        elif key == "output_audio_format":
-            audio_out["format"] = format_to_ga(value)
-        elif key in _BETA_INPUT_KEYS:
-            audio_in[_BETA_INPUT_KEYS[key]] = value
-        elif key in _OUTPUT_KEYS:
-            audio_out[key] = value
-        elif key == "object" and value == "realtime.transcription_session":
-            out[key] = "realtime.session"
-        else:
-            out[key] = value
+        if key not in ("temperature", "client_secret"):
+            _beta_field_to_ga(key, value, out, audio_in, audio_out)
     if audio_in or audio_out:
         audio: Json = {}
         if audio_in:
