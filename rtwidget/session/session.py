@@ -26,15 +26,15 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from . import audio as audio_mod
-from . import endpoints
-from .errors import RealtimeError, SessionClosed
-from .protocol.connection import Connection, elide_audio, error_code
-from .protocol.server_errors import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES
-from .protocol.conversation import Item
-from .protocol.events import Event
-from .protocol.tracker import FunctionCall
-from .tools import Tool, ToolRegistry, ToolResult
+from .. import audio as audio_mod
+from .. import endpoints
+from ..errors import RealtimeError, SessionClosed
+from ..protocol.connection import Connection, elide_audio, error_code
+from ..protocol.server_errors import HARMLESS_ERROR_CODES, TERMINAL_ERROR_CODES
+from ..protocol.conversation import Item
+from ..protocol.events import Event
+from ..protocol.tracker import FunctionCall
+from ..tools import Tool, ToolRegistry, ToolResult
 
 logger = logging.getLogger("rtwidget.session")
 
@@ -318,7 +318,7 @@ class Session:
             headers=self._headers,
         )
         if endpoint is None:
-            from .server import (
+            from ..server import (
                 shared_server,  # floor 3 beside us; imported lazily: most sessions never need it
             )
 
