@@ -1,14 +1,46 @@
-"""Tool registry: JSON schema from a Python signature, validated calls, execution (floor 2)."""
+"""Tool registry: JSON schema from a Python signature, validated calls, execution (floor 2).
 
-from .tool import (
-    DEFAULT_TIMEOUT,
-    NAME_PATTERN,
-    Tool,
-    ToolRegistry,
-    ToolResult,
-    output_to_string,
-    parse_docstring,
-)
+A *tool* is a Python function the model may call. Registering it builds, through pydantic, a model of its
+arguments from the signature, the type hints and the docstring; that model gives both the JSON schema sent to
+the Realtime API and the validation of the arguments the model sends back::
+
+    registry = ToolRegistry()
+
+    @registry.tool
+    def get_weather(city: str, units: Literal["c", "f"] = "c") -> dict:
+        '''Current weather for a city.
+
+        Args:
+            city: City name, e.g. "Paris".
+            units: Temperature units.
+        '''
+        ...
+
+    registry.schemas()                    # -> [{"type": "function", "name": "get_weather", ...}]
+    result = await registry.call("get_weather", '{"city": "Paris"}', call_id="call_1")
+    result.output                         # -> the string to send as the function_call_output
+
+Conventions:
+
+- Every call ends in a :class:`ToolResult` with a string ``output``; :meth:`ToolRegistry.call` and
+  :meth:`Tool.run` never raise (except :class:`asyncio.CancelledError`, and ``KeyboardInterrupt``).
+- Return values become strings with :func:`output_to_string`: a ``str`` is kept exactly, everything else,
+  ``None`` included, is JSON (so ``None`` becomes ``"null"``).
+- Failures (unknown tool, invalid JSON, invalid arguments, exception, timeout, unconvertible return value)
+  give ``{"error": "<short text>", "tool": "<name>"}`` as the output, so the model can read what went wrong.
+- Sync tools run in a worker thread, async tools on the running loop. A timed-out sync tool cannot be killed:
+  its output says it timed out and its thread keeps running until the function returns.
+
+The modules, one job each: ``registry`` (:class:`ToolRegistry`), ``tool`` (:class:`Tool`: wrapping and
+running one function), ``signature`` (type hints -> pydantic model), ``docstring`` (Google, reST, NumPy),
+``schema`` (JSON schema clean-up), ``output`` (:class:`ToolResult`, return values as strings, error outputs).
+All log to the ``rtwidget.tools`` logger.
+"""
+
+from .docstring import parse_docstring
+from .output import ToolResult, output_to_string
+from .registry import ToolRegistry
+from .tool import DEFAULT_TIMEOUT, NAME_PATTERN, Tool
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -17,15 +17,15 @@ from typing import Annotated, Any, Literal, Optional
 import pydantic
 import pytest
 
-from rtwidget.tools.tool import (
+from rtwidget.tools import (
     DEFAULT_TIMEOUT,
     Tool,
     ToolRegistry,
     ToolResult,
-    _clean_schema,
     output_to_string,
     parse_docstring,
 )
+from rtwidget.tools.schema import clean_schema as _clean_schema
 
 # ----------------------------------------------------------------------------------------------------------
 # Types used by the tools below (module level, so string annotations resolve)
