@@ -1,6 +1,6 @@
 """rtwidget's local Realtime server: speaks the GA protocol on loopback, with no API key and no network.
 
-- :class:`LocalServer` / :func:`shared_server` (``app``): the websockets server.
+- :class:`LocalServer` / :func:`shared_server` (``local_server``): the websockets server.
 - :class:`Engine` (``engine``): the sans-I/O protocol engine, one per connection.
 - :class:`Brain` (``brain``): the deterministic "model".
 - :class:`Script` (``script``): scripted events, errors and disconnects for tests.
@@ -11,9 +11,9 @@ See ``docs/local-server.md``.
 
 from __future__ import annotations
 
-from .app import LocalServer, shared_server
 from .brain import Brain, FunctionCall, Reply
 from .engine import Engine, EngineConfig
+from .local_server import LocalServer, shared_server
 from .script import Rule, Script
 
 __all__ = [

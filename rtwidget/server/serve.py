@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import signal
 
-from .app import LocalServer
+from .local_server import LocalServer
 from .script import Script
 
 __all__ = ["add_serve_arguments", "serve"]

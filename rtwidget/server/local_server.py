@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -38,6 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from rtwidget._loopthread import LoopThread
 from rtwidget.protocol import dialects
 
 from .brain import Brain
@@ -100,9 +102,8 @@ class LocalServer:
         self._server: Server | None = None
         # Connection pump tasks (one per open connection), so stop() can wait for them.
         self._tasks: set[asyncio.Task[None]] = set()
-        # Set by start_in_thread(): the server's own loop and thread.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        # Set by start_in_thread(): the server's own I/O thread and loop (the same kind a Session uses).
+        self._thread: LoopThread | None = None
         # Connections served so far (for logs and tests).
         self.connections_served = 0
 
@@ -177,49 +178,28 @@ class LocalServer:
         """Run the server on its own daemon thread with its own event loop; returns self once listening."""
         if self._thread is not None:
             return self
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_default_executor())
-                loop.close()
-
-        thread = threading.Thread(target=run, name="rtwidget-local-server", daemon=True)
-        thread.start()
-        if not started.wait(timeout):
-            raise TimeoutError(f"the local server did not start within {timeout} s")
-        if failure:
-            thread.join(timeout)
-            raise failure[0]
-        self._loop, self._thread = loop, thread
+        thread = LoopThread("rtwidget-local-server")
+        try:
+            thread.submit(self.start()).result(timeout)
+        except concurrent.futures.TimeoutError:
+            thread.stop(timeout)
+            raise TimeoutError(f"the local server did not start within {timeout} s") from None
+        except BaseException:
+            thread.stop(timeout)
+            raise
+        self._thread = thread
         return self
 
     def stop_in_thread(self, timeout: float = 10.0) -> None:
         """Stop a server started with :meth:`start_in_thread`, and its thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
-        self._loop = self._thread = None
-        if loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(self.stop(), loop)
-            try:
-                future.result(timeout)
-            finally:
-                loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
+        try:
+            if thread.running:
+                thread.submit(self.stop()).result(timeout)
+        finally:
+            thread.stop(timeout)
 
     # ---------------------------------------------------------------------------------------- connections
 

@@ -8,30 +8,22 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rtwidget.server import LocalServer, Script, shared_server
-from rtwidget.server.app import _model_from
+from rtwidget.server.local_server import _model_from
+from tests.support import run, scaled
 
-T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(coro: Awaitable[T], timeout: float = 10.0) -> T:
-    async def main() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(main())
-
-
 async def recv(ws: ClientConnection) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[no-any-return]
+    return json.loads(await asyncio.wait_for(ws.recv(), scaled(5)))  # type: ignore[no-any-return]
 
 
 async def recv_until(ws: ClientConnection, type_: str) -> list[dict[str, Any]]:
@@ -42,15 +34,14 @@ async def recv_until(ws: ClientConnection, type_: str) -> list[dict[str, Any]]:
             return events
 
 
-def test_ga_server_refuses_beta_clients_with_close_4000() -> None:
+def test_ga_server_refuses_beta_clients_with_close_4000(local_server: LocalServer) -> None:
     async def main() -> tuple[dict[str, Any], int | None]:
-        async with LocalServer(pace="fast") as server:
-            headers = {"Authorization": "Bearer sk-whatever", "OpenAI-Beta": "realtime=v1"}
-            async with connect(server.url + "?model=gpt-realtime", additional_headers=headers) as ws:
-                event = await recv(ws)
-                with pytest.raises(ConnectionClosed):
-                    await recv(ws)
-                return event, ws.close_code
+        headers = {"Authorization": "Bearer sk-whatever", "OpenAI-Beta": "realtime=v1"}
+        async with connect(local_server.url + "?model=gpt-realtime", additional_headers=headers) as ws:
+            event = await recv(ws)
+            with pytest.raises(ConnectionClosed):
+                await recv(ws)
+            return event, ws.close_code
 
     event, code = run(main())
     assert event["type"] == "error" and event["error"]["code"] == "beta_api_shape_disabled"
@@ -75,26 +66,25 @@ def test_beta_server_speaks_beta() -> None:
     assert "conversation.item.added" not in names
 
 
-def test_paths_models_subprotocol_and_404() -> None:
+def test_paths_models_subprotocol_and_404(local_server: LocalServer) -> None:
     async def main() -> list[Any]:
         out: list[Any] = []
-        async with LocalServer(pace="fast") as server:
-            base = f"ws://127.0.0.1:{server.port}"
-            for path in (
-                "/v1/realtime",
-                "/v1/realtime?model=gpt-realtime-mini",
-                "/openai/v1/realtime?model=my-deployment",
-                "/openai/realtime?api-version=2025-04-01-preview&deployment=preview-dep",
-                "/",
-            ):
-                async with connect(base + path, additional_headers={"api-key": "x"}) as ws:
-                    out.append((await recv(ws))["session"]["model"])
-            async with connect(server.url, subprotocols=["realtime", "openai-insecure-api-key.ek_1"]) as ws:  # type: ignore[list-item]
-                out.append(ws.subprotocol)
-            with pytest.raises(InvalidStatus) as info:
-                async with connect(base + "/v2/elsewhere"):
-                    pass
-            out.append(info.value.response.status_code)
+        base = f"ws://127.0.0.1:{local_server.port}"
+        for path in (
+            "/v1/realtime",
+            "/v1/realtime?model=gpt-realtime-mini",
+            "/openai/v1/realtime?model=my-deployment",
+            "/openai/realtime?api-version=2025-04-01-preview&deployment=preview-dep",
+            "/",
+        ):
+            async with connect(base + path, additional_headers={"api-key": "x"}) as ws:
+                out.append((await recv(ws))["session"]["model"])
+        async with connect(local_server.url, subprotocols=["realtime", "openai-insecure-api-key.ek_1"]) as ws:  # type: ignore[list-item]
+            out.append(ws.subprotocol)
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(base + "/v2/elsewhere"):
+                pass
+        out.append(info.value.response.status_code)
         return out
 
     assert run(main()) == [
@@ -145,9 +135,9 @@ def test_realtime_pace_streams_audio_at_real_time() -> None:
                     audio_bytes += len(event["delta"]) * 3 // 4
             return loop.time() - t0, audio_bytes / 48000
 
-    elapsed, seconds = run(main(), 20)
+    elapsed, seconds = run(main())
     assert seconds > 2.0
-    assert seconds - 0.4 < elapsed < seconds + 0.5  # released at real time, a quarter second ahead
+    assert seconds - 0.4 < elapsed < seconds + scaled(0.5)  # released at real time, a quarter second ahead
 
 
 def test_envelope_server() -> None:
@@ -219,4 +209,4 @@ def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path, command: 
         assert run(talk()) == ["session.created", "error"]
     finally:
         proc.terminate()
-        assert proc.wait(10) == 0
+        assert proc.wait(scaled(10)) == 0
