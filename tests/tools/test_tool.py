@@ -182,7 +182,7 @@ def test_sync_timeout_leaves_thread_running() -> None:
     assert not result.ok and result.error_kind == "timeout"
     assert result.error == "timed out after 0.2 s"
     assert json.loads(result.output) == {"error": "timed out after 0.2 s", "tool": "slow"}
-    assert 0.15 < result.duration_s < 2
+    assert result.duration_s >= 0.15  # it waited out the timeout (returning early is proved above, without a clock)
 
 
 def test_async_timeout_cancels_the_coroutine() -> None:
