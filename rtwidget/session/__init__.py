@@ -1,26 +1,39 @@
-"""The session package (floor 3): a Realtime session pumping the protocol core over a WebSocket."""
+"""The session package (floor 3): a Realtime session pumping the protocol core over a WebSocket.
 
-from .session import (
-    CLOSED,
-    CONNECTED,
-    SENT,
-    TOOL_DONE,
-    TOOL_STARTED,
-    LogEntry,
-    OutOfBandResult,
-    RealtimeError,
-    Reply,
-    Session,
-    SessionClosed,
-    ToolCallRecord,
-)
+- ``session``: :class:`Session`, its lifecycle and the pump, on its own I/O thread;
+- ``dispatch``: the one event bus (handlers, waiters, ``events()``, log listeners) and its threading rule;
+- ``sending``: the client-event methods; ``turns``: ``ask`` and out-of-band responses;
+- ``tool_runner``: the model's function calls; ``reporting``: server errors and user-code failures;
+- ``local_events``: the ``rtwidget.*`` events and the log's records; ``endpoint_policy``: where to connect.
+
+The widget (floor 4) takes what it needs of the protocol from here, never from ``rtwidget.protocol``.
+"""
+
+from ..errors import RealtimeError, SessionClosed
+from ..protocol.event_types import PUSH_TO_TALK, TURN_MODES, VAD_TYPES, VOICES
+from ..protocol.events import Event
+from ..protocol.server_errors import HARMLESS_ERROR_CODES, ErrorInfo, error_info
+from ..protocol.session_config import turn_mode
+from .endpoint_policy import EndpointFactory, local_server_endpoint
+from .local_events import CLOSED, CONNECTED, ERROR, SENT, TOOL_DONE, TOOL_STARTED, LogEntry, ToolCallRecord
+from .session import Session
+from .turns import OutOfBandResult, Reply
 
 __all__ = [
     "CLOSED",
     "CONNECTED",
+    "ERROR",
+    "HARMLESS_ERROR_CODES",
+    "PUSH_TO_TALK",
     "SENT",
     "TOOL_DONE",
     "TOOL_STARTED",
+    "TURN_MODES",
+    "VAD_TYPES",
+    "VOICES",
+    "EndpointFactory",
+    "ErrorInfo",
+    "Event",
     "LogEntry",
     "OutOfBandResult",
     "RealtimeError",
@@ -28,4 +41,7 @@ __all__ = [
     "Session",
     "SessionClosed",
     "ToolCallRecord",
+    "error_info",
+    "local_server_endpoint",
+    "turn_mode",
 ]

@@ -1,0 +1,104 @@
+"""The client-event methods of :class:`~rtwidget.session.session.Session` (a mixin, so that module stays about
+the lifecycle and the pump).
+
+Each method hands its work to the I/O loop: the protocol core validates the client event (a
+:class:`~rtwidget.errors.ClientEventError` names the problem, and nothing is sent), gives it an event id and
+queues it; the session's pump then moves it to the writer. All are safe from any thread and return event ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from .. import audio as audio_mod
+from .._loopthread import LoopThread
+from ..protocol.connection import Connection
+
+T = TypeVar("T")
+
+
+class SendingMixin:
+    """``send``, ``update``, ``send_text``, the audio buffer, ``respond``, ``cancel``, ``truncate``, history."""
+
+    _io: LoopThread
+    _conn: Connection
+    _config: dict[str, Any]
+
+    def _flush(self) -> None:
+        """Move the core's queued client events to the writer (the session's pump)."""
+        raise NotImplementedError
+
+    def _send_via(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which queues client events in the core) on the I/O loop, flush, and return its result."""
+
+        def run() -> T:
+            result = fn()
+            self._flush()
+            return result
+
+        return self._io.call(run)
+
+    def send(self, event: dict[str, Any]) -> str:
+        """Send any client event (validated first; ClientEventError names the problem); returns its event_id."""
+        return self._send_via(lambda: self._conn.send(event))
+
+    def update(self, **session_fields: Any) -> str:
+        """``session.update`` with friendly or beta-style names (``voice=``, ``turn_detection=``, ...)."""
+
+        def run() -> str:
+            event_id = self._conn.update_session(**session_fields)
+            self._config.update(session_fields)  # what a reconnect sends; only once the core accepted it
+            return event_id
+
+        return self._send_via(run)
+
+    def send_text(self, text: str, respond: bool = True) -> list[str]:
+        """A user text message, then ``response.create`` if ``respond``; returns the event ids."""
+        return self._send_via(lambda: self._conn.send_text(text, respond=respond))
+
+    def append_audio(self, pcm: audio_mod.PcmLike, sample_rate: int = audio_mod.SAMPLE_RATE) -> list[str]:
+        """Stream microphone audio into the input buffer (resampled to 24 kHz PCM16, sent in 100 ms appends)."""
+        data = audio_mod.to_pcm16(pcm, sample_rate)
+        return self._send_via(lambda: [self._conn.append_audio(c) for c in audio_mod.chunks(data, 100)])
+
+    def commit_audio(self) -> str:
+        """``input_audio_buffer.commit`` (needs at least 100 ms of audio in the buffer)."""
+        return self._send_via(self._conn.commit_audio)
+
+    def clear_audio(self) -> str:
+        """``input_audio_buffer.clear``."""
+        return self._send_via(self._conn.clear_audio)
+
+    def send_audio(
+        self,
+        pcm: audio_mod.PcmLike,
+        sample_rate: int = audio_mod.SAMPLE_RATE,
+        commit: bool = True,
+        respond: bool = True,
+    ) -> list[str]:
+        """Send a whole utterance (bytes or numpy, any rate).
+
+        With ``commit=True`` it becomes one user ``input_audio`` item (so server VAD cannot split it), then
+        ``response.create`` if ``respond``. With ``commit=False`` it is only appended to the input buffer.
+        """
+        data = audio_mod.to_pcm16(pcm, sample_rate)
+        if not commit:
+            return self.append_audio(data)
+        return self._send_via(lambda: self._conn.send_audio_item(data, respond=respond))
+
+    def respond(self, **response_fields: Any) -> str:
+        """``response.create`` with optional overrides (``instructions=``, ``voice=``, ``modalities=``, ...)."""
+        return self._send_via(lambda: self._conn.respond(**response_fields))
+
+    def cancel(self) -> str:
+        """``response.cancel``. Harmless if nothing is running."""
+        return self._send_via(self._conn.cancel)
+
+    def truncate(self, item_id: str, audio_end_ms: float) -> str | None:
+        """Cut an assistant item at the audio actually played (clamped; None if all of it was heard)."""
+        return self._send_via(lambda: self._conn.truncate(item_id, audio_end_ms))
+
+    def load_history(self, messages: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Add earlier messages (``[{"role": "user", "content": "..."}]`` or items) with the right content types."""
+        return self._send_via(lambda: self._conn.load_history(messages))

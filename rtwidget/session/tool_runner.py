@@ -1,0 +1,89 @@
+"""Running the model's function calls for a session, on its I/O loop.
+
+Sync tools run in a small worker pool (a slow tool never blocks the I/O loop), async tools on the loop itself.
+Each call is announced (``rtwidget.tool.started``, then ``rtwidget.tool.done`` before its output goes out, and
+``rtwidget.error`` when the tool's own code raised or timed out) and recorded as a :class:`ToolCallRecord`.
+Sending the output is the session's business: :meth:`ToolRunner.run` returns the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any
+
+from ..protocol.tracker import FunctionCall
+from ..tools import ToolRegistry, ToolResult
+from .local_events import ERROR, TOOL_DONE, TOOL_STARTED, ToolCallRecord
+from .reporting import tool_failure_data
+
+# Sync tools run in this many worker threads.
+TOOL_WORKERS = 4
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+class ToolRunner:
+    """Runs calls from ``registry``, tells ``emit(type, data)`` about them, keeps their :attr:`records`.
+
+    Used on the I/O loop only. :attr:`tasks` holds the calls in flight (the session spawns them into it).
+    """
+
+    def __init__(self, registry: ToolRegistry, emit: Emit) -> None:
+        self.registry = registry
+        self.records: list[ToolCallRecord] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._emit = emit
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def run(self, call: FunctionCall) -> ToolResult:
+        """Run one call (never raises but for cancellation) and announce and record it."""
+        self._emit(
+            TOOL_STARTED,
+            {"name": call.name, "call_id": call.call_id, "arguments": call.arguments, "response_id": call.response_id},
+        )
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(TOOL_WORKERS, thread_name_prefix="rtwidget-tool")
+        result = await self.registry.call(call.name, call.arguments, call_id=call.call_id, executor=self._executor)
+        self.records.append(
+            ToolCallRecord(
+                call.name,
+                call.call_id,
+                result.arguments,
+                result.output,
+                result.ok,
+                result.error,
+                call.response_id,
+                result.duration_s,
+            )
+        )
+        self._emit(
+            TOOL_DONE,
+            {
+                "name": call.name,
+                "call_id": call.call_id,
+                "output": result.output,
+                "ok": result.ok,
+                "error": result.error,
+                "error_kind": result.error_kind,
+                "reply": result.reply,
+                "duration_s": result.duration_s,
+                "response_id": call.response_id,
+            },
+        )
+        failure = tool_failure_data(result)
+        if failure is not None:  # the registry logged it; the user also sees it
+            self._emit(ERROR, failure)
+        return result
+
+    def running(self) -> bool:
+        """True while a call other than the current task is still running."""
+        current = asyncio.current_task()
+        return any(not t.done() and t is not current for t in self.tasks)
+
+    def shutdown(self) -> None:
+        """Stop the worker pool (threads of sync tools still running finish on their own)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
