@@ -1,20 +1,16 @@
+// The event log's data and helpers: the bounded row store, filtered views, the virtual list's
+// visible range and the formatting of rows.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  FilterView,
-  RowStore,
-  dirArrow,
-  formatBytes,
-  formatClock,
-  formatRelTime,
-  pushBounded,
-  visibleRange,
-} from "../../rtwidget/widget/static/eventlog.js";
+import { pushBounded } from "../../rtwidget/widget/static/debug.js";
+import { dirArrow, formatBytes, formatClock, formatRelTime } from "../../rtwidget/widget/static/format.js";
+import { visibleRange } from "../../rtwidget/widget/static/logview.js";
+import { FilterView, RowStore } from "../../rtwidget/widget/static/rows.js";
 
 /**
  * @param {number} id
- * @param {Partial<import("../../rtwidget/widget/static/eventlog.js").Row>} [extra]
- * @returns {import("../../rtwidget/widget/static/eventlog.js").Row}
+ * @param {Partial<import("../../rtwidget/widget/static/rows.js").Row>} [extra]
+ * @returns {import("../../rtwidget/widget/static/rows.js").Row}
  */
 function row(id, extra = {}) {
   return {

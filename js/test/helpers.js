@@ -1,5 +1,5 @@
-// Test helpers: read the shipped files, join worklet sources the way rtwidget/assets.py does, and
-// run a worklet in a node:vm context with a fake AudioWorkletGlobalScope.
+// Test helpers: read the shipped files, join worklet sources the way rtwidget/widget/bundle.py does,
+// run a worklet in a node:vm context with a fake AudioWorkletGlobalScope, and a fake model proxy.
 import { readFileSync } from "node:fs";
 import vm from "node:vm";
 
@@ -13,7 +13,7 @@ export function readStatic(name) {
   return readFileSync(new URL(name, STATIC_DIR), "utf8");
 }
 
-// Mirror of assets.py's _RELATIVE_IMPORT (a test compares the two joins).
+// Mirror of bundle.py's _RELATIVE_IMPORT (a test compares the two joins).
 const RELATIVE_IMPORT = /^import\s[^;]*?\sfrom\s+"\.\/[\w.-]+\.js";[ \t]*(?:\r?\n|$)/gm;
 
 /**
@@ -25,7 +25,7 @@ export function stripImports(source) {
 }
 
 /**
- * dsp.js + the worklet file, import-stripped: the text assets.worklet_source() produces.
+ * dsp.js + the worklet file, import-stripped: the text bundle.worklet_source() produces.
  * @param {"capture" | "playback"} name
  * @returns {string}
  */
@@ -161,3 +161,75 @@ export function rmsOf(x, from = 0, to = x.length) {
   for (let i = from; i < to; i++) s += x[i] * x[i];
   return Math.sqrt(s / Math.max(1, to - from));
 }
+
+/** A stand-in for anywidget's model proxy (Backbone-style events), recording what the widget sends. */
+export class FakeModel {
+  /** @param {Record<string, any>} [state] */
+  constructor(state = {}) {
+    /** @type {Record<string, any>} */
+    this.state = {
+      status: "idle",
+      endpoint: { kind: "local", label: "local", model: "m", dialect: "ga" },
+      turn_mode: "server_vad",
+      muted: false,
+      echo_cancellation: true,
+      mic_chunk_ms: 100,
+      playback_start_ms: 60,
+      log_limit: 5000,
+      counters: {},
+      usage: {},
+      ...state,
+    };
+    /** @type {{content: any, buffers: any}[]} */
+    this.sent = [];
+    this.saves = 0;
+    /** @type {Map<string, Set<(...args: any[]) => void>>} */
+    this.handlers = new Map();
+  }
+  /** @param {string} k */
+  get(k) {
+    return this.state[k];
+  }
+  /** @param {string} k @param {any} v */
+  set(k, v) {
+    this.state[k] = v;
+    this.trigger(`change:${k}`, this, v);
+    this.trigger("change", this);
+  }
+  save_changes() {
+    this.saves++;
+  }
+  /** @param {any} content @param {any} [_callbacks] @param {any} [buffers] */
+  send(content, _callbacks, buffers) {
+    this.sent.push({ content, buffers });
+  }
+  /** @param {string} name @param {(...args: any[]) => void} cb */
+  on(name, cb) {
+    if (!this.handlers.has(name)) this.handlers.set(name, new Set());
+    this.handlers.get(name)?.add(cb);
+  }
+  /** @param {string | null} [name] @param {((...args: any[]) => void) | null} [cb] */
+  off(name, cb) {
+    if (name && cb) this.handlers.get(name)?.delete(cb);
+  }
+  /** @param {string} name @param {...any} args */
+  trigger(name, ...args) {
+    for (const cb of [...(this.handlers.get(name) ?? [])]) cb(...args);
+  }
+  /** @param {any} content @param {any[]} [buffers] */
+  receive(content, buffers = []) {
+    this.trigger("msg:custom", content, buffers);
+  }
+  /** @param {string} kind */
+  sentOf(kind) {
+    return this.sent.map((s) => s.content).filter((c) => c.kind === kind);
+  }
+  listenerCount() {
+    let n = 0;
+    for (const set of this.handlers.values()) n += set.size;
+    return n;
+  }
+}
+
+/** Let queued promise callbacks and zero-delay timers run. */
+export const tick = () => new Promise((resolve) => setTimeout(resolve, 0));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PanelState, formatSeconds, heardLabel, prettyJson, usageSummary } from "../../rtwidget/widget/static/panels.js";
+import { formatSeconds, heardLabel, levelToFraction, prettyJson, usageSummary } from "../../rtwidget/widget/static/format.js";
+import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
 
 describe("PanelState", () => {
   it("keeps items in arrival order and merges updates by id", () => {
@@ -115,5 +116,15 @@ describe("panel formatting", () => {
     assert.equal(prettyJson({ b: [1] }), '{\n  "b": [\n    1\n  ]\n}');
     assert.equal(prettyJson("not json {"), "not json {");
     assert.equal(prettyJson(null), "");
+  });
+});
+
+describe("levelToFraction", () => {
+  it("maps -60..0 dBFS to 0..1", () => {
+    assert.equal(levelToFraction(0), 0);
+    assert.equal(levelToFraction(1), 1);
+    assert.ok(Math.abs(levelToFraction(0.001)) < 1e-9);
+    assert.ok(Math.abs(levelToFraction(0.0316) - 0.5) < 0.01);
+    assert.equal(levelToFraction(NaN), 0);
   });
 });

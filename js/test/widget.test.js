@@ -1,279 +1,250 @@
-// widget.js in Node: no DOM and no Web Audio, so this covers the message router, the per-model
-// record, the debug hook, mic error messages and push-to-talk ordering. Rendering is for the
-// browser tests.
+// The anywidget entry point with a fake DOM (fakedom.js): the factory, per-model state found by
+// render, views drawn from it, and cleanups that leave no listener behind (DOM, model, timers,
+// animation frames). What the page really shows is for the browser tests.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { MicSender, micError } from "../../rtwidget/widget/static/audio.js";
-import widget, { levelToFraction } from "../../rtwidget/widget/static/widget.js";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { turnModeLabel, turnModes } from "../../rtwidget/widget/static/controls.js";
+import widgetFactory, { createWidget } from "../../rtwidget/widget/static/widget.js";
+import { FakeElement, installDom } from "./fakedom.js";
+import { FakeModel, tick } from "./helpers.js";
 
-/** A stand-in for anywidget's model proxy (Backbone-style events). */
-class FakeModel {
-  /** @param {Record<string, any>} [state] */
-  constructor(state = {}) {
-    /** @type {Record<string, any>} */
-    this.state = {
-      status: "idle",
-      endpoint: { kind: "local", label: "local", model: "m", dialect: "ga" },
-      turn_mode: "server_vad",
-      muted: false,
-      echo_cancellation: true,
-      mic_chunk_ms: 100,
-      playback_start_ms: 60,
-      log_limit: 5000,
-      counters: {},
-      usage: {},
-      ...state,
-    };
-    /** @type {{content: any, buffers: any}[]} */
-    this.sent = [];
-    /** @type {Map<string, Set<(...args: any[]) => void>>} */
-    this.handlers = new Map();
-  }
-  /** @param {string} k */
-  get(k) {
-    return this.state[k];
-  }
-  /** @param {string} k @param {any} v */
-  set(k, v) {
-    this.state[k] = v;
-    this.trigger(`change:${k}`, this, v);
-    this.trigger("change", this);
-  }
-  save_changes() {}
-  /** @param {any} content @param {any} [_callbacks] @param {any} [buffers] */
-  send(content, _callbacks, buffers) {
-    this.sent.push({ content, buffers });
-  }
-  /** @param {string} name @param {(...args: any[]) => void} cb */
-  on(name, cb) {
-    if (!this.handlers.has(name)) this.handlers.set(name, new Set());
-    this.handlers.get(name)?.add(cb);
-  }
-  /** @param {string | null} [name] @param {((...args: any[]) => void) | null} [cb] */
-  off(name, cb) {
-    if (name && cb) this.handlers.get(name)?.delete(cb);
-  }
-  /** @param {string} name @param {...any} args */
-  trigger(name, ...args) {
-    for (const cb of this.handlers.get(name) ?? []) cb(...args);
-  }
-  /** @param {any} content @param {any[]} [buffers] */
-  receive(content, buffers = []) {
-    this.trigger("msg:custom", content, buffers);
-  }
-  /** @param {string} kind */
-  sentOf(kind) {
-    return this.sent.map((s) => s.content).filter((c) => c.kind === kind);
-  }
-  listenerCount() {
-    let n = 0;
-    for (const set of this.handlers.values()) n += set.size;
-    return n;
-  }
+/** @type {import("./fakedom.js").FakeDom} */
+let dom;
+beforeEach(() => {
+  dom = installDom();
+});
+afterEach(() => {
+  dom.uninstall();
+});
+
+/**
+ * @param {FakeElement} el
+ * @param {string} name
+ * @returns {FakeElement}
+ */
+function rt(el, name) {
+  const found = el.querySelector(`[data-rt="${name}"]`);
+  assert.ok(found, `data-rt=${name}`);
+  return found;
 }
 
-/** @param {FakeModel} model */
-function init(model) {
-  const cleanup = widget.initialize({ model });
+/**
+ * The debug entry (and state) the newest initialize registered.
+ * @returns {{stats: any, closed: boolean, record: any}}
+ */
+function newestDebug() {
   const models = /** @type {any} */ (globalThis).__rtwidget.models;
-  const debug = models[models.length - 1];
-  return { cleanup, debug, rec: debug.record };
+  return models[models.length - 1];
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+/**
+ * One model through anywidget's life: the factory, initialize, then `views` renders.
+ * @param {number} views
+ * @param {Record<string, any>} [traits]
+ */
+function mount(views, traits = {}) {
+  const model = new FakeModel(traits);
+  const baseline = model.listenerCount();
+  const def = createWidget();
+  const closeModel = def.initialize({ model });
+  const debug = newestDebug();
+  const els = Array.from({ length: views }, () => new FakeElement("div"));
+  const closeViews = els.map((el) => def.render({ model, el: /** @type {any} */ (el) }));
+  return { model, baseline, debug, state: debug.record, els, closeViews, closeModel };
+}
 
-describe("initialize", () => {
-  it("registers a debug record with the contract's stats", () => {
-    const model = new FakeModel();
-    const { cleanup, debug } = init(model);
-    for (const key of ["playedSamples", "playStarts", "micChunks", "flushes", "frameTimes"]) {
-      assert.ok(key in debug.stats, key);
+const ERROR = {
+  source: "tool",
+  name: "get_weather",
+  error_type: "ValueError",
+  message: "bad city",
+  traceback: 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad city',
+};
+
+describe("the factory", () => {
+  it("is the default export; each call gives a fresh {initialize, render}", () => {
+    assert.equal(widgetFactory, createWidget);
+    const a = widgetFactory();
+    const b = widgetFactory();
+    assert.deepEqual(Object.keys(a).sort(), ["initialize", "render"]);
+    assert.notEqual(a.render, b.render);
+  });
+
+  it("two models with two views each: every view draws its own model; cleanups remove every listener", () => {
+    const a = mount(2);
+    const b = mount(2);
+    assert.notEqual(a.state, b.state);
+    for (const m of [a, b]) {
+      const hellos = m.model.sentOf("hello");
+      assert.equal(hellos.length, 2, "one hello per view");
+      assert.notEqual(hellos[0].view, hellos[1].view);
+      assert.equal(m.state.views.size, 2);
+      assert.equal(m.debug.stats.views, 2);
+      for (const el of m.els) assert.equal(el.querySelectorAll(".rtwidget-root").length, 1);
     }
-    assert.equal(debug.closed, false);
-    assert.deepEqual(Object.keys(debug), ["model_id", "stats", "closed"], "the record itself is not enumerable");
-    model.set("status", "connecting");
-    cleanup();
+    a.model.receive({ kind: "batch", items: [{ id: "i1", type: "message", role: "user", text: "hello a" }] });
+    dom.runFrames();
+    for (const el of a.els) assert.equal(el.querySelectorAll("[data-rt=item]").length, 1);
+    for (const el of b.els) assert.equal(el.querySelectorAll("[data-rt=item]").length, 0, "B never saw A's item");
+    assert.ok(dom.liveListeners() > 0);
+
+    // Views go first: their DOM listeners, model listeners, timers and frames go with them.
+    const modelLevel = a.model.listenerCount();
+    a.closeViews[0]();
+    assert.equal(a.els[0].children.length, 0, "the view left the page");
+    assert.equal(a.state.views.size, 1);
+    assert.equal(a.model.listenerCount(), modelLevel - 1, "the view's change listener is gone");
+    for (const m of [a, b]) for (const close of m.closeViews) close();
+    assert.equal(dom.liveListeners(), 0, "no DOM listener left");
+    assert.equal(dom.pendingFrames(), 0, "no animation frame left");
+    assert.equal(a.debug.stats.views, 0);
+    for (const m of [a, b]) {
+      assert.ok(m.model.listenerCount() > m.baseline, "the model state still listens");
+      m.closeModel();
+      assert.equal(m.model.listenerCount(), m.baseline, "no model listener left");
+      assert.equal(m.debug.closed, true);
+    }
+    a.model.receive({ kind: "notice", level: "info", text: "after close" });
+    assert.equal(a.state.notices.length, 0);
   });
 
-  it("routes batch rows, row updates and panel updates into the per-model state", () => {
+  it("follows the host's AbortSignals (anywidget >= 0.10 passes them to initialize and render)", () => {
     const model = new FakeModel();
-    const { cleanup, rec } = init(model);
-    model.receive({
-      kind: "batch",
-      rows: [
-        { id: 1, t: 0, dir: "client", type: "session.update", size: 10, count: 1, text: "", event_id: "e1" },
-        { id: 2, t: 0.1, dir: "server", type: "response.output_text.delta", size: 5, count: 1, text: "He" },
-      ],
-      items: [{ id: "it1", type: "message", role: "assistant", text: "He" }],
-      tools: [{ call_id: "c1", name: "f", status: "running" }],
-      responses: [{ id: "r1", status: "in_progress", lane: "default", usage: null }],
-    });
-    model.receive({ kind: "batch", row_updates: [{ id: 2, count: 2, size: 10, text: "Hello" }] });
-    assert.equal(rec.rows.length, 2);
-    assert.equal(rec.rows.byId(2).text, "Hello");
-    assert.equal(rec.rows.byId(2).count, 2);
-    assert.deepEqual(rec.panels.items.order, ["it1"]);
-    assert.equal(rec.panels.tools.map.get("c1").status, "running");
-    cleanup();
+    const baseline = model.listenerCount();
+    const def = createWidget();
+    const modelLife = new AbortController();
+    const viewLife = new AbortController();
+    def.initialize({ model, signal: modelLife.signal });
+    const state = newestDebug().record;
+    const el = new FakeElement("div");
+    def.render({ model, el: /** @type {any} */ (el), signal: viewLife.signal });
+    assert.equal(state.views.size, 1);
+    viewLife.abort();
+    assert.equal(el.children.length, 0);
+    assert.equal(state.views.size, 0);
+    assert.equal(dom.liveListeners(), 0);
+    modelLife.abort();
+    assert.equal(model.listenerCount(), baseline);
+    assert.equal(state.disposed, true);
   });
 
-  it("applies a snapshot only when it is addressed to one of its views", () => {
+  it("render without initialize (an older host) owns a state of its own, gone with the view", () => {
     const model = new FakeModel();
-    const { cleanup, rec } = init(model);
-    model.receive({ kind: "batch", rows: [{ id: 1, t: 0, dir: "local", type: "x", size: 0, count: 1, text: "" }] });
-    const snapshot = {
-      kind: "snapshot",
-      rows: [{ id: 50, t: 1, dir: "server", type: "y", size: 0, count: 1, text: "" }],
-      rows_dropped: 49,
-      items: [{ id: "a" }],
-      tools: [],
-      responses: [],
-    };
-    model.receive({ ...snapshot, view: "someone-else" });
-    assert.equal(rec.rows.at(0).id, 1, "ignored");
-    let updates = 0;
-    rec.views.set("v1", { id: "v1", update: (/** @type {string} */ what) => (updates += what === "panels" ? 1 : 0) });
-    model.receive({ ...snapshot, view: "v1" });
-    assert.equal(rec.rows.length, 1);
-    assert.equal(rec.rows.at(0).id, 50);
-    assert.equal(rec.rows.dropped, 49);
-    assert.deepEqual(rec.panels.items.order, ["a"]);
-    assert.equal(updates, 1, "views are told to redraw");
-    rec.views.clear();
-    cleanup();
-  });
-
-  it("shows notices, bounded", () => {
-    const model = new FakeModel();
-    const { cleanup, rec } = init(model);
-    for (let i = 0; i < 8; i++) model.receive({ kind: "notice", level: "warning", text: `n${i}` });
-    assert.equal(rec.notices.length, 5);
-    assert.equal(rec.notices[4].text, "n7");
-    rec.dismiss(rec.notices[4].id);
-    assert.equal(rec.notices.length, 4);
-    cleanup();
-  });
-
-  it("without Web Audio: audio does not crash, a flush still gets its final played report", async () => {
-    const model = new FakeModel();
-    const { cleanup, rec, debug } = init(model);
-    const pcm = new DataView(new Int16Array(480).buffer);
-    model.receive({ kind: "audio", item_id: "item_1", response_id: "r", seq: 0, t: Date.now() }, [pcm]);
-    await tick();
-    assert.equal(debug.stats.audioChunks, 1);
-    assert.ok(rec.notices.some((/** @type {any} */ n) => /Audio output unavailable/.test(n.text)));
-    model.receive({ kind: "flush", reason: "speech_started" });
-    assert.equal(debug.stats.flushes, 1);
-    assert.deepEqual(model.sentOf("played"), [{ kind: "played", item_id: "item_1", samples: 0, final: true }]);
-    model.receive({ kind: "stop" });
-    model.receive({ kind: "no-such-kind" });
-    cleanup();
-  });
-
-  it("the mic reports why it cannot start, and nothing crashes", async () => {
-    const model = new FakeModel();
-    const { cleanup, rec } = init(model);
-    await rec.capture.start();
-    const [state] = model.sentOf("mic_state");
-    assert.equal(state.on, false);
-    assert.match(state.error, /Microphone unavailable/);
-    assert.match(state.error, /Text still works/);
-    assert.equal(rec.capture.state, "off");
-    assert.equal(rec.notices.length, 1);
-    cleanup();
-  });
-
-  it("follows turn_mode, and the cleanup removes its listeners and marks the record closed", () => {
-    const model = new FakeModel();
-    const before = model.listenerCount();
-    const { cleanup, rec, debug } = init(model);
-    assert.equal(rec.capture.sender.pushToTalk, false);
-    model.set("turn_mode", "push_to_talk");
-    assert.equal(rec.capture.sender.pushToTalk, true);
-    cleanup();
-    assert.equal(model.listenerCount(), before);
+    const baseline = model.listenerCount();
+    const close = createWidget().render({ model, el: /** @type {any} */ (new FakeElement("div")) });
+    const debug = newestDebug();
+    assert.equal(debug.record.views.size, 1);
+    close();
     assert.equal(debug.closed, true);
-    model.receive({ kind: "notice", level: "info", text: "after close" });
-    assert.equal(rec.notices.length, 0);
+    assert.equal(model.listenerCount(), baseline);
+    assert.equal(dom.liveListeners(), 0);
   });
 });
 
-describe("micError", () => {
-  const env = { secure: true, hasMediaDevices: true, host: "example.org" };
-
-  it("explains an insecure page", () => {
-    const e = micError(null, { ...env, secure: false, host: "10.0.0.5" });
-    assert.equal(e.name, "InsecureContext");
-    assert.match(e.message, /plain http from 10\.0\.0\.5/);
-    assert.match(e.message, /https or localhost/);
-    assert.match(e.message, /Text still works/);
-  });
-
-  it("explains a browser without media devices", () => {
-    assert.equal(micError(null, { ...env, hasMediaDevices: false }).name, "NoMediaDevices");
-  });
-
-  it("explains denied, missing and busy devices", () => {
-    const denied = micError(Object.assign(new Error("x"), { name: "NotAllowedError" }), env);
-    assert.match(denied.message, /permission was denied/);
-    const missing = micError(Object.assign(new Error("x"), { name: "NotFoundError" }), env);
-    assert.match(missing.message, /No microphone found/);
-    const busy = micError(Object.assign(new Error("x"), { name: "NotReadableError" }), env);
-    assert.match(busy.message, /could not be opened/);
-    const other = micError(new TypeError("boom"), env);
-    assert.match(other.message, /TypeError: boom/);
-  });
-});
-
-describe("MicSender", () => {
-  /** @returns {{sender: MicSender, out: any[]}} */
-  function make() {
-    /** @type {any[]} */
-    const out = [];
-    const stats = /** @type {any} */ ({ micChunks: 0 });
-    const sender = new MicSender((content, buffers) => out.push({ ...content, bytes: buffers?.[0]?.byteLength }), stats);
-    return { sender, out };
-  }
-
-  it("sends every chunk with increasing seq outside push-to-talk", () => {
-    const { sender, out } = make();
-    assert.equal(sender.chunk(new ArrayBuffer(4800), 1000.4), true);
-    sender.chunk(new ArrayBuffer(4800), 1100);
-    assert.deepEqual(out, [
-      { kind: "mic", seq: 0, t: 1000, bytes: 4800 },
-      { kind: "mic", seq: 1, t: 1100, bytes: 4800 },
-    ]);
-    assert.equal(sender.stats.micChunks, 2);
-  });
-
-  it("in push-to-talk sends only while held, and the partial chunk before the release", async () => {
-    const { sender, out } = make();
-    sender.pushToTalk = true;
-    assert.equal(sender.chunk(new ArrayBuffer(4800), 1), false, "not held: dropped");
-    sender.press();
-    assert.equal(sender.press(), false, "already down");
-    sender.chunk(new ArrayBuffer(4800), 2);
-    await sender.release(async () => {
-      // The worklet answers a flush with its partial chunk first.
-      await tick();
-      sender.chunk(new ArrayBuffer(1000), 3);
-    });
-    sender.chunk(new ArrayBuffer(4800), 4);
+describe("a view", () => {
+  it("sends what its controls say and sets the traits the browser owns", () => {
+    const m = mount(1);
+    const el = m.els[0];
+    rt(el, "connect").click();
+    rt(el, "text").value = "  hi there ";
+    const enter = rt(el, "text").fire("keydown", { key: "Enter" });
+    assert.equal(enter.defaultPrevented, true);
+    rt(el, "interrupt").click();
     assert.deepEqual(
-      out.map((m) => (m.kind === "mic" ? `mic:${m.bytes}` : `ptt:${m.down}`)),
-      ["ptt:true", "mic:4800", "mic:1000", "ptt:false"],
+      m.model.sent.map((s) => s.content).filter((c) => c.kind !== "hello"),
+      [{ kind: "connect" }, { kind: "text", text: "hi there" }, { kind: "interrupt" }],
     );
-    await sender.release(async () => {});
-    assert.equal(out.length, 4, "a second release sends nothing");
+    rt(el, "mute").click();
+    assert.equal(m.model.get("muted"), true);
+    assert.equal(rt(el, "mute").textContent, "Muted");
+    rt(el, "turn-mode").value = "push_to_talk";
+    rt(el, "turn-mode").fire("change");
+    assert.equal(m.model.get("turn_mode"), "push_to_talk");
+    assert.equal(m.state.capture.sender.pushToTalk, true);
+    assert.equal(rt(el, "ptt").disabled, false);
+    m.closeViews[0]();
+    m.closeModel();
   });
-});
 
-describe("levelToFraction", () => {
-  it("maps -60..0 dBFS to 0..1", () => {
-    assert.equal(levelToFraction(0), 0);
-    assert.equal(levelToFraction(1), 1);
-    assert.ok(Math.abs(levelToFraction(0.001)) < 1e-9);
-    assert.ok(Math.abs(levelToFraction(0.0316) - 0.5) < 0.01);
-    assert.equal(levelToFraction(NaN), 0);
+  it("offers the turn modes of the `turn_modes` trait, labelled, or the known ones without it", () => {
+    assert.equal(turnModeLabel("semantic_vad"), "semantic VAD");
+    assert.equal(turnModeLabel("brand_new_mode"), "brand_new_mode", "an unknown value is its own label");
+    const old = mount(1);
+    const options = () => rt(old.els[0], "turn-mode").options.map((o) => [o.value, o.textContent]);
+    assert.deepEqual(options(), [
+      ["server_vad", "server VAD"],
+      ["semantic_vad", "semantic VAD"],
+      ["push_to_talk", "push-to-talk"],
+    ]);
+    assert.deepEqual(turnModes(/** @type {any} */ (new FakeModel({ turn_modes: [] }))), [
+      "server_vad",
+      "semantic_vad",
+      "push_to_talk",
+    ]);
+    old.model.set("turn_modes", ["server_vad", "brand_new_mode"]);
+    assert.deepEqual(options(), [
+      ["server_vad", "server VAD"],
+      ["brand_new_mode", "brand_new_mode"],
+    ]);
+    old.model.set("turn_mode", "push_to_talk");
+    assert.equal(options().length, 3, "the current mode stays selectable even when not offered");
+    assert.equal(rt(old.els[0], "turn-mode").value, "push_to_talk");
+    old.closeViews[0]();
+    old.closeModel();
+  });
+
+  it("shows the kernel's exceptions under the widget, one collapsible block each, dismissable in every view", () => {
+    const m = mount(2);
+    const area = rt(m.els[0], "exceptions");
+    assert.equal(area.hidden, true, "hidden while there is none");
+    m.model.receive({ kind: "exception", error: ERROR });
+    m.model.receive({ kind: "exception", error: { ...ERROR, source: "handler", name: "on_event", traceback: "" } });
+    for (const el of m.els) {
+      const blocks = el.querySelectorAll("[data-rt=exception]");
+      assert.equal(blocks.length, 2);
+      assert.equal(rt(el, "exceptions").hidden, false);
+      const summary = blocks[0].querySelector("summary");
+      assert.equal(summary?.textContent, "ValueError in tool get_weather: bad city");
+      assert.equal(blocks[0].querySelector("details")?.tagName, "DETAILS");
+      assert.equal(blocks[0].querySelector("pre")?.textContent, ERROR.traceback);
+      assert.equal(blocks[1].querySelector("pre")?.textContent, "(no traceback)");
+    }
+    rt(m.els[1], "exception-dismiss").click();
+    for (const el of m.els) {
+      const left = el.querySelectorAll("[data-rt=exception]");
+      assert.equal(left.length, 1, "dismissed in every view");
+      assert.equal(left[0].querySelector("summary")?.textContent, "ValueError in handler on_event: bad city");
+    }
+    rt(m.els[0], "exception-dismiss").click();
+    assert.equal(rt(m.els[0], "exceptions").hidden, true);
+    for (const close of m.closeViews) close();
+    m.closeModel();
+    assert.equal(dom.liveListeners(), 0);
+  });
+
+  it("shows notices with a dismiss button, and the status line from the traits", async () => {
+    const now = Date.now() / 1000;
+    const m = mount(1, {
+      status: "connected",
+      endpoint: { kind: "local", label: "local server", model: "m1", dialect: "ga" },
+      connected_at: now - 65,
+      expires_at: 0,
+      status_message: "",
+    });
+    const el = m.els[0];
+    assert.equal(rt(el, "status").textContent, "connected \u00b7 local server (local) \u00b7 m1 \u00b7 ga \u00b7 connected 1:05");
+    assert.equal(rt(el, "connect").disabled, true);
+    assert.equal(rt(el, "disconnect").disabled, false);
+    m.model.receive({ kind: "notice", level: "warning", text: "hold the key" });
+    const notices = rt(el, "notice");
+    assert.equal(notices.children.length, 1);
+    assert.match(notices.textContent, /hold the key/);
+    const close = notices.querySelector(".rtwidget-notice-close");
+    assert.ok(close);
+    close.click();
+    await tick(); // a click also tries to start audio output (none in Node): its notice comes later
+    assert.ok(!m.state.notices.some((/** @type {any} */ n) => n.text === "hold the key"));
+    m.closeViews[0]();
+    m.closeModel();
   });
 });

@@ -1,4 +1,4 @@
-// Both worklet files, loaded for real: the text assets.py ships (dsp.js + worklet, import-stripped)
+// Both worklet files, loaded for real: the text rtwidget/widget/bundle.py ships (dsp.js + worklet, import-stripped)
 // evaluated as a module in a vm context that fakes the AudioWorkletGlobalScope, then driven with
 // 128-frame render quanta.
 import assert from "node:assert/strict";
@@ -40,11 +40,11 @@ function pull(proc, n) {
 }
 
 describe("worklet sources", () => {
-  it("match what rtwidget/assets.py ships (when python3 is available)", (t) => {
-    const assetsPath = fileURLToPath(new URL("../../rtwidget/assets.py", import.meta.url));
+  it("match what rtwidget/widget/bundle.py ships (when python3 is available)", (t) => {
+    const bundlePath = fileURLToPath(new URL("../../rtwidget/widget/bundle.py", import.meta.url));
     const code = [
       "import importlib.util, json, sys",
-      `spec = importlib.util.spec_from_file_location("rt_assets", ${JSON.stringify(assetsPath)})`,
+      `spec = importlib.util.spec_from_file_location("rt_bundle", ${JSON.stringify(bundlePath)})`,
       "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)",
       'print(json.dumps({n: m.worklet_source(n) for n in ("capture", "playback")}))',
     ].join("\n");

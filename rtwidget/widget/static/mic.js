@@ -1,27 +1,8 @@
-// rtwidget front end: the audio of one model in the page. Capture (microphone -> capture worklet ->
-// 24 kHz PCM16 chunks to the kernel) and Playback (kernel audio -> playback worklet, played-sample reports,
-// flush), plus the checks that say why a microphone cannot start.
-//
-// Both are owned by a per-model record in widget.js (the AudioOwner below); assets.py joins this file
-// into the one module anywidget loads, after dsp.js and eventlog.js.
-import { API_RATE, pcmBytes } from "./dsp.js";
-import { pushBounded } from "./eventlog.js";
-
-/**
- * @typedef {object} AudioOwner what Capture and Playback need of their model's record (widget.js)
- * @property {import("./widget.js").AnyModel} model
- * @property {import("./widget.js").Stats} stats
- * @property {(content: object, buffers?: (ArrayBuffer | ArrayBufferView)[]) => void} send
- * @property {(what: string) => void} emit
- * @property {(level: string, text: string) => void} notice
- * @property {boolean} hadViews
- * @property {Map<string, unknown> | Set<unknown>} views
- */
-
-/** Played reports go out at most this often while playing (ms). */
-const PLAYED_INTERVAL_MS = 250;
-/** How long to wait for a worklet to answer a flush before answering without it (ms). */
-const FLUSH_TIMEOUT_MS = 500;
+// The microphone of one model: getUserMedia -> capture context -> capture worklet -> 24 kHz PCM16
+// chunks to the kernel, push-to-talk gating (MicSender), and the checks that say why a microphone
+// cannot start. Owned by the model's state (model.js).
+import { FLUSH_TIMEOUT_MS, addWorklet, resumeContext } from "./webaudio.js";
+import { listen } from "./dom.js";
 
 /**
  * @typedef {object} MicEnv
@@ -87,25 +68,6 @@ export function micError(err, env) {
 }
 
 /**
- * Load a worklet source into a context through a Blob URL (the widget module has no URL of its own).
- * @param {AudioContext} ctx
- * @param {string} source
- */
-export async function addWorklet(ctx, source) {
-  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-  try {
-    await ctx.audioWorklet.addModule(url);
-  } finally {
-    URL.revokeObjectURL(url);
-  }
-}
-
-/** @param {AudioContext | null} ctx */
-export function resumeContext(ctx) {
-  if (ctx && ctx.state === "suspended") ctx.resume().catch(() => {});
-}
-
-/**
  * Sends microphone chunks to the kernel, and decides which: all of them, or in push-to-talk mode
  * only those captured while the talk key is held. On release the partial chunk is flushed from
  * the capture worklet and sent before `{kind: "ptt", down: false}`.
@@ -113,7 +75,7 @@ export function resumeContext(ctx) {
 export class MicSender {
   /**
    * @param {(content: object, buffers?: ArrayBuffer[]) => void} send
-   * @param {import("./widget.js").Stats} stats
+   * @param {import("./debug.js").Stats} stats
    */
   constructor(send, stats) {
     this.send = send;
@@ -165,9 +127,9 @@ export class MicSender {
 
 /** Microphone capture of one model: getUserMedia -> capture context -> capture worklet. */
 export class Capture {
-  /** @param {AudioOwner} rec */
-  constructor(rec) {
-    this.rec = rec;
+  /** @param {import("./webaudio.js").AudioOwner} owner */
+  constructor(owner) {
+    this.owner = owner;
     /** @type {"off" | "starting" | "on"} */
     this.state = "off";
     /** @type {MediaStream | null} */
@@ -178,17 +140,18 @@ export class Capture {
     this.node = null;
     /** @type {MediaStreamAudioSourceNode | null} */
     this.source = null;
+    /** Removes the worklet port and track listeners of the running capture. */
+    this.running = new AbortController();
     this.stopping = false;
     this.startGen = 0; // bumped by every start and stop: a start that was overtaken gives up
     this.flushId = 0;
     /** @type {Map<number, () => void>} */
     this.flushWaiters = new Map();
-    this.sender = new MicSender((c, b) => rec.send(c, b), rec.stats);
+    this.sender = new MicSender((c, b) => owner.send(c, b), owner.stats);
   }
 
   async start() {
     if (this.state !== "off") return;
-    const rec = this.rec;
     const env = micEnv();
     if (!env.secure || !env.hasMediaDevices) {
       this.fail(micError(null, env));
@@ -197,58 +160,20 @@ export class Capture {
     this.state = "starting";
     const gen = ++this.startGen;
     const overtaken = () => gen !== this.startGen || this.state !== "starting";
-    rec.emit("mic");
+    this.owner.emit("mic");
     try {
-      const flag = rec.model.get("echo_cancellation") !== false;
-      const stream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: flag, noiseSuppression: flag, autoGainControl: flag },
-      });
-      if (overtaken()) {
-        for (const t of stream.getTracks()) t.stop();
-        return;
-      }
+      const stream = await this.openStream();
+      if (overtaken()) return stopTracks(stream);
       this.stream = stream;
-      const track = stream.getAudioTracks()[0];
-      // The device's own rate: Firefox refuses to connect a mic to a context at another rate.
-      const rate = track?.getSettings?.().sampleRate;
-      let ctx;
-      try {
-        ctx = rate ? new AudioContext({ sampleRate: rate, latencyHint: "interactive" }) : new AudioContext();
-      } catch {
-        ctx = new AudioContext();
-      }
-      this.ctx = ctx;
-      if (!ctx.audioWorklet) throw Object.assign(new Error("AudioWorklet is not available"), { name: "NoAudioWorklet" });
+      const ctx = (this.ctx = captureContext(stream));
       await addWorklet(ctx, WORKLET_SOURCES.capture);
       if (overtaken()) {
-        for (const t of stream.getTracks()) t.stop();
+        stopTracks(stream);
         ctx.close().catch(() => {});
         return;
       }
-      const node = new AudioWorkletNode(ctx, "rtwidget-capture", {
-        numberOfInputs: 1,
-        numberOfOutputs: 1,
-        outputChannelCount: [1],
-        channelCount: 1,
-        channelCountMode: "explicit",
-        channelInterpretation: "speakers",
-        processorOptions: { chunkMs: this.chunkMs() },
-      });
-      node.port.onmessage = (e) => this.onWorklet(e.data);
-      const source = ctx.createMediaStreamSource(stream);
-      source.connect(node);
-      // The node outputs silence; connecting it to the destination keeps it pulled in every browser.
-      node.connect(ctx.destination);
-      this.node = node;
-      this.source = source;
-      if (track) track.onended = () => this.stop("The microphone was disconnected.");
-      resumeContext(ctx);
-      this.state = "on";
-      rec.stats.micOn = true;
-      rec.stats.captureRate = ctx.sampleRate;
-      rec.send({ kind: "mic_state", on: true, error: null });
-      rec.emit("mic");
-      if (this.sender.held) node.port.postMessage({ type: "reset" });
+      this.connect(ctx, stream);
+      this.started(ctx);
     } catch (err) {
       if (overtaken()) return;
       this.teardown();
@@ -256,18 +181,66 @@ export class Capture {
     }
   }
 
+  /** @returns {Promise<MediaStream>} */
+  openStream() {
+    const flag = this.owner.model.get("echo_cancellation") !== false;
+    return navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: flag, noiseSuppression: flag, autoGainControl: flag },
+    });
+  }
+
+  /**
+   * Wire the stream through the capture worklet, and listen to the worklet and the track.
+   * @param {AudioContext} ctx
+   * @param {MediaStream} stream
+   */
+  connect(ctx, stream) {
+    const node = new AudioWorkletNode(ctx, "rtwidget-capture", {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: "explicit",
+      channelInterpretation: "speakers",
+      processorOptions: { chunkMs: this.chunkMs() },
+    });
+    this.running = new AbortController();
+    const signal = this.running.signal;
+    listen(node.port, "message", (/** @type {MessageEvent} */ e) => this.onWorklet(e.data), signal);
+    node.port.start(); // addEventListener (unlike onmessage) does not start the port
+    const source = ctx.createMediaStreamSource(stream);
+    source.connect(node);
+    // The node outputs silence; connecting it to the destination keeps it pulled in every browser.
+    node.connect(ctx.destination);
+    this.node = node;
+    this.source = source;
+    const track = stream.getAudioTracks()[0];
+    if (track) listen(track, "ended", () => this.stop("The microphone was disconnected."), signal);
+  }
+
+  /** @param {AudioContext} ctx */
+  started(ctx) {
+    resumeContext(ctx);
+    this.state = "on";
+    this.owner.stats.micOn = true;
+    this.owner.stats.captureRate = ctx.sampleRate;
+    this.owner.send({ kind: "mic_state", on: true, error: null });
+    this.owner.emit("mic");
+    if (this.sender.held) this.node?.port.postMessage({ type: "reset" });
+  }
+
   /** @param {{name: string, message: string}} why */
   fail(why) {
     this.state = "off";
-    this.rec.stats.micOn = false;
-    this.rec.notice("error", why.message);
-    this.rec.send({ kind: "mic_state", on: false, error: why.message, name: why.name });
-    this.rec.emit("mic");
+    this.owner.stats.micOn = false;
+    this.owner.notice("error", why.message);
+    this.owner.send({ kind: "mic_state", on: false, error: why.message, name: why.name });
+    this.owner.emit("mic");
   }
 
   /** @returns {number} */
   chunkMs() {
-    const ms = Number(this.rec.model.get("mic_chunk_ms"));
+    const ms = Number(this.owner.model.get("mic_chunk_ms"));
     return ms > 0 ? ms : 100;
   }
 
@@ -276,11 +249,11 @@ export class Capture {
     this.node?.port.postMessage({ type: "config", chunkMs: this.chunkMs() });
   }
 
-  /** @param {any} m */
+  /** @param {any} m a message from the capture worklet */
   onWorklet(m) {
     if (m.type === "chunk") {
-      this.rec.stats.micLevel = m.rms;
-      this.rec.emit("level");
+      this.owner.stats.micLevel = m.rms;
+      this.owner.emit("level");
       if (this.state === "on" || this.sender.releasing) this.sender.chunk(m.pcm, m.t);
     } else if (m.type === "flushed") {
       const done = this.flushWaiters.get(m.id);
@@ -312,13 +285,13 @@ export class Capture {
     if (!this.sender.press()) return;
     this.node?.port.postMessage({ type: "reset" });
     if (this.state === "off") this.start();
-    this.rec.emit("mic");
+    this.owner.emit("mic");
   }
 
   releaseTalk() {
     if (!this.sender.held) return;
-    this.sender.release(() => this.flush()).then(() => this.rec.emit("mic"));
-    this.rec.emit("mic");
+    this.sender.release(() => this.flush()).then(() => this.owner.emit("mic"));
+    this.owner.emit("mic");
   }
 
   /** @param {string} [why] a notice to show (the device went away) */
@@ -333,28 +306,24 @@ export class Capture {
     }
     this.teardown();
     this.state = "off";
-    this.rec.stats.micOn = false;
-    this.rec.stats.micLevel = 0;
-    this.rec.stats.captureRate = 0;
-    if (why) this.rec.notice("warning", why);
-    this.rec.send({ kind: "mic_state", on: false, error: why ?? null });
-    this.rec.emit("mic");
-    this.rec.emit("level");
+    const stats = this.owner.stats;
+    stats.micOn = false;
+    stats.micLevel = 0;
+    stats.captureRate = 0;
+    if (why) this.owner.notice("warning", why);
+    this.owner.send({ kind: "mic_state", on: false, error: why ?? null });
+    this.owner.emit("mic");
+    this.owner.emit("level");
   }
 
-  /** Release the device and the context (safe to call twice). */
+  /** Release the device and the context, remove their listeners (safe to call twice). */
   teardown() {
+    this.running.abort();
     for (const done of this.flushWaiters.values()) done();
     this.flushWaiters.clear();
-    if (this.node) {
-      this.node.port.onmessage = null;
-      this.node.disconnect();
-    }
+    this.node?.disconnect();
     this.source?.disconnect();
-    for (const track of this.stream?.getTracks() ?? []) {
-      track.onended = null;
-      track.stop();
-    }
+    if (this.stream) stopTracks(this.stream);
     this.ctx?.close().catch(() => {});
     this.node = null;
     this.source = null;
@@ -363,215 +332,22 @@ export class Capture {
   }
 }
 
-/** Playback of one model: a 24 kHz context, the playback worklet, a mute gain. */
-export class Playback {
-  /** @param {AudioOwner} rec */
-  constructor(rec) {
-    this.rec = rec;
-    /** @type {AudioContext | null} */
-    this.ctx = null;
-    /** @type {AudioWorkletNode | null} */
-    this.node = null;
-    /** @type {GainNode | null} */
-    this.gain = null;
-    /** @type {Promise<void> | null} */
-    this.ready = null;
-    this.unavailable = false;
-    /** Chunks that arrived before the worklet was loaded. @type {{type: string, item_id: string, seq: number, t: number, pcm: ArrayBuffer}[]} */
-    this.pending = [];
-    /** Items dropped by a flush: late audio for them is ignored here too. @type {Set<string>} */
-    this.flushed = new Set();
-    this.flushId = 0;
-    /** @type {Map<number, ReturnType<typeof setTimeout>>} */
-    this.flushTimers = new Map();
-    this.lastPlayedSent = 0;
-    /** @type {string | null} */
-    this.lastItem = null;
+/**
+ * A capture context at the device's own rate: Firefox refuses to connect a mic to a context at
+ * another rate.
+ * @param {MediaStream} stream
+ * @returns {AudioContext}
+ */
+function captureContext(stream) {
+  const rate = stream.getAudioTracks()[0]?.getSettings?.().sampleRate;
+  try {
+    return rate ? new AudioContext({ sampleRate: rate, latencyHint: "interactive" }) : new AudioContext();
+  } catch {
+    return new AudioContext();
   }
+}
 
-  /** Create the context and worklet once (first audio or first click). */
-  ensure() {
-    if (!this.ready && !this.unavailable) {
-      this.ready = this.create().catch((err) => {
-        this.unavailable = true;
-        // Nothing of the queued audio will be heard: a flush reports 0 played of the last item.
-        for (const m of this.pending) this.lastItem = m.item_id;
-        this.teardown();
-        const why = err && err.name === "NoAudioWorklet" ? "it needs https or localhost" : String(err?.message ?? err);
-        this.rec.notice("error", `Audio output unavailable (${why}); text still works.`);
-      });
-    }
-    resumeContext(this.ctx);
-  }
-
-  async create() {
-    if (typeof AudioContext === "undefined") {
-      throw Object.assign(new Error("this browser has no Web Audio"), { name: "NoWebAudio" });
-    }
-    // The API's rate: the browser converts to the device rate, the worklet needs no resampler.
-    const ctx = new AudioContext({ sampleRate: API_RATE, latencyHint: "interactive" });
-    this.ctx = ctx;
-    if (!ctx.audioWorklet) throw Object.assign(new Error("AudioWorklet is not available"), { name: "NoAudioWorklet" });
-    await addWorklet(ctx, WORKLET_SOURCES.playback);
-    if (this.ctx !== ctx) return; // closed meanwhile
-    const node = new AudioWorkletNode(ctx, "rtwidget-playback", {
-      numberOfInputs: 0,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      processorOptions: { startMs: this.startMs() },
-    });
-    const gain = ctx.createGain();
-    gain.gain.value = this.rec.model.get("muted") ? 0 : 1;
-    node.connect(gain).connect(ctx.destination);
-    node.port.onmessage = (e) => this.onWorklet(e.data);
-    this.node = node;
-    this.gain = gain;
-    for (const msg of this.pending) node.port.postMessage(msg, [msg.pcm]);
-    this.pending = [];
-    resumeContext(ctx);
-  }
-
-  /** @returns {number} */
-  startMs() {
-    const ms = Number(this.rec.model.get("playback_start_ms"));
-    return ms >= 0 ? ms : 60;
-  }
-
-  configure() {
-    this.node?.port.postMessage({ type: "config", startMs: this.startMs() });
-  }
-
-  /** Apply the `muted` trait (the worklet keeps playing and counting). */
-  setMuted() {
-    if (this.gain && this.ctx) this.gain.gain.setValueAtTime(this.rec.model.get("muted") ? 0 : 1, this.ctx.currentTime);
-  }
-
-  /**
-   * An `audio` message.
-   * @param {{item_id: string, seq: number, t: number}} content
-   * @param {DataView | ArrayBuffer | undefined} buffer
-   */
-  enqueue(content, buffer) {
-    this.rec.stats.audioChunks++;
-    if (!buffer || typeof content.item_id !== "string" || this.flushed.has(content.item_id)) return;
-    // Every view was removed (the cell was re-run or cleared): nobody is there to hear it.
-    if (this.rec.hadViews && this.rec.views.size === 0) return;
-    this.ensure();
-    if (this.unavailable) {
-      this.lastItem = content.item_id;
-      return;
-    }
-    const msg = { type: "chunk", item_id: content.item_id, seq: content.seq, t: content.t, pcm: pcmBytes(buffer) };
-    if (this.node) this.node.port.postMessage(msg, [msg.pcm]);
-    else this.pending.push(msg);
-  }
-
-  /**
-   * Stop now and drop everything queued.
-   * @param {boolean} report answer with a final `played` (kernel flush), or not (local interrupt)
-   */
-  flush(report) {
-    for (const m of this.pending) this.markFlushed(m.item_id);
-    const firstPending = this.pending[0]?.item_id ?? null;
-    this.pending = [];
-    if (this.node) {
-      const id = ++this.flushId;
-      this.node.port.postMessage({ type: "flush", id, report });
-      if (report) {
-        // A suspended or stuck context may never answer: answer from what we know.
-        this.flushTimers.set(
-          id,
-          setTimeout(() => {
-            this.flushTimers.delete(id);
-            this.sendPlayed(this.lastItem, this.playedOf(this.lastItem), true);
-          }, FLUSH_TIMEOUT_MS),
-        );
-      }
-    } else if (report) {
-      const item = firstPending ?? this.lastItem;
-      this.sendPlayed(item, this.playedOf(item), true);
-    }
-    this.rec.stats.outLevel = 0;
-    this.rec.emit("level");
-  }
-
-  /**
-   * @param {string | null} item
-   * @returns {number}
-   */
-  playedOf(item) {
-    return item === null ? 0 : this.rec.stats.playedSamples[item] ?? 0;
-  }
-
-  /** @param {string} item */
-  markFlushed(item) {
-    this.flushed.add(item);
-    if (this.flushed.size > 256) {
-      const oldest = this.flushed.values().next().value;
-      if (oldest !== undefined) this.flushed.delete(oldest);
-    }
-  }
-
-  /** @param {any} m a report from the playback worklet */
-  onWorklet(m) {
-    const stats = this.rec.stats;
-    if (typeof m.item_id === "string" && typeof m.samples === "number") {
-      stats.playedSamples[m.item_id] = m.samples;
-      this.lastItem = m.item_id;
-    }
-    if (m.type === "started") {
-      pushBounded(stats.playStarts, { seq: m.seq, latency_ms: Date.now() - m.t });
-      this.lastItem = m.item_id;
-    } else if (m.type === "progress") {
-      stats.outLevel = m.rms;
-      this.rec.emit("level");
-      if (Date.now() - this.lastPlayedSent >= PLAYED_INTERVAL_MS) this.sendPlayed(m.item_id, m.samples, false);
-    } else if (m.type === "ended") {
-      this.sendPlayed(m.item_id, m.samples, false);
-    } else if (m.type === "flushed") {
-      const timer = this.flushTimers.get(m.id);
-      this.flushTimers.delete(m.id);
-      if (typeof m.item_id === "string") this.markFlushed(m.item_id);
-      // No timer left means the timeout already answered for this flush.
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        this.sendPlayed(m.item_id ?? null, m.samples ?? 0, true);
-      }
-    } else if (m.type === "level") {
-      stats.outLevel = m.rms;
-      this.rec.emit("level");
-    }
-  }
-
-  /**
-   * @param {string | null} item
-   * @param {number} samples
-   * @param {boolean} final
-   */
-  sendPlayed(item, samples, final) {
-    if (item === null && !final) return;
-    this.lastPlayedSent = Date.now();
-    this.rec.send({ kind: "played", item_id: item, samples, final });
-  }
-
-  resume() {
-    resumeContext(this.ctx);
-  }
-
-  /** Close the context and drop all queued audio (recreated on the next audio or click). */
-  teardown() {
-    for (const timer of this.flushTimers.values()) clearTimeout(timer);
-    this.flushTimers.clear();
-    if (this.node) {
-      this.node.port.onmessage = null;
-      this.node.disconnect();
-    }
-    this.ctx?.close().catch(() => {});
-    this.ctx = null;
-    this.node = null;
-    this.gain = null;
-    this.ready = null;
-    this.pending = [];
-    this.rec.stats.outLevel = 0;
-  }
+/** @param {MediaStream} stream */
+function stopTracks(stream) {
+  for (const t of stream.getTracks()) t.stop();
 }

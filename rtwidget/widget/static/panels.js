@@ -1,250 +1,36 @@
-// Conversation, Tools and Session panels.
-//
-// PanelState (items, tools, responses) is per model and shared by its views; it is synced from the
-// kernel's `batch` and `snapshot` messages. Each view renders it with its own DOM, at most once per
-// animation frame, touching only the entries whose revision changed since it last drew them.
+// Conversation, Tools and Session panels of one view. Each renders the model's PanelState
+// (panelstate.js) with its own DOM, at most once per animation frame (the view schedules draw()),
+// touching only the entries whose revision changed since it last drew them.
+import { h, setText } from "./dom.js";
+import { formatSeconds, heardLabel, prettyJson, usageSummary } from "./format.js";
+
+/** @typedef {import("./panelstate.js").PanelState} PanelState */
+/** @typedef {import("./panelstate.js").ItemView} ItemView */
+/** @typedef {import("./panelstate.js").ToolView} ToolView */
+
+/** Columns of the tools table. */
+const TOOL_COLUMNS = ["tool", "arguments", "output", "status", "time", "response", "follow-up"];
+/** Usage columns: (UsageSummary key, heading). */
+const USAGE_COLUMNS = [
+  ["input_text", "in text"],
+  ["input_audio", "in audio"],
+  ["cached", "cached"],
+  ["output_text", "out text"],
+  ["output_audio", "out audio"],
+  ["total", "total"],
+];
 
 /**
- * @typedef {object} ItemView
- * @property {string} id
- * @property {string} [type] "message" | "function_call" | "function_call_output"
- * @property {string | null} [role]
- * @property {string | null} [status]
- * @property {string | null} [text]
- * @property {string | null} [name]
- * @property {string | null} [call_id]
- * @property {string | null} [arguments]
- * @property {string | null} [output]
- * @property {string | null} [response_id]
- * @property {number | null} [audio_ms]
- * @property {number | null} [heard_ms]
- * @property {string | null} [lane] "default" | "out_of_band"
- * @property {number | null} [index] position in the default conversation (null out of band)
- * @property {boolean} [deleted]
- */
-
-/**
- * @typedef {object} ToolView
- * @property {string} call_id
- * @property {string} [name]
- * @property {string | null} [arguments]
- * @property {string | null} [output]
- * @property {string | null} [error]
- * @property {string} [status] "running" | "done" | "error" | "timeout"
- * @property {number | null} [duration_ms]
- * @property {string | null} [response_id]
- * @property {string | null} [followup] "sent" | "none" | "pending"
- */
-
-/**
- * @typedef {object} ResponseView
- * @property {string} id
- * @property {string} [status]
- * @property {string} [lane]
- * @property {Record<string, any> | null} [usage]
- * @property {unknown} [metadata]
- */
-
-/**
- * @template T
- * @typedef {object} Keyed ordered entries with a revision per key
- * @property {Map<string, T>} map
- * @property {string[]} order
- * @property {Map<string, number>} rev
- */
-
-/**
- * @template T
- * @returns {Keyed<T>}
- */
-function keyed() {
-  return { map: new Map(), order: [], rev: new Map() };
-}
-
-/**
- * Upsert (or delete) entries by key; fields of an update replace those of the entry.
- * @template {object} T
- * @param {Keyed<T>} k
- * @param {T[] | undefined} updates
- * @param {(u: T) => string | undefined} keyOf
- * @param {number} version
- * @returns {boolean} whether anything changed
- */
-function upsert(k, updates, keyOf, version) {
-  if (!updates || updates.length === 0) return false;
-  let removed = false;
-  for (const u of updates) {
-    const key = keyOf(u);
-    if (typeof key !== "string") continue;
-    if (/** @type {{deleted?: boolean}} */ (u).deleted) {
-      if (k.map.delete(key)) removed = true;
-      k.rev.delete(key);
-      continue;
-    }
-    const old = k.map.get(key);
-    if (old) Object.assign(old, u);
-    else {
-      k.map.set(key, { ...u });
-      k.order.push(key);
-    }
-    k.rev.set(key, version);
-  }
-  if (removed) k.order = k.order.filter((key) => k.map.has(key));
-  return true;
-}
-
-/** Conversation items, tool calls and responses of one model, in arrival order. */
-export class PanelState {
-  constructor() {
-    /** @type {Keyed<ItemView>} */
-    this.items = keyed();
-    /** @type {Keyed<ToolView>} */
-    this.tools = keyed();
-    /** @type {Keyed<ResponseView>} */
-    this.responses = keyed();
-    /** Increases on every change. */
-    this.version = 0;
-    /** Increases on reset (views rebuild their DOM). */
-    this.epoch = 0;
-  }
-
-  /**
-   * Apply the panel part of a `batch` message.
-   * @param {{items?: ItemView[], tools?: ToolView[], responses?: ResponseView[]}} batch
-   * @returns {boolean} whether anything changed
-   */
-  apply(batch) {
-    const v = this.version + 1;
-    const a = upsert(this.items, batch.items, (u) => u.id, v);
-    const b = upsert(this.tools, batch.tools, (u) => u.call_id, v);
-    const c = upsert(this.responses, batch.responses, (u) => u.id, v);
-    if (a || b || c) this.version = v;
-    return a || b || c;
-  }
-
-  /**
-   * Item ids per lane, in display order: the default lane sorted by `index` (an item can be
-   * inserted before others), ties and items without an index in arrival order; the out-of-band
-   * lane in arrival order.
-   * @returns {{main: string[], oob: string[]}}
-   */
-  orderedItems() {
-    /** @type {{id: string, index: number, arrival: number}[]} */
-    const main = [];
-    /** @type {string[]} */
-    const oob = [];
-    this.items.order.forEach((id, arrival) => {
-      const item = this.items.map.get(id);
-      if (!item) return;
-      if (item.lane === "out_of_band") oob.push(id);
-      else main.push({ id, index: typeof item.index === "number" ? item.index : Infinity, arrival });
-    });
-    main.sort((a, b) => a.index - b.index || a.arrival - b.arrival);
-    return { main: main.map((e) => e.id), oob };
-  }
-
-  /**
-   * Replace everything with a snapshot.
-   * @param {{items?: ItemView[], tools?: ToolView[], responses?: ResponseView[]}} snapshot
-   */
-  reset(snapshot) {
-    this.items = keyed();
-    this.tools = keyed();
-    this.responses = keyed();
-    this.epoch++;
-    this.apply(snapshot);
-    this.version++;
-  }
-}
-
-/**
- * Milliseconds as seconds with one decimal: 1234 -> "1.2 s".
- * @param {number | null | undefined} ms
- * @returns {string}
- */
-export function formatSeconds(ms) {
-  return typeof ms === "number" && Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "?";
-}
-
-/**
- * The truncation mark of an item: "heard 1.2 s of 3.4 s", or "" when it was not truncated.
- * @param {ItemView} item
- * @returns {string}
- */
-export function heardLabel(item) {
-  if (item.heard_ms === null || item.heard_ms === undefined) return "";
-  return `heard ${formatSeconds(item.heard_ms)} of ${formatSeconds(item.audio_ms)}`;
-}
-
-/**
- * @typedef {object} UsageSummary
- * @property {number} input_text
- * @property {number} input_audio
- * @property {number} output_text
- * @property {number} output_audio
- * @property {number} cached
- * @property {number} total
- */
-
-/**
- * Token counts of a `response.done` usage object.
- * @param {Record<string, any> | null | undefined} usage
- * @returns {UsageSummary | null}
- */
-export function usageSummary(usage) {
-  if (!usage || typeof usage !== "object") return null;
-  const inp = usage.input_token_details ?? {};
-  const out = usage.output_token_details ?? {};
-  const n = (/** @type {unknown} */ x) => (typeof x === "number" ? x : 0);
-  return {
-    input_text: n(inp.text_tokens),
-    input_audio: n(inp.audio_tokens),
-    output_text: n(out.text_tokens),
-    output_audio: n(out.audio_tokens),
-    cached: n(inp.cached_tokens),
-    total: typeof usage.total_tokens === "number" ? usage.total_tokens : n(usage.input_tokens) + n(usage.output_tokens),
-  };
-}
-
-/**
- * Pretty JSON for display; strings shown as they are.
- * @param {unknown} value
- * @returns {string}
- */
-export function prettyJson(value) {
-  if (typeof value === "string") {
-    try {
-      return JSON.stringify(JSON.parse(value), null, 2);
-    } catch {
-      return value;
-    }
-  }
-  if (value === undefined || value === null) return "";
-  return JSON.stringify(value, null, 2);
-}
-
-/**
- * Create an element with a class and optional text.
- * @template {keyof HTMLElementTagNameMap} K
- * @param {K} tag
+ * A table row of cells with these texts.
+ * @param {"td" | "th"} tag
+ * @param {unknown[]} texts
  * @param {string} [cls]
- * @param {string} [text]
- * @returns {HTMLElementTagNameMap[K]}
+ * @returns {HTMLTableRowElement}
  */
-export function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-/**
- * Set an element's text only when it differs (cheap repeated renders).
- * @param {HTMLElement} e
- * @param {string} text
- */
-export function setText(e, text) {
-  if (e.textContent !== text) e.textContent = text;
+function tableRow(tag, texts, cls) {
+  const tr = h("tr", cls);
+  for (const t of texts) tr.appendChild(h(tag, "", String(t ?? "")));
+  return tr;
 }
 
 /** Conversation panel: items in order, out-of-band responses in their own lane. */
@@ -374,11 +160,10 @@ export class ToolsView {
     this.state = state;
     this.el = h("div", "rtwidget-tools");
     this.table = h("table", "rtwidget-table");
-    this.table.innerHTML =
-      "<thead><tr><th>tool</th><th>arguments</th><th>output</th><th>status</th><th>time</th>" +
-      "<th>response</th><th>follow-up</th></tr></thead>";
+    const head = h("thead");
+    head.appendChild(tableRow("th", TOOL_COLUMNS));
     this.body = h("tbody");
-    this.table.appendChild(this.body);
+    this.table.append(head, this.body);
     this.empty = h("div", "rtwidget-empty", "No tool calls yet.");
     this.el.append(this.empty, this.table);
     /** @type {Map<string, {el: HTMLTableRowElement, rev: number}>} */
@@ -404,7 +189,7 @@ export class ToolsView {
       if (!d) {
         const tr = h("tr", "rtwidget-tool-row");
         tr.dataset.rt = "tool-row";
-        for (let i = 0; i < 7; i++) tr.appendChild(h("td"));
+        for (let i = 0; i < TOOL_COLUMNS.length; i++) tr.appendChild(h("td"));
         d = { el: tr, rev: -1 };
         this.drawn.set(id, d);
         this.body.appendChild(tr);
@@ -465,24 +250,23 @@ export class SessionView {
     this.version = this.state.version;
     this.traitsKey = key;
     setText(this.config, config && Object.keys(config).length ? prettyJson(config) : "(no session.updated yet)");
-    const cols = ["input_text", "input_audio", "cached", "output_text", "output_audio", "total"];
-    let html =
-      "<thead><tr><th>response</th><th>status</th><th>in text</th><th>in audio</th><th>cached</th>" +
-      "<th>out text</th><th>out audio</th><th>total</th></tr></thead><tbody>";
-    const esc = (/** @type {unknown} */ s) =>
-      String(s ?? "").replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    const head = h("thead");
+    head.appendChild(tableRow("th", ["response", "status", ...USAGE_COLUMNS.map(([, title]) => title)]));
+    const body = h("tbody");
     for (const id of this.state.responses.order) {
       const r = this.state.responses.map.get(id);
       if (!r) continue;
       const u = usageSummary(r.usage);
-      const cells = cols.map((c) => `<td>${u ? u[/** @type {keyof UsageSummary} */ (c)] : ""}</td>`).join("");
+      const counts = USAGE_COLUMNS.map(([c]) => (u ? u[/** @type {keyof import("./format.js").UsageSummary} */ (c)] : ""));
       const lane = r.lane === "out_of_band" ? " (out of band)" : "";
-      html += `<tr class="rtwidget-response-row"><td>${esc(id)}${esc(lane)}</td><td>${esc(r.status)}</td>${cells}</tr>`;
+      body.appendChild(tableRow("td", [`${id}${lane}`, r.status, ...counts], "rtwidget-response-row"));
     }
     if (usage) {
-      const cells = cols.map((c) => `<td>${esc(usage[c] ?? 0)}</td>`).join("");
-      html += `<tr class="rtwidget-usage-total"><td>total (${esc(usage.responses ?? 0)} responses)</td><td></td>${cells}</tr>`;
+      const totals = USAGE_COLUMNS.map(([c]) => usage[c] ?? 0);
+      body.appendChild(
+        tableRow("td", [`total (${usage.responses ?? 0} responses)`, "", ...totals], "rtwidget-usage-total"),
+      );
     }
-    this.usageTable.innerHTML = `${html}</tbody>`;
+    this.usageTable.replaceChildren(head, body);
   }
 }

@@ -1,0 +1,190 @@
+// One rendered view of a model: the DOM under anywidget's `el` (controls, notices, panel tabs and
+// panels, the error area) and its redraws. View-only state: which panels are open, log filters,
+// selection, scroll. Everything it listens to is released by `dispose()` (or the host's signal).
+import { Controls } from "./controls.js";
+import { h, linkedController, listen, onAbort, onModel } from "./dom.js";
+import { ExceptionsView } from "./exceptions.js";
+import { LogView } from "./logview.js";
+import { ConversationView, SessionView, ToolsView } from "./panels.js";
+
+/** Panels in order: (name, title). All open at first; each tab toggles one. */
+const PANELS = [
+  ["conversation", "Conversation"],
+  ["log", "Event log"],
+  ["tools", "Tools"],
+  ["session", "Session"],
+];
+/** How often the status line redraws its clocks (ms). */
+const STATUS_TICK_MS = 1000;
+
+/** @returns {string} */
+function randomViewId() {
+  return `v${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+}
+
+export class WidgetView {
+  /**
+   * @param {import("./model.js").ModelState} state
+   * @param {HTMLElement} el where anywidget wants the view
+   * @param {AbortSignal} [hostSignal] the host's signal for the view's lifetime, if it gives one
+   */
+  constructor(state, el, hostSignal) {
+    this.state = state;
+    this.model = state.model;
+    this.id = randomViewId();
+    this.lifetime = linkedController(hostSignal);
+    const signal = this.lifetime.signal;
+    this.root = h("div", "rtwidget-root");
+    this.root.tabIndex = 0;
+    this.controls = new Controls(state);
+    this.noticesEl = h("div", "rtwidget-notices");
+    this.noticesEl.dataset.rt = "notice";
+    this.noticesEl.setAttribute("aria-live", "polite");
+    this.log = new LogView(state.rows, state.stats, signal);
+    this.conversation = new ConversationView(state.panels);
+    this.tools = new ToolsView(state.panels);
+    this.session = new SessionView(state.panels, () => ({
+      config: this.model.get("session_config"),
+      usage: this.model.get("usage"),
+    }));
+    this.exceptions = new ExceptionsView(state.exceptions, (id) => state.dismissException(id), signal);
+    /** @type {Record<string, HTMLElement>} */
+    this.sections = {};
+    this.panelsRaf = 0;
+    this.root.append(...this.controls.bars(), this.noticesEl, ...this.panelTabs(signal), this.exceptions.el);
+    el.appendChild(this.root);
+    this.bind(signal);
+    onAbort(signal, () => this.released());
+  }
+
+  /**
+   * The tab bar and the panels, each tab toggling its panel.
+   * @param {AbortSignal} signal
+   * @returns {HTMLElement[]}
+   */
+  panelTabs(signal) {
+    const tabs = h("div", "rtwidget-tabs");
+    tabs.setAttribute("role", "toolbar");
+    const panels = h("div", "rtwidget-panels");
+    /** @type {Record<string, HTMLElement>} */
+    const content = {
+      conversation: this.conversation.el,
+      log: this.log.el,
+      tools: this.tools.el,
+      session: this.session.el,
+    };
+    for (const [name, title] of PANELS) {
+      const tab = h("button", "rtwidget-tab", title);
+      tab.setAttribute("aria-pressed", "true");
+      const section = h("section", `rtwidget-panel rtwidget-panel-${name}`);
+      section.dataset.rt = `panel-${name}`;
+      section.append(h("div", "rtwidget-panel-title", title), content[name]);
+      listen(tab, "click", () => this.togglePanel(name, tab), signal);
+      tabs.appendChild(tab);
+      panels.appendChild(section);
+      this.sections[name] = section;
+    }
+    return [tabs, panels];
+  }
+
+  /**
+   * @param {string} name
+   * @param {HTMLElement} tab
+   */
+  togglePanel(name, tab) {
+    const section = this.sections[name];
+    section.hidden = !section.hidden;
+    tab.setAttribute("aria-pressed", String(!section.hidden));
+    if (name === "log") this.log.invalidate(true);
+    this.schedulePanels();
+  }
+
+  /** @param {AbortSignal} signal */
+  bind(signal) {
+    // Autoplay policies let audio start only after a gesture; which events count differs by device
+    // (a touch activates on pointerup/click, a mouse on pointerdown), so listen to all of them.
+    for (const type of ["pointerdown", "click", "keydown"]) {
+      listen(this.root, type, () => this.state.resumeAudio(), signal);
+    }
+    this.controls.bind(this.root, signal);
+    // One listener for every notice's dismiss button, so redraws add none.
+    listen(
+      this.noticesEl,
+      "click",
+      (/** @type {MouseEvent} */ e) => {
+        const close = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (e.target).closest(".rtwidget-notice-close"));
+        if (close) this.state.dismiss(Number(close.dataset.id));
+      },
+      signal,
+    );
+    onModel(this.model, "change", () => this.onTraits(), signal);
+    const tick = setInterval(() => this.controls.drawStatus(), STATUS_TICK_MS);
+    onAbort(signal, () => clearInterval(tick));
+  }
+
+  /** Register with the model state, draw everything, ask the kernel for a snapshot. */
+  start() {
+    this.state.addView({ id: this.id, update: (what) => this.update(what) });
+    this.onTraits();
+    this.controls.drawLevels();
+    this.drawNotices();
+    this.exceptions.draw();
+    this.log.invalidate(true);
+    this.state.send({ kind: "hello", view: this.id });
+  }
+
+  onTraits() {
+    this.controls.drawStatus();
+    this.controls.drawControls();
+    this.schedulePanels();
+  }
+
+  /** @param {string} what the part of the model state that changed */
+  update(what) {
+    if (what === "panels") {
+      this.log.invalidate();
+      this.schedulePanels();
+    } else if (what === "mic") this.controls.drawControls();
+    else if (what === "level") this.controls.drawLevels();
+    else if (what === "notices") this.drawNotices();
+    else if (what === "exceptions") this.exceptions.draw();
+  }
+
+  schedulePanels() {
+    if (!this.panelsRaf) this.panelsRaf = requestAnimationFrame(() => this.drawPanels());
+  }
+
+  drawPanels() {
+    this.panelsRaf = 0;
+    if (!this.sections.conversation.hidden) this.conversation.draw();
+    if (!this.sections.tools.hidden) this.tools.draw();
+    if (!this.sections.session.hidden) this.session.draw();
+  }
+
+  drawNotices() {
+    this.noticesEl.textContent = "";
+    for (const n of this.state.notices) {
+      const line = h("div", `rtwidget-notice rtwidget-notice-${n.level}`);
+      const close = h("button", "rtwidget-notice-close", "\u00d7");
+      close.title = "dismiss";
+      close.dataset.id = String(n.id);
+      line.append(h("span", "", n.text), close);
+      this.noticesEl.appendChild(line);
+    }
+  }
+
+  /** Remove the view (anywidget's render cleanup). */
+  dispose() {
+    this.lifetime.abort();
+  }
+
+  /** The view's signal aborted: its listeners are gone; leave the page and the model state. */
+  released() {
+    if (this.panelsRaf) cancelAnimationFrame(this.panelsRaf);
+    this.panelsRaf = 0;
+    this.root.remove();
+    const left = this.state.removeView(this.id);
+    // No view left (the cell was re-run or cleared): nobody can hear or see the audio.
+    if (left === 0) this.state.stopAudio();
+  }
+}
