@@ -1,4 +1,5 @@
-"""rtwidget.assets: the joined widget module and the worklet sources are valid JavaScript."""
+"""rtwidget.widget.bundle: the joined widget module and the worklet sources are valid JavaScript, and the join
+order is read from the files' imports."""
 
 from __future__ import annotations
 
@@ -39,6 +40,84 @@ def test_relative_imports_are_stripped_and_nothing_else() -> None:
     assert assets.strip_imports(source) == 'import x from "https://example.org/x.js";\nconst y = 1;\n'
 
 
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def imports(*names: str) -> str:
+    return "".join(f'import {{ {Path(n).stem} }} from "./{n}";\n' for n in names)
+
+
+def test_module_order_follows_the_imports(tmp_path: Path) -> None:
+    static = write(
+        tmp_path,
+        {
+            "widget.js": imports("view.js", "audio.js") + "export default {};\n",
+            "view.js": imports("format.js") + "export const view = 1;\n",
+            "audio.js": imports("dsp.js", "format.js") + "export const audio = 1;\n",
+            "format.js": "export const format = 1;\n",
+            "dsp.js": "export const dsp = 1;\n",
+            "unused.js": "export const unused = 1;\n",  # imported by nobody: not joined
+            "capture-worklet.js": imports("dsp.js") + "registerProcessor('c', class {});\n",
+        },
+    )
+    assert assets.module_order("widget.js", static) == ["format.js", "view.js", "dsp.js", "audio.js", "widget.js"]
+    assert assets.relative_imports((static / "audio.js").read_text()) == ["dsp.js", "format.js"]
+    assert assets.worklets(static) == {"capture": "capture-worklet.js"}
+    assert assets.worklet_source("capture", static) == (
+        "// --- dsp.js ---\nexport const dsp = 1;\n\n// --- capture-worklet.js ---\nregisterProcessor('c', class {});\n"
+    )
+    esm = assets.esm(static)
+    assert esm.startswith("const WORKLET_SOURCES = {capture: ")
+    bodies = [line for line in esm.splitlines() if line.startswith("// --- ")]
+    assert bodies == [f"// --- {n} ---" for n in ("format.js", "view.js", "dsp.js", "audio.js", "widget.js")]
+    assert "import" not in esm and "unused" not in esm
+
+
+def test_an_import_cycle_is_named(tmp_path: Path) -> None:
+    static = write(
+        tmp_path,
+        {
+            "widget.js": imports("a.js"),
+            "a.js": imports("b.js"),
+            "b.js": imports("c.js"),
+            "c.js": imports("a.js"),
+        },
+    )
+    with pytest.raises(RuntimeError, match=r"import cycle in .*: a\.js -> b\.js -> c\.js -> a\.js$"):
+        assets.module_order("widget.js", static)
+    write(tmp_path, {"self.js": imports("self.js")})
+    with pytest.raises(RuntimeError, match=r"import cycle in .*: self\.js -> self\.js$"):
+        assets.module_order("self.js", static)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    static = write(tmp_path, {"widget.js": imports("here.js"), "here.js": imports("gone.js")})
+    with pytest.raises(RuntimeError, match=r"^here\.js imports gone\.js, which is not a file in "):
+        assets.module_order("widget.js", static)
+    with pytest.raises(RuntimeError, match=r"^nothing\.js is not a file in "):
+        assets.module_order("nothing.js", static)
+
+
+def test_a_worklet_is_never_joined_into_the_widget_module(tmp_path: Path) -> None:
+    static = write(
+        tmp_path, {"widget.js": imports("play-worklet.js"), "play-worklet.js": "registerProcessor('p', class {});\n"}
+    )
+    with pytest.raises(RuntimeError, match=r"^play-worklet\.js imported by the widget module"):
+        assets.esm(static)
+
+
+def test_the_shipped_files_join_in_an_order_their_imports_allow() -> None:
+    order = assets.module_order(assets.ENTRY)
+    assert order[-1] == "widget.js"
+    for position, name in enumerate(order):
+        imported = assets.relative_imports((assets.STATIC_DIR / name).read_text(encoding="utf-8"))
+        assert set(imported) <= set(order[:position]), f"{name} is joined before what it imports"
+    assert set(assets.worklets()) == {"capture", "playback"}
+
+
 def test_esm_and_css_are_cached() -> None:
     assert assets.esm() is assets.esm()
     assert assets.css() is assets.css()
@@ -70,7 +149,8 @@ def test_esm_imports_in_node_and_exports_initialize_and_render(tmp_path: Path) -
     path.write_text(assets.esm(), encoding="utf-8")
     script = (
         "const m = await import(process.argv[1]);"
-        "const d = m.default;"
+        # anywidget calls a default function (a factory) and uses what it returns, else the default object.
+        "const d = typeof m.default === 'function' ? await m.default() : m.default;"
         "if (typeof d.initialize !== 'function' || typeof d.render !== 'function') throw new Error('bad default');"
         "if ('render' in m) throw new Error('a named export called render makes anywidget use the old API');"
         "console.log('ok');"
