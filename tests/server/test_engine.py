@@ -477,7 +477,7 @@ def test_server_vad_without_create_response_and_semantic_vad(h: Harness) -> None
         "create_response": True,
         "interrupt_response": True,
     }
-    assert h.engine._vad.silence_duration_ms == SEMANTIC_SILENCE_MS["low"] == 1000
+    assert h.engine._input.vad.silence_duration_ms == SEMANTIC_SILENCE_MS["low"] == 1000
     # 600 ms of silence is not the end of a turn for eagerness low; 1000 ms is.
     events = h.append(tone(600) + silence(700))
     assert types(events) == ["input_audio_buffer.speech_started"]

@@ -1,0 +1,46 @@
+"""What every part of the engine shares: the per-server settings (:class:`EngineConfig`) and what a voice must do.
+
+Kept apart from :mod:`.engine` so the engine's collaborators can read the settings without importing the facade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .script import Pace, Script
+
+__all__ = ["DEFAULT_INSTRUCTIONS", "EngineConfig", "Json", "Pace", "SpeechVoice"]
+
+Json = dict[str, Any]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are the rtwidget local server, a deterministic stand-in for a Realtime model. You repeat what you "
+    "are told, call the tools that are named to you, and read their results back. You are not a language "
+    "model and you do not pretend to be one."
+)
+
+
+class SpeechVoice(Protocol):
+    """What the engine needs from a voice (see :mod:`rtwidget.server.voice`)."""
+
+    name: str
+
+    def synthesize(self, text: str, *, voice: str = "alloy", speed: float = 1.0) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Per-server settings shared by every connection's engine."""
+
+    model: str = "gpt-realtime"
+    pace: Pace = "realtime"
+    script: Script | None = None
+    # Maximum session duration: session_expired and a close after this long.
+    session_minutes: int = 60
+    # Seed for the ids (event_, item_, resp_, sess_, call_); None for fresh random ids.
+    seed: int | None = None
+    # Size of the output audio deltas, and how far ahead of real time they are released (pace realtime).
+    audio_chunk_ms: int = 100
+    audio_lead_ms: int = 250
+    instructions: str = DEFAULT_INSTRUCTIONS
