@@ -12,6 +12,7 @@ load nothing but the standard library, and the widget stack (anywidget, ipywidge
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .errors import ClientEventError, ProtocolError, RealtimeError, SessionClosed
@@ -50,6 +51,30 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+def _session_mimebundle(session: Any) -> Any:
+    """How IPython shows a Session: as its widget (``rtwidget.widget`` is imported only now)."""
+    from .widget import RealtimeWidget
+
+    return RealtimeWidget(session)._repr_mimebundle_()
+
+
+def _register_display() -> None:
+    """In IPython (a notebook kernel), show a Session as its widget, through the display formatter.
+
+    Does nothing outside IPython, and never imports IPython itself. The type is named, not imported, so the
+    session module need not be loaded yet.
+    """
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is None:
+        return
+    formatter = shell.display_formatter.mimebundle_formatter
+    formatter.for_type_by_name("rtwidget.session.session", "Session", _session_mimebundle)
+
+
+_register_display()
 
 
 __all__ = [

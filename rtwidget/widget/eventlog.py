@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from ..audio import BYTES_PER_SECOND
+from ..session import error_info
 
 # Events that come in streams: merged into one row per run and item.
 _STREAMS = ("input_audio_buffer.append",)
@@ -51,10 +52,8 @@ def _audio_bytes(data: dict[str, Any]) -> int:
 def summary(etype: str, data: dict[str, Any]) -> str:
     """A few words that say what a non-stream event was about, for the row's text column."""
     if etype == "error":
-        err = data.get("error")
-        if isinstance(err, dict):
-            return f"{err.get('code') or err.get('type')}: {err.get('message')}"
-        return str(err)
+        info = error_info(data.get("error"))
+        return str(info) if info.code or info.type else info.message
     item = data.get("item")
     if isinstance(item, dict):
         what = item.get("role") or item.get("type") or ""

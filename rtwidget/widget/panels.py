@@ -6,6 +6,7 @@ what the session already knows; nothing here talks to the wire.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .eventlog import clip
@@ -32,6 +33,30 @@ def item_view(item: Any, *, index: int | None, out_of_band: bool) -> dict[str, A
         "index": index,
         "deleted": False,
     }
+
+
+def item_views(conversation: Any, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """ItemViews of the items ``ids`` that the conversation state (``session.conversation_state``) knows."""
+    ids = list(ids)
+    if not ids:
+        return []
+    order = {item.id: i for i, item in enumerate(conversation.items)}
+    views = []
+    for item_id in ids:
+        item = conversation.get(item_id)
+        if item is None:
+            continue
+        lane = conversation.responses.get(item.response_id or "")
+        views.append(item_view(item, index=order.get(item_id), out_of_band=bool(lane and lane.out_of_band)))
+    return views
+
+
+def all_item_ids(conversation: Any) -> set[str]:
+    """Every item a new view shows: the default conversation's and those of out-of-band responses."""
+    ids = {item.id for item in conversation.items}
+    for lane in conversation.out_of_band():
+        ids.update(lane.item_ids)
+    return ids
 
 
 def deleted_view(item_id: str) -> dict[str, Any]:

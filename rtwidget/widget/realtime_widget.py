@@ -1,37 +1,42 @@
-"""RealtimeWidget: the notebook widget of a Session (anywidget), with traits for small state and one router for
-``kind`` messages. The front end lives in ``rtwidget/widget/static/``; the contract is ``docs/widget-contract.md``.
+"""RealtimeWidget: the notebook widget of a Session (anywidget): traits for small state, and the comm wiring.
+
+The front end lives in ``rtwidget/widget/static/``; the contract is ``docs/widget-contract.md``. What the widget
+does lives in its :class:`~rtwidget.widget.bridge.Bridge`, which gets the widget's ``send``, a trait setter and a
+trait reader, and nothing else.
 
 Comm messages may arrive on a kernel subshell thread (JupyterLab 4.6's default) or on the main thread; either
-way they are handed to the session's I/O thread at once, where the :class:`~rtwidget.bridge.Bridge` owns all the
-state. A cell blocked in ``time.sleep`` therefore stalls neither the microphone nor the model's voice.
+way they are handed to the session's I/O thread at once, where the bridge owns all the state. A cell blocked in
+``time.sleep`` therefore stalls neither the microphone nor the model's voice.
 """
 
 from __future__ import annotations
 
-import logging
+import weakref
 from typing import Any
 
 import anywidget
 import traitlets
 
-from ..session import Session
+from ..session import TURN_MODES, VOICES, Session
 from . import bundle
 from .bridge import Bridge
 
-logger = logging.getLogger("rtwidget.widget")
-
-VOICES = ["alloy", "ash", "ballad", "cedar", "coral", "echo", "marin", "sage", "shimmer", "verse"]
-TURN_MODES = ("server_vad", "semantic_vad", "push_to_talk")
 # Traits the browser may set; the kernel applies each to the session when it changes.
 _BROWSER_SET = ("turn_mode", "voice", "instructions")
+_UNSET = object()
+
+# Each session's one widget, without writing to the session: forgotten when the widget closes (or the session
+# is collected).
+_WIDGETS: weakref.WeakKeyDictionary[Session, RealtimeWidget] = weakref.WeakKeyDictionary()
 
 
 class RealtimeWidget(anywidget.AnyWidget):
     """The widget for a :class:`~rtwidget.Session`: talk, listen, and watch events, items and tool calls.
 
-    ``RealtimeWidget(session)`` returns the session's one widget (the same as ``session.widget``, and what the
-    notebook shows for ``session``). With no session it makes a new one. With ``autoconnect`` (the default) the
-    session connects in the background if it is not connected yet.
+    ``RealtimeWidget(session)`` returns the session's one widget (what the notebook shows for ``session``);
+    trait values given then still apply. With no session it makes a new one. With ``autoconnect`` (the default)
+    the session connects in the background if it is not connected yet. :meth:`close` detaches the widget from
+    its session; a later ``RealtimeWidget(session)`` makes a fresh one.
     """
 
     _esm = traitlets.Unicode(bundle.esm()).tag(sync=True)
@@ -42,9 +47,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     endpoint = traitlets.Dict().tag(sync=True)
     connected_at = traitlets.Float(0.0).tag(sync=True)
     expires_at = traitlets.Float(0.0).tag(sync=True)
-    turn_mode = traitlets.Unicode("server_vad").tag(sync=True)
+    turn_mode = traitlets.Unicode(TURN_MODES[0]).tag(sync=True)
+    turn_modes = traitlets.List(traitlets.Unicode(), default_value=list(TURN_MODES)).tag(sync=True)
     voice = traitlets.Unicode("").tag(sync=True)
-    voices = traitlets.List(traitlets.Unicode(), default_value=VOICES).tag(sync=True)
+    voices = traitlets.List(traitlets.Unicode(), default_value=list(VOICES)).tag(sync=True)
     voice_locked = traitlets.Bool(False).tag(sync=True)
     instructions = traitlets.Unicode("").tag(sync=True)
     echo_cancellation = traitlets.Bool(True).tag(sync=True)
@@ -57,7 +63,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     log_limit = traitlets.Int(5000).tag(sync=True)
 
     def __new__(cls, session: Session | None = None, **kwargs: Any) -> RealtimeWidget:
-        existing = getattr(session, "_widget", None)
+        existing = _WIDGETS.get(session) if session is not None else None
         if isinstance(existing, cls):
             return existing
         widget: RealtimeWidget = super().__new__(cls)
@@ -71,15 +77,28 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         super().__init__(**kwargs)
         self.session = session if session is not None else Session()
-        self.session._widget = self
+        # Per browser-set trait, the value last synced with the session (set by the kernel, or applied).
+        self._synced: dict[str, Any] = {}
+        self.bridge = Bridge(self.session, send=self.send, set_traits=self._set_from_kernel, trait=self._trait)
+        _WIDGETS[self.session] = self
         self._rt_ready = True
-        self.bridge = Bridge(self.session, self)
         self.on_msg(self._on_msg)
         self.observe(self._on_browser_set, names=list(_BROWSER_SET))
         if self.session.connected:
             self.status = "connected"
         elif autoconnect:
             self.connect()
+
+    def _set_from_kernel(self, **values: Any) -> None:
+        # The bridge mirrors the session (on the I/O thread): remember what it set, so the change is not
+        # applied back to the session as if the browser had made it.
+        for name, value in values.items():
+            if name in _BROWSER_SET:
+                self._synced[name] = value
+            setattr(self, name, value)
+
+    def _trait(self, name: str) -> Any:
+        return getattr(self, name)
 
     def _on_msg(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         # Any thread (subshell or main): hand over to the I/O thread, where the bridge's state lives.
@@ -88,40 +107,31 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.session.call_soon(self.bridge.handle, content, [bytes(b) for b in buffers or ()])
 
     def _on_browser_set(self, change: dict[str, Any]) -> None:
-        if self.bridge.syncing:
-            return  # the kernel itself is mirroring the server's config
+        # Echo suppression by value: what the session already has is not applied again.
         name, value = change["name"], change["new"]
-        if name == "turn_mode" and value not in TURN_MODES:
-            self.bridge.notice("error", f"turn_mode {value!r} is not one of {', '.join(TURN_MODES)}")
+        if self._synced.get(name, _UNSET) == value:
             return
+        self._synced[name] = value
         self.session.call_soon(self.bridge.apply, name, value)
 
     def connect(self) -> None:
         """Connect the session in the background; the status line follows."""
-        if self.session.connected:
-            return
-        self.status, self.status_message = "connecting", ""
-        self.session.start().add_done_callback(self._connect_done)
-
-    def _connect_done(self, future: Any) -> None:
-        if future.cancelled():  # closed while connecting
-            self.status = "closed"
-            return
-        exc = future.exception()
-        if exc is not None:
-            self.status, self.status_message = "error", f"could not connect: {exc}"
-            self.bridge.notice("error", f"Could not connect: {exc}")
+        self.bridge.connect()
 
     def disconnect(self) -> None:
         """Close the session in the background (microphone and playback stop in the browser)."""
         self.session.stop()
 
+    def close(self) -> None:
+        """Detach from the session (its events no longer reach this widget), then close the widget and its views.
 
-def _view_for(session: Session) -> RealtimeWidget:
-    return RealtimeWidget(session)
+        The session stays as it is; ``RealtimeWidget(session)`` afterwards makes a fresh widget.
+        """
+        if getattr(self, "_rt_ready", False):
+            self.bridge.detach()
+            if _WIDGETS.get(self.session) is self:
+                del _WIDGETS[self.session]
+        super().close()
 
-
-# A Session shows itself as this widget (its rich repr, session.widget) without importing upward.
-Session.view_factory = _view_for
 
 __all__ = ["RealtimeWidget"]
