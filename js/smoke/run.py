@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [*jlab.CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-f
 DATA_RT = [
     "connect", "disconnect", "status", "mic", "mic-meter", "mute", "out-meter", "turn-mode", "ptt", "text", "send",
     "interrupt", "voice", "instructions", "echo", "notice", "panel-conversation", "panel-log", "panel-tools",
-    "panel-session", "log-filter-type", "log-filter-dir", "log-detail",
+    "panel-session", "log-filter-type", "log-filter-dir", "log-detail", "exceptions",
 ]  # fmt: skip
 
 failures: list[str] = []
@@ -129,6 +129,23 @@ def run(page: Page, shots: Path | None) -> None:
     selected = page.locator(".rtwidget-log-row.rtwidget-selected .rtwidget-log-type").inner_text()
     check(selected == "session.update", f"error row links to its cause (selected {selected})")
     check("\u00d712" in page.inner_text('[data-rt="panel-log"]'), "count badge for merged deltas")
+
+    # An exception from a user's tool: a collapsible block under the widget, the traceback inside, dismissable.
+    check(not page.locator('[data-rt="exceptions"]').is_visible(), "no error area while there is no exception")
+    page.evaluate(
+        """() => window.model.receive({kind: "exception", error: {source: "tool", name: "get_weather",
+            error_type: "ValueError", message: "no such city", traceback: "Traceback ...\\nValueError: no such city"}})"""
+    )
+    block = page.locator('[data-rt="exception"]')
+    block.wait_for(state="visible")
+    check("ValueError in tool get_weather: no such city" in block.inner_text(), "exception title and message")
+    check(not page.locator(".rtwidget-exception-traceback").is_visible(), "traceback collapsed at first")
+    page.click('[data-rt="exception"] summary')
+    check(page.locator(".rtwidget-exception-traceback").is_visible(), "traceback shown when expanded")
+    if shots:
+        page.screenshot(path=str(shots / "exception.png"), full_page=True)
+    page.click('[data-rt="exception-dismiss"]')
+    check(page.locator('[data-rt="exception"]').count() == 0, "exception dismissed")
     if shots:
         page.screenshot(path=str(shots / "light.png"), full_page=True)
         page.evaluate("document.body.classList.add('dark')")
