@@ -39,7 +39,7 @@ from ..session import (
 )
 from .batch import PanelBatch
 from .eventlog import RowLog, clip, public
-from .panels import ToolBoard, UsageTotals, all_item_ids, item_views, response_view
+from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
 from .playhead import Playhead
 
 logger = logging.getLogger("rtwidget.widget")
@@ -197,7 +197,7 @@ class Bridge:
             self.notice("error", f"Server error {info.label}: {info.message}")
 
     def _on_exception(self, data: dict[str, Any]) -> None:
-        error = clip({k: v for k, v in data.items() if k != "type"}, 20_000)
+        error = clip({k: v for k, v in data.items() if k != "type"}, MAX_TEXT)
         self.exceptions.append(error)
         self._send({"kind": "exception", "error": error})
 

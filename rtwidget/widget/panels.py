@@ -11,6 +11,8 @@ from typing import Any
 
 from .eventlog import clip
 
+# How long a text in a panel view (an item's text, a tool's output, an exception's traceback) may be before it is cut.
+MAX_TEXT = 20_000
 _USAGE_KEYS = ("input_text", "input_audio", "output_text", "output_audio", "cached", "total")
 
 
@@ -21,11 +23,11 @@ def item_view(item: Any, *, index: int | None, out_of_band: bool) -> dict[str, A
         "type": item.type,
         "role": item.role,
         "status": item.status,
-        "text": clip(item.text, 20_000),
+        "text": clip(item.text, MAX_TEXT),
         "name": item.name,
         "call_id": item.call_id,
-        "arguments": clip(item.arguments, 20_000),
-        "output": clip(item.output, 20_000) if item.output is not None else None,
+        "arguments": clip(item.arguments, MAX_TEXT),
+        "output": clip(item.output, MAX_TEXT) if item.output is not None else None,
         "response_id": item.response_id,
         "audio_ms": round(item.audio_ms, 1),
         "heard_ms": item.truncated_at_ms,
@@ -86,7 +88,7 @@ class ToolBoard:
         view = {
             "call_id": data.get("call_id"),
             "name": data.get("name"),
-            "arguments": clip(str(data.get("arguments") or ""), 20_000),
+            "arguments": clip(str(data.get("arguments") or ""), MAX_TEXT),
             "output": None,
             "status": "running",
             "duration_ms": None,
@@ -101,7 +103,7 @@ class ToolBoard:
         view = self.calls.get(str(data.get("call_id"))) or self.started(data)
         kind = data.get("error_kind")
         view["status"] = "done" if data.get("ok") else "timeout" if kind == "timeout" else "error"
-        view["output"] = clip(str(data.get("output") or ""), 20_000)
+        view["output"] = clip(str(data.get("output") or ""), MAX_TEXT)
         view["error"] = data.get("error")
         view["duration_ms"] = round(float(data.get("duration_s") or 0.0) * 1000, 1)
         if not data.get("reply", True):
