@@ -1,4 +1,5 @@
-"""What every part of the engine shares: the per-server settings (:class:`EngineConfig`) and what a voice must do.
+"""What every part of the engine shares: the per-server settings (:class:`EngineConfig`), the default model and
+instructions, and what a voice must do.
 
 Kept apart from :mod:`.engine` so the engine's collaborators can read the settings without importing the facade.
 """
@@ -6,14 +7,17 @@ Kept apart from :mod:`.engine` so the engine's collaborators can read the settin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .script import Pace, Script
+from .voice import Voice
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "EngineConfig", "Json", "Pace", "SpeechVoice"]
+__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MODEL", "EngineConfig", "Json", "Pace", "SpeechVoice"]
 
 Json = dict[str, Any]
 
+# The model a connection gets when its URL names none (``?model=`` / ``deployment=``).
+DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_INSTRUCTIONS = (
     "You are the rtwidget local server, a deterministic stand-in for a Realtime model. You repeat what you "
     "are told, call the tools that are named to you, and read their results back. You are not a language "
@@ -21,19 +25,15 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-class SpeechVoice(Protocol):
-    """What the engine needs from a voice (see :mod:`rtwidget.server.voice`)."""
-
-    name: str
-
-    def synthesize(self, text: str, *, voice: str = "alloy", speed: float = 1.0) -> bytes: ...
+# What the engine needs from a voice: the protocol of :mod:`rtwidget.server.voice`, under the engine's old name.
+SpeechVoice = Voice
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """Per-server settings shared by every connection's engine."""
 
-    model: str = "gpt-realtime"
+    model: str = DEFAULT_MODEL
     pace: Pace = "realtime"
     script: Script | None = None
     # Maximum session duration: session_expired and a close after this long.

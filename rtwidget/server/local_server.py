@@ -43,15 +43,16 @@ from rtwidget._loopthread import LoopThread
 from rtwidget.protocol import dialects
 
 from .brain import Brain
+from .config import DEFAULT_MODEL
 from .engine import Engine, EngineConfig, Pace, SpeechVoice
 from .script import Script
+from .voice import default_voice
 
 __all__ = ["PATHS", "LocalServer", "shared_server"]
 
 log = logging.getLogger("rtwidget.server")
 
 PATHS = ("/v1/realtime", "/openai/v1/realtime", "/openai/realtime", "/")
-DEFAULT_MODEL = "gpt-realtime"
 
 
 def _model_from(path: str) -> str:
@@ -136,8 +137,6 @@ class LocalServer:
         if self._server is not None:
             return self
         if self._voice is None:
-            from .voice import default_voice  # the voice backends load lazily
-
             self._voice = default_voice()  # created once per process; well under a second
         self._server = await serve(
             self._handle,

@@ -27,6 +27,7 @@ from .outbox import Outbox
 from .param_checks import voice_name
 from .runs import Output, OutputKind, Run
 from .usage import output_audio_tokens, rate_limits
+from .voice import default_voice
 
 __all__ = ["WORDS", "ResponseStream"]
 
@@ -141,8 +142,6 @@ class ResponseStream:
         if not text:
             return b""
         if self._voice is None:
-            from .voice import default_voice  # the voice backends load lazily
-
             self._voice = default_voice()
         speed = float(out_audio.get("speed", 1.0))
         return self._voice.synthesize(text, voice=voice_name(out_audio["voice"]), speed=speed)

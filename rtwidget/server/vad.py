@@ -44,7 +44,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from rtwidget.audio import BYTES_PER_SAMPLE, SAMPLE_RATE
+from rtwidget.audio import BYTES_PER_SAMPLE, SAMPLES_PER_MS
 
 __all__ = [
     "FRAME_MS",
@@ -57,14 +57,13 @@ __all__ = [
 
 FRAME_MS = 10
 """Analysis frame length in milliseconds."""
-FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+FRAME_SAMPLES = SAMPLES_PER_MS * FRAME_MS
 FRAME_BYTES = FRAME_SAMPLES * BYTES_PER_SAMPLE
 MIN_SPEECH_FRAMES = 3
 """Consecutive frames at or above the start level needed to start speech (30 ms)."""
 HYSTERESIS_DB = 6.0
 """Once in speech, frames down to this many dB below the start level still count as speech."""
 
-_SAMPLES_PER_MS = SAMPLE_RATE // 1000
 _FULL_SCALE_POWER = 32768.0**2
 
 
@@ -199,7 +198,7 @@ class EnergyVad:
     @property
     def position_ms(self) -> int:
         """Milliseconds of audio fed since creation (whole samples; ``samples / 24``, rounded down)."""
-        return self._bytes_fed // BYTES_PER_SAMPLE // _SAMPLES_PER_MS
+        return self._bytes_fed // BYTES_PER_SAMPLE // SAMPLES_PER_MS
 
     @property
     def in_speech(self) -> bool:

@@ -65,7 +65,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rtwidget.audio import SAMPLE_RATE, resample
+from rtwidget.audio import BYTES_PER_SAMPLE, SAMPLE_RATE, resample
 
 __all__ = [
     "EspeakLibraryVoice",
@@ -221,7 +221,7 @@ class _CachedVoice(abc.ABC):
 
 
 def _to_24k(raw: bytes, rate: int) -> bytes:
-    samples = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
+    samples = np.frombuffer(raw[: len(raw) - len(raw) % BYTES_PER_SAMPLE], dtype="<i2")
     return resample(samples, rate, SAMPLE_RATE).astype("<i2", copy=False).tobytes()
 
 
@@ -278,7 +278,7 @@ class _EspeakLibrary:
 
     def _on_audio(self, wav: int | None, n_samples: int, events: int | None) -> int:
         if wav and n_samples > 0:
-            self._parts.append(ctypes.string_at(wav, n_samples * 2))
+            self._parts.append(ctypes.string_at(wav, n_samples * BYTES_PER_SAMPLE))
         return 0  # 0 = go on
 
     def synth(self, text: str, espeak_voice: str, rate: int, pitch: int) -> bytes:
