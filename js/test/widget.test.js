@@ -209,6 +209,10 @@ describe("a view", () => {
       assert.equal(blocks[0].querySelector("pre")?.textContent, ERROR.traceback);
       assert.equal(blocks[1].querySelector("pre")?.textContent, "(no traceback)");
     }
+    const drawn = m.els[0].querySelectorAll("[data-rt=exception]")[1];
+    m.model.receive({ kind: "exception", error: { ...ERROR, message: "third" } });
+    assert.equal(m.els[0].querySelectorAll("[data-rt=exception]")[1], drawn, "drawn blocks stay (an open one stays open)");
+    rt(m.els[0], "exceptions").querySelectorAll("[data-rt=exception-dismiss]")[2].click();
     rt(m.els[1], "exception-dismiss").click();
     for (const el of m.els) {
       const left = el.querySelectorAll("[data-rt=exception]");

@@ -72,6 +72,8 @@ export class ExceptionsView {
     this.el = hRt("div", "exceptions", "rtwidget-exceptions");
     this.el.setAttribute("role", "alert");
     this.version = -1;
+    /** Blocks drawn, by error id: kept across redraws so an expanded traceback stays open. @type {Map<number, HTMLElement>} */
+    this.blocks = new Map();
     // One listener for every dismiss button, so redraws add none.
     listen(
       this.el,
@@ -88,7 +90,19 @@ export class ExceptionsView {
   draw() {
     if (this.version === this.list.version) return;
     this.version = this.list.version;
-    this.el.replaceChildren(...this.list.items.map(errorBlock));
+    const kept = new Set(this.list.items.map((e) => e.id));
+    for (const [id, block] of this.blocks) {
+      if (kept.has(id)) continue;
+      block.remove();
+      this.blocks.delete(id);
+    }
+    // Ids only grow and new errors come last, so appending keeps the list's order.
+    for (const error of this.list.items) {
+      if (this.blocks.has(error.id)) continue;
+      const block = errorBlock(error);
+      this.blocks.set(error.id, block);
+      this.el.appendChild(block);
+    }
     this.el.hidden = this.list.items.length === 0;
   }
 }

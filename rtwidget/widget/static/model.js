@@ -3,7 +3,7 @@
 // the microphone and playback, and the debug stats. Created by `initialize` (widget.js); every
 // listener it adds is removed by `dispose()`.
 import { newStats, registerDebug } from "./debug.js";
-import { linkedController, onModel } from "./dom.js";
+import { linkedController, onAbort, onModel } from "./dom.js";
 import { ExceptionList } from "./exceptions.js";
 import { Capture } from "./mic.js";
 import { PanelState } from "./panelstate.js";
@@ -62,7 +62,7 @@ export class ModelState {
     this.playback = new Playback(this);
     this.debug = registerDebug(this.stats, this);
     this.lifetime = linkedController(hostSignal);
-    this.lifetime.signal.addEventListener("abort", () => this.dispose(), { once: true });
+    onAbort(this.lifetime.signal, () => this.dispose());
     this.listen();
     this.applyTurnMode();
   }
