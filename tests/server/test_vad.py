@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rtwidget.protocol.pcm import SAMPLE_RATE
 from rtwidget.server.vad import FRAME_MS, EnergyVad, VadEvent, threshold_dbfs
 from rtwidget.server.voice import default_voice
 
-RATE = 24_000
 SENTENCE = "The quick brown fox jumps over the lazy dog today."
-SECOND = np.zeros(RATE, dtype=np.int16)
+SECOND = np.zeros(SAMPLE_RATE, dtype=np.int16)
 
 
 def silence(ms: int) -> np.ndarray:
-    return np.zeros(RATE * ms // 1000, dtype=np.int16)
+    return np.zeros(SAMPLE_RATE * ms // 1000, dtype=np.int16)
 
 
 def pcm(*parts: np.ndarray) -> bytes:
@@ -35,7 +35,7 @@ def kinds(events: list[VadEvent]) -> list[str]:
 def noise_at(dbfs: float, seconds: float, *, seed: int = 0, brown: bool = False) -> np.ndarray:
     """White (or low-passed, room-like) noise whose RMS is ``dbfs`` relative to full scale."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal(int(RATE * seconds))
+    x = rng.standard_normal(int(SAMPLE_RATE * seconds))
     if brown:  # one-pole low-pass: most energy below ~200 Hz, like ventilation rumble
         from itertools import accumulate
 
@@ -46,7 +46,7 @@ def noise_at(dbfs: float, seconds: float, *, seed: int = 0, brown: bool = False)
 
 def sine_at(dbfs: float, seconds: float, hz: float = 220.0) -> np.ndarray:
     """A sine whose RMS is ``dbfs`` (peak is 3 dB higher)."""
-    t = np.arange(int(RATE * seconds)) / RATE
+    t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
     wave: np.ndarray = np.round(np.sqrt(2) * 32768 * 10 ** (dbfs / 20) * np.sin(2 * np.pi * hz * t))
     return wave.astype(np.int16)
 
@@ -55,7 +55,7 @@ def sine_at(dbfs: float, seconds: float, hz: float = 220.0) -> np.ndarray:
 def speech() -> np.ndarray:
     """About 3 s of synthesized speech (espeak-ng when available) as int16 samples."""
     samples = np.frombuffer(default_voice().synthesize(SENTENCE), dtype="<i2")
-    assert samples.size > RATE
+    assert samples.size > SAMPLE_RATE
     return samples
 
 
@@ -168,7 +168,7 @@ def test_room_noise_around_minus_50_dbfs_gives_no_events() -> None:
 
 def test_speech_over_room_noise_is_still_one_turn(speech: np.ndarray) -> None:
     clean = np.concatenate([SECOND, speech, SECOND]).astype(np.int32)
-    noisy = np.clip(clean + noise_at(-50.0, clean.size / RATE, seed=3), -32768, 32767)
+    noisy = np.clip(clean + noise_at(-50.0, clean.size / SAMPLE_RATE, seed=3), -32768, 32767)
     assert kinds(EnergyVad().feed(pcm(noisy))) == ["speech_started", "speech_stopped"]
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from rtwidget.protocol.event_types import VOICES
+from rtwidget.protocol.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE
 from rtwidget.server import voice as voice_module
 from rtwidget.server.vad import EnergyVad
 from rtwidget.server.voice import (
@@ -21,9 +23,7 @@ from rtwidget.server.voice import (
     voice_profile,
 )
 
-RATE = 24_000
 TEN_WORDS = "Please tell me the weather in Paris for tomorrow morning."
-OPENAI_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
 
 
 def _library() -> Voice:
@@ -58,7 +58,7 @@ def samples(pcm: bytes) -> np.ndarray:
 
 
 def seconds(pcm: bytes) -> float:
-    return len(pcm) / 2 / RATE
+    return len(pcm) / BYTES_PER_SAMPLE / SAMPLE_RATE
 
 
 def f0_hz(pcm: bytes) -> float:
@@ -66,12 +66,12 @@ def f0_hz(pcm: bytes) -> float:
     x = samples(pcm)
     frames = x[: x.size // 960 * 960].reshape(-1, 960)
     frames = frames[frames.std(axis=1) > 0.05 * 32768]
-    lo, hi = RATE // 400, RATE // 60
+    lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
     pitches = []
     for frame in frames:
         frame = frame - frame.mean()
         ac = np.correlate(frame, frame, "full")[959:]
-        pitches.append(RATE / (lo + int(np.argmax(ac[lo:hi]))))
+        pitches.append(SAMPLE_RATE / (lo + int(np.argmax(ac[lo:hi]))))
     return float(np.median(pitches))
 
 
@@ -99,7 +99,7 @@ def test_espeak_output_is_band_limited_like_a_22khz_source_resampled_to_24khz(
     backend = make()
     x = samples(backend.synthesize(TEN_WORDS))
     power = np.abs(np.fft.rfft(x)) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1 / RATE)
+    freqs = np.fft.rfftfreq(x.size, 1 / SAMPLE_RATE)
     speech_band = power[(freqs > 100) & (freqs < 4000)].sum()
     assert power[freqs > 11_100].sum() < 1e-3 * speech_band  # nothing above the source's Nyquist
 
@@ -117,8 +117,8 @@ def test_duration_shrinks_with_speed(backend: Voice) -> None:
 
 
 def test_openai_voices_sound_different(backend: Voice) -> None:
-    outputs = {name: backend.synthesize(TEN_WORDS, voice=name) for name in OPENAI_VOICES}
-    assert len(set(outputs.values())) == len(OPENAI_VOICES)
+    outputs = {name: backend.synthesize(TEN_WORDS, voice=name) for name in VOICES}
+    assert len(set(outputs.values())) == len(VOICES)
     # The lower voices really are lower: echo and cedar against shimmer and coral.
     for low, high in [("echo", "shimmer"), ("cedar", "coral"), ("ash", "alloy")]:
         assert f0_hz(outputs[low]) * 1.4 < f0_hz(outputs[high])
@@ -126,10 +126,10 @@ def test_openai_voices_sound_different(backend: Voice) -> None:
 
 def test_unknown_voice_names_get_a_fixed_known_profile(backend: Voice) -> None:
     profile = voice_profile("nova")
-    assert profile in {voice_profile(name) for name in OPENAI_VOICES}
+    assert profile in {voice_profile(name) for name in VOICES}
     assert voice_profile("nova") == profile
     assert voice_profile("MARIN") == voice_profile("marin")
-    twin = next(name for name in OPENAI_VOICES if voice_profile(name) == profile)
+    twin = next(name for name in VOICES if voice_profile(name) == profile)
     assert backend.synthesize("Good morning.", voice="nova") == backend.synthesize("Good morning.", voice=twin)
 
 
@@ -153,7 +153,7 @@ def test_text_that_looks_like_options_or_markup_is_spoken(backend: Voice) -> Non
 
 
 def test_output_is_detected_as_one_turn_by_the_vad(backend: Voice) -> None:
-    second = b"\0" * 2 * RATE
+    second = b"\0" * 2 * SAMPLE_RATE
     events = EnergyVad().feed(second + backend.synthesize(TEN_WORDS) + second)
     assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
 
@@ -206,7 +206,9 @@ def test_program_voice_refuses_a_missing_program() -> None:
 
 
 def test_concurrent_synthesis_gives_the_same_audio_as_serial(backend: Voice) -> None:
-    jobs = [(f"Sentence number {i} for thread safety.", OPENAI_VOICES[i % 10], 1.0 + 0.1 * (i % 3)) for i in range(24)]
+    jobs = [
+        (f"Sentence number {i} for thread safety.", VOICES[i % len(VOICES)], 1.0 + 0.1 * (i % 3)) for i in range(24)
+    ]
     expected = [type(backend)().synthesize(text, voice=v, speed=s) for text, v, s in jobs]
     results: list[bytes | None] = [None] * len(jobs)
     errors: list[BaseException] = []
@@ -241,9 +243,10 @@ def test_concurrent_synthesis_gives_the_same_audio_as_serial(backend: Voice) -> 
 
 
 def test_voice_profile_table_covers_every_openai_voice_distinctly() -> None:
-    profiles = [voice_profile(name) for name in OPENAI_VOICES]
+    assert set(voice_module._PROFILES) == set(VOICES)  # one table entry per voice the API offers, no more
+    profiles = [voice_profile(name) for name in VOICES]
     assert all(isinstance(p, VoiceProfile) for p in profiles)
-    assert len(set(profiles)) == len(OPENAI_VOICES)
+    assert len(set(profiles)) == len(VOICES)
     assert all(0 <= p.pitch <= 99 for p in profiles)
 
 
