@@ -43,8 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rtwidget.protocol.pcm import BYTES_PER_MS, BYTES_PER_SECOND  # noqa: E402 (the checkout is on the path now)
+
 CHUNK_MS = 20
-CHUNK_BYTES = 24 * 2 * CHUNK_MS
+CHUNK_BYTES = BYTES_PER_MS * CHUNK_MS
 BUDGET_S = 270.0
 
 
@@ -52,7 +54,7 @@ def _cycle_audio() -> bytes:
     from rtwidget.server.voice import default_voice
 
     speech = default_voice().synthesize("Hello there, a load test.", voice="alloy")
-    return bytes(48 * 600) + speech + bytes(48 * 1200)
+    return bytes(BYTES_PER_MS * 600) + speech + bytes(BYTES_PER_MS * 1200)
 
 
 async def _client(url: str, cycle: bytes, window: float, seed: int, out: dict[str, Any]) -> None:
@@ -73,49 +75,14 @@ async def _client(url: str, cycle: bytes, window: float, seed: int, out: dict[st
         for i in range(n_chunks)
     ]
     sent_at: dict[int, float] = {}  # chunk index on the timeline -> wall time sent
-    stopped_at: list[float] = []
     try:
         ws = await asyncio.wait_for(connect(url, max_size=None, compression=None), 10)
     except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
         out["connect_failures"] += 1
         return
-    loop = asyncio.get_running_loop()
-
-    async def reader() -> None:
-        async for message in ws:
-            assert isinstance(message, str)
-            head = message[:48]
-            if head.startswith('{"type":"response.output_audio.delta"'):
-                if stopped_at:
-                    out["first_audio"].append(loop.time() - stopped_at.pop())
-            elif head.startswith('{"type":"input_audio_buffer.speech_stopped"'):
-                event = json.loads(message)
-                chunk = (event["audio_end_ms"] - 1) // CHUNK_MS
-                if chunk in sent_at:
-                    out["vad_lag"].append(loop.time() - sent_at[chunk])
-                stopped_at[:] = [loop.time()]
-                out["turns"] += 1
-            elif head.startswith('{"type":"response.done"'):
-                out["responses"] += 1
-            elif head.startswith('{"type":"error"'):
-                out["errors"] += 1
-
-    read_task = asyncio.create_task(reader())
+    read_task = asyncio.create_task(_read(ws, sent_at, out))
     try:
-        t0 = loop.time() + 0.05
-        k = 0
-        while True:
-            due = t0 + k * CHUNK_MS / 1000
-            if due - t0 > window:
-                break
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                out["send_lag"].append(-delay)
-            await ws.send(messages[(start_chunk + k) % n_chunks])
-            sent_at[k] = loop.time()
-            k += 1
+        await _stream(ws, messages[start_chunk:] + messages[:start_chunk], window, sent_at, out)
         await asyncio.sleep(0.5)  # let the last turn's answer start
         out["connected_with_response"] += 1 if out["responses"] > 0 else 0
     except websockets.exceptions.ConnectionClosed:
@@ -123,6 +90,51 @@ async def _client(url: str, cycle: bytes, window: float, seed: int, out: dict[st
     finally:
         read_task.cancel()
         await ws.close()
+
+
+async def _stream(
+    ws: Any, cycle_messages: list[str], window: float, sent_at: dict[int, float], out: dict[str, Any]
+) -> None:
+    """Send the cycle's append messages (from the client's starting point, repeating) every CHUNK_MS, at real
+    time, for ``window`` seconds; note when each went out and how late the sends were."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.05
+    k = 0
+    while True:
+        due = t0 + k * CHUNK_MS / 1000
+        if due - t0 > window:
+            break
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            out["send_lag"].append(-delay)
+        await ws.send(cycle_messages[k % len(cycle_messages)])
+        sent_at[k] = loop.time()
+        k += 1
+
+
+async def _read(ws: Any, sent_at: dict[int, float], out: dict[str, Any]) -> None:
+    """Time the server's answers: VAD lag at each speech_stopped, first audio after it; count turns and errors."""
+    loop = asyncio.get_running_loop()
+    stopped_at: list[float] = []
+    async for message in ws:
+        assert isinstance(message, str)
+        head = message[:48]
+        if head.startswith('{"type":"response.output_audio.delta"'):
+            if stopped_at:
+                out["first_audio"].append(loop.time() - stopped_at.pop())
+        elif head.startswith('{"type":"input_audio_buffer.speech_stopped"'):
+            event = json.loads(message)
+            chunk = (event["audio_end_ms"] - 1) // CHUNK_MS
+            if chunk in sent_at:
+                out["vad_lag"].append(loop.time() - sent_at[chunk])
+            stopped_at[:] = [loop.time()]
+            out["turns"] += 1
+        elif head.startswith('{"type":"response.done"'):
+            out["responses"] += 1
+        elif head.startswith('{"type":"error"'):
+            out["errors"] += 1
 
 
 def _b64(data: bytes) -> str:
@@ -185,7 +197,8 @@ def main() -> None:
     assert server.stdout is not None
     url = server.stdout.readline().strip()
     cycle = _cycle_audio()
-    print(f"server {url} (pid {server.pid}); cycle {len(cycle) / 48000:.2f} s; window {args.window:.0f} s per level")
+    cycle_s = len(cycle) / BYTES_PER_SECOND
+    print(f"server {url} (pid {server.pid}); cycle {cycle_s:.2f} s; window {args.window:.0f} s per level")
     print(
         f"machine: {os.cpu_count()} CPUs; {args.processes} client processes; "
         "criteria: p95 VAD lag <= 200 ms, p95 first audio <= 300 ms, no errors, every connection answered"
