@@ -1,7 +1,8 @@
 """Endpoints: the URL, headers and dialect for OpenAI, Azure (GA and preview), the local server, or any URL.
 
 Resolution order (:func:`resolve`): an explicit ``endpoint=`` first; else ``OPENAI_API_KEY`` (OpenAI); else
-Azure settings from the environment; else ``None``, meaning "use the local server".
+Azure settings from the environment; else ``None``: nothing names an endpoint, and a Session then asks its
+endpoint factory (by default the local server; see ``rtwidget.session.endpoint_policy``).
 
 Headers carry the API key. They never appear in a repr, a log line or anything sent to the browser:
 use :meth:`Endpoint.describe` for display.
@@ -114,7 +115,8 @@ def resolve(
     headers: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Endpoint | None:
-    """Pick the endpoint: explicit, then ``OPENAI_API_KEY``, then Azure from the environment, else None (local)."""
+    """Pick the endpoint: explicit, then ``api_key`` / ``OPENAI_API_KEY``, then Azure from the environment, else
+    None (the caller decides: a Session asks its endpoint factory)."""
     env = os.environ if env is None else env
     beta = dialect == "beta"
     if isinstance(endpoint, Endpoint):
