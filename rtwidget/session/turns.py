@@ -13,6 +13,7 @@ of its requests (:class:`RealtimeError`), or :class:`SessionClosed`.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -59,20 +60,20 @@ def refusal(event: Event) -> RealtimeError:
     return RealtimeError(str(info), code=info.code, event=event)
 
 
-class Turn(Generic[T]):
+class Turn(ABC, Generic[T]):
     """One request and its answer: :meth:`send` it (on the I/O loop), feed :meth:`watch` every event."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
+    @abstractmethod
     def send(self) -> None:
         """Queue the turn's request in the protocol core (the session flushes it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def watch(self, event: Event) -> None:
         """Settle :attr:`result` when ``event`` finishes the turn (an ``on("*")`` handler)."""
-        raise NotImplementedError
 
     def _settled_by_failure(self, event: Event, request_ids: Iterable[str | None]) -> bool:
         """Fail the turn on a refusal of one of ``request_ids`` or on the socket closing; True if it did."""
