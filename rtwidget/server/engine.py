@@ -83,16 +83,15 @@ class Engine:
         self.pace: Pace = (config.script.pace if config.script else None) or config.pace
         started_at = clock()
         self._expires_at = started_at + config.session_minutes * 60
-        conversation_id = outbox.new_id("conv_")
+        conversation_id = outbox.new_id("conv_")  # drawn before sess_, so seeded ids stay as they were
         self._session = SessionState(config, session_id=outbox.new_id("sess_"), started_at=started_at)
-        self._conversation = Conversation(outbox)
+        self._conversation = Conversation(outbox, conversation_id)
         self._responses = Responses(
             config,
             outbox,
             self._session,
             self._conversation,
             self.brain,
-            conversation_id=conversation_id,
             clock=clock,
             voice=voice,
             pace=self.pace,

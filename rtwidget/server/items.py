@@ -201,8 +201,9 @@ _PARSERS: dict[str, Callable[[Json, str, Item, NewId], None]] = {
 class Conversation:
     """The default conversation: its items in order, and the client events that change or read it."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, conversation_id: str) -> None:
         self._outbox = outbox
+        self.id = conversation_id
         self.items: list[Item] = []
         self._by_id: dict[str, Item] = {}
 

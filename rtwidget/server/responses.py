@@ -77,7 +77,6 @@ class Responses:
         conversation: Conversation,
         brain: Brain,
         *,
-        conversation_id: str,
         clock: Callable[[], float],
         voice: SpeechVoice | None,
         pace: Pace,
@@ -93,7 +92,6 @@ class Responses:
         self._stream = ResponseStream(
             config, outbox, conversation, clock=clock, voice=voice, pace=pace, on_done=self._done
         )
-        self._conversation_id = conversation_id
         self.runs: list[Run] = []
         # The response of the default conversation in progress, if any.
         self.active: Run | None = None
@@ -101,10 +99,6 @@ class Responses:
         # Start of the idle timeout (server_vad idle_timeout_ms): when the last conversation response's audio
         # will have finished playing; None while a response runs and once the user spoke.
         self.idle_since: float | None = None
-
-    @property
-    def conversation_id(self) -> str:
-        return self._conversation_id
 
     @property
     def assistant_audio(self) -> bool:
@@ -145,7 +139,7 @@ class Responses:
             "status": "in_progress",
             "status_details": None,
             "output": [],
-            "conversation_id": self._conversation_id if resolved.in_conversation else None,
+            "conversation_id": self._conversation.id if resolved.in_conversation else None,
             "output_modalities": resolved.modalities,
             "max_output_tokens": resolved.max_tokens,
             "audio": {"output": {"format": out_audio["format"], "voice": out_audio["voice"]}},
