@@ -28,6 +28,7 @@ from openai.types.realtime.realtime_session_create_response import RealtimeSessi
 from rtwidget import audio  # noqa: E402
 from rtwidget.server import LocalServer  # noqa: E402
 from rtwidget.server.voice import default_voice  # noqa: E402
+from tests.support import run, scaled  # noqa: E402
 
 ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeServerEvent)
 SESSION_READ_ONLY = {"id", "object", "expires_at"}
@@ -84,7 +85,7 @@ class Checked:
         return data
 
 
-async def until(conn: Any, checked: Checked, type_: str, timeout: float = 10.0) -> dict[str, Any]:
+async def until(conn: Any, checked: Checked, type_: str, timeout: float = scaled(10.0)) -> dict[str, Any]:
     async def loop() -> dict[str, Any]:
         while True:
             raw = await conn.recv_bytes()
@@ -184,12 +185,8 @@ async def conversation(server: LocalServer) -> Checked:
     return checked
 
 
-def test_official_client_and_strict_sdk_types() -> None:
-    async def main() -> Checked:
-        async with LocalServer(pace="fast") as server:
-            return await conversation(server)
-
-    checked = asyncio.run(asyncio.wait_for(main(), 30))
+def test_official_client_and_strict_sdk_types(local_server: LocalServer) -> None:
+    checked = run(conversation(local_server))
     covered = set(checked.models)
     expected = {
         "SessionCreatedEvent",
@@ -258,7 +255,7 @@ def test_cancelled_response_validates_too() -> None:
                 await until(conn, checked, "conversation.item.truncated")
         return checked
 
-    checked = asyncio.run(asyncio.wait_for(main(), 20))
+    checked = run(main())
     assert checked.models["ResponseDoneEvent"] == 1
 
 
