@@ -61,7 +61,7 @@ def validate_client_event(event: Any) -> None:
         problem = f"must be a dict, not {type(event).__name__}"
         raise _fail("client event", "", problem, "pass {'type': ..., ...}")
     etype = event.get("type")
-    if etype not in GA_CLIENT_EVENTS:
+    if not isinstance(etype, str) or etype not in GA_CLIENT_EVENTS:
         close = difflib.get_close_matches(str(etype), sorted(GA_CLIENT_EVENTS), n=1)
         types = ", ".join(sorted(GA_CLIENT_EVENTS))
         fix = f"did you mean {close[0]!r}?" if close else f"client types: {types}"
@@ -147,7 +147,7 @@ def validate_item(item: Any, etype: str = "conversation.item.create", path: str 
             "item_reference is only allowed inside response.create input",
             "create a real item, or reference it from response.create.response.input",
         )
-    if itype not in ITEM_TYPES:
+    if not isinstance(itype, str) or itype not in ITEM_TYPES:
         raise _fail(
             etype,
             f"{path}.type",
@@ -175,7 +175,7 @@ def validate_item(item: Any, etype: str = "conversation.item.create", path: str 
 
 def _message(item: Json, etype: str, path: str) -> None:
     role = item.get("role")
-    if role not in ROLE_PARTS:
+    if not isinstance(role, str) or role not in ROLE_PARTS:
         raise _fail(etype, f"{path}.role", f"{role!r} is not a message role", "use 'user', 'assistant' or 'system'")
     content = item.get("content")
     if not isinstance(content, list):
@@ -187,7 +187,7 @@ def _message(item: Json, etype: str, path: str) -> None:
         )
     for i, part in enumerate(content):
         ptype = part.get("type") if isinstance(part, dict) else None
-        if ptype not in ROLE_PARTS[role]:
+        if not isinstance(ptype, str) or ptype not in ROLE_PARTS[role]:
             allowed = f"{role} messages take {', '.join(sorted(ROLE_PARTS[role]))}"
             fix = _PART_FIX.get((role, str(ptype)), allowed)
             problem = f"{ptype!r} is not allowed in a {role} message"

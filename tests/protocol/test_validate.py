@@ -509,3 +509,27 @@ def test_cancel_response_id_must_be_a_string() -> None:
     err = refuse({"type": "response.cancel", "response_id": 1})
     assert (err.path, err.problem) == ("response_id", "must be a string")
     assert "leave it out" in err.fix
+
+
+@pytest.mark.parametrize(
+    ("event", "path"),
+    [
+        ({"type": ["session.update"]}, "type"),
+        ({"type": "conversation.item.create", "item": {"type": ["message"]}}, "item.type"),
+        (
+            {"type": "conversation.item.create", "item": {"type": "message", "role": ["user"], "content": []}},
+            "item.role",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": [{"type": ["input_text"], "text": "x"}]},
+            },
+            "item.content[0].type",
+        ),
+    ],
+)
+def test_unhashable_names_are_refused_like_any_wrong_name(event: dict[str, object], path: str) -> None:
+    with pytest.raises(ClientEventError) as info:
+        validate_client_event(event)
+    assert info.value.path == path
