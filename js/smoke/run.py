@@ -134,7 +134,8 @@ def run(page: Page, shots: Path | None) -> None:
     check(not page.locator('[data-rt="exceptions"]').is_visible(), "no error area while there is no exception")
     page.evaluate(
         """() => window.model.receive({kind: "exception", error: {source: "tool", name: "get_weather",
-            error_type: "ValueError", message: "no such city", traceback: "Traceback ...\\nValueError: no such city"}})"""
+            error_type: "ValueError", message: "no such city",
+            traceback: "Traceback ...\\nValueError: no such city"}})"""
     )
     block = page.locator('[data-rt="exception"]')
     block.wait_for(state="visible")

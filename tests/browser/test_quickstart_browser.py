@@ -25,7 +25,9 @@ def test_quickstart_notebook_talks_and_is_heard(lab: NotebookPage) -> None:
         if cell["cell_type"] == "code":
             lab.run_cell(index)  # raises with the traceback if a cell fails
     lab.page.locator("[data-rt=status]").first.wait_for(state="visible")
-    lab.wait_kernel("session.connected and rtwidget.RealtimeWidget(session).status == 'connected'", what="the session to connect")
+    lab.wait_kernel(
+        "session.connected and rtwidget.RealtimeWidget(session).status == 'connected'", what="the session to connect"
+    )
     before = int(lab.kernel_json("len([i for i in session.conversation if i.role == 'assistant'])"))
     send_text(lab, "Hello from the quickstart")
     reply = wait_reply(lab, after=before)

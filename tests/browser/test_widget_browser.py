@@ -349,6 +349,44 @@ def test_tool_call_shows_in_the_tools_panel_with_one_followup(lab: NotebookPage)
     assert server_errors(lab) == []
 
 
+FAILING_TOOL_SETUP = """\
+import rtwidget
+session = rtwidget.Session()
+
+@session.tool
+def get_weather(city: str) -> dict:
+    \"\"\"The weather in a city.\"\"\"
+    raise ValueError(f"no weather for {city}")
+
+widget = rtwidget.RealtimeWidget(session)
+widget
+"""
+
+
+def test_a_failing_tool_shows_its_traceback_under_every_view(lab: NotebookPage) -> None:
+    open_widget(lab, "tool-error.ipynb", FAILING_TOOL_SETUP, extra_cells=("widget",))
+    send_text(lab, "get_weather city=Atlantis")
+    block = lab.page.locator("[data-rt=exception]").first
+    block.wait_for(state="visible")
+    summary = block.locator("summary").inner_text()
+    assert summary.startswith("ValueError in tool get_weather: no weather for Atlantis"), summary
+    traceback = block.locator("pre")
+    assert not traceback.is_visible(), "the traceback starts collapsed"
+    block.locator("summary").click()
+    traceback.wait_for(state="visible")
+    assert "raise ValueError" in traceback.inner_text()
+    # A second view of the same widget gets the kernel's exceptions with its snapshot.
+    lab.run_cell(1)
+    count = "() => document.querySelectorAll('[data-rt=exception]').length"
+    lab.wait_js(f"() => ({count})() === 2", what="the exception in both views")
+    lab.screenshot("tool-exception", lab.page.locator(".jp-OutputArea-output:has([data-rt=exceptions])").first)
+    lab.page.locator("[data-rt=exception-dismiss]").first.click()
+    lab.wait_js(f"() => ({count})() === 0", what="the exception dismissed in both views")
+    errors = lab.kernel_json("[e.data.get('name') for e in session.errors if e.type == 'rtwidget.error']")
+    lab.record(summary=summary, kernel_exceptions=errors)
+    assert errors == ["get_weather"], errors
+
+
 # ================================================================================ 6. a blocked cell
 
 
