@@ -103,6 +103,7 @@ describe("the factory", () => {
       m.closeModel();
       assert.equal(m.model.listenerCount(), m.baseline, "no model listener left");
       assert.equal(m.debug.closed, true);
+      assert.equal(m.debug.record, undefined, "the page lets go of a closed model's state");
     }
     a.model.receive({ kind: "notice", level: "info", text: "after close" });
     assert.equal(a.state.notices.length, 0);

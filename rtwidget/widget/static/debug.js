@@ -56,7 +56,7 @@ export function pushBounded(list, value, max = 10000) {
 /**
  * Add one model's entry to `globalThis.__rtwidget.models`. `owner` (the per-model state) is
  * attached as a non-enumerable `record` for the console and the unit tests, so serializing the
- * list from a browser test stays cheap and acyclic.
+ * list from a browser test stays cheap and acyclic; `closeDebug` lets go of it.
  * @param {Stats} stats
  * @param {object} owner
  * @returns {DebugEntry}
@@ -66,7 +66,17 @@ export function registerDebug(stats, owner) {
   g.__rtwidget = g.__rtwidget || { models: [] };
   /** @type {DebugEntry} */
   const entry = { model_id: null, stats, closed: false };
-  Object.defineProperty(entry, "record", { value: owner, enumerable: false });
+  Object.defineProperty(entry, "record", { value: owner, enumerable: false, configurable: true });
   g.__rtwidget.models.push(entry);
   return entry;
+}
+
+/**
+ * Mark a model's entry closed. Its stats stay for tests to read; its state is let go (the page
+ * keeps the entries of every model it ever showed).
+ * @param {DebugEntry} entry
+ */
+export function closeDebug(entry) {
+  entry.closed = true;
+  delete (/** @type {any} */ (entry).record);
 }

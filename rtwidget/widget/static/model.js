@@ -2,7 +2,7 @@
 // messages, docs/widget-contract.md), the event-log rows, the panel data, notices and exceptions,
 // the microphone and playback, and the debug stats. Created by `initialize` (widget.js); every
 // listener it adds is removed by `dispose()`.
-import { newStats, registerDebug } from "./debug.js";
+import { closeDebug, newStats, registerDebug } from "./debug.js";
 import { linkedController, onAbort, onModel } from "./dom.js";
 import { ExceptionList } from "./exceptions.js";
 import { Capture } from "./mic.js";
@@ -229,6 +229,6 @@ export class ModelState {
     this.disposed = true;
     this.lifetime.abort();
     this.views.clear();
-    this.debug.closed = true;
+    closeDebug(this.debug);
   }
 }
