@@ -32,7 +32,7 @@ _EVENT_ID = re.compile(r'"event_id"\s*:\s*"([^"]+)"')
 def local_server(lead_ms: int | None = None, chunk_ms: int | None = None) -> Any:
     """A LocalServer (pace realtime) on its own thread in this kernel. `lead_ms`: how far ahead of real time the
     output audio deltas are released (the server's default is 250 ms); `chunk_ms`: their length (default 100)."""
-    from rtwidget.server import app
+    from rtwidget.server import local_server as app
     from rtwidget.server.engine import EngineConfig
 
     overrides = {}

@@ -74,7 +74,7 @@ PLAY_STARTS_JS = f"""
 def _played_all(lab: Lab, item: str, timeout: float = 60.0) -> None:
     nb = lab.nb
     assert nb is not None
-    forwarded = int(nb.kernel_json(f"widget.bridge.forwarded.get({item!r}, 0)"))
+    forwarded = int(nb.kernel_json(f"widget.bridge.playhead.forwarded.get({item!r}, 0)"))
     nb.wait_js(
         f"""() => {{ const s = ({STATS_JS})(); return s && (s.playedSamples[{item!r}] || 0) >= {forwarded}; }}""",
         timeout=timeout,
