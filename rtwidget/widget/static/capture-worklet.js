@@ -1,6 +1,6 @@
 // Capture worklet: microphone at the context's native rate -> 24 kHz mono Int16 chunks.
 //
-// Runs in the AudioWorkletGlobalScope. rtwidget/assets.py prepends dsp.js to this file (and drops
+// Runs in the AudioWorkletGlobalScope. rtwidget/widget/bundle.py prepends dsp.js to this file (and drops
 // the import line), and the widget loads the result from a Blob URL.
 //
 // Port protocol (main -> worklet):

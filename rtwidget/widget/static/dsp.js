@@ -1,7 +1,7 @@
 // Pure audio helpers shared by the main thread and both AudioWorklets.
 //
 // This file is prepended to each worklet's source and concatenated into the widget module by
-// rtwidget/assets.py, so it must not touch the DOM, window or any AudioWorklet global, and its
+// rtwidget/widget/bundle.py, so it must not touch the DOM, window or any AudioWorklet global, and its
 // top-level names must not collide with names in the other files.
 //
 // Audio on the wire is PCM16 little-endian, mono, 24 kHz. Int16Array uses the platform's byte

@@ -1,7 +1,7 @@
 // Playback worklet: a queue of 24 kHz Int16 chunks tagged by item id, played in order.
 //
 // Runs in the AudioWorkletGlobalScope of a context created at 24 kHz, so no resampling happens
-// here. rtwidget/assets.py prepends dsp.js to this file (and drops the import line).
+// here. rtwidget/widget/bundle.py prepends dsp.js to this file (and drops the import line).
 //
 // Port protocol (main -> worklet):
 //   {type: "chunk", item_id, seq, t, pcm: ArrayBuffer}   queue audio (t: kernel receive time, epoch ms)
