@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 # The wire format's numbers are defined once, in the protocol core; re-exported here for the floors above.
-from .protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, BYTES_PER_SECOND, SAMPLE_RATE, SAMPLES_PER_MS
+from .protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, BYTES_PER_SECOND, MIN_COMMIT_MS, SAMPLE_RATE, SAMPLES_PER_MS
 
 PcmLike = bytes | bytearray | memoryview | np.ndarray
 
@@ -24,6 +24,7 @@ __all__ = [
     "BYTES_PER_MS",
     "BYTES_PER_SAMPLE",
     "BYTES_PER_SECOND",
+    "MIN_COMMIT_MS",
     "SAMPLES_PER_MS",
     "SAMPLE_RATE",
     "b64decode",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
+from .protocol.session_config import DEFAULT_MODEL
+
 EndpointKind = Literal["openai", "azure", "local", "custom"]
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
@@ -44,12 +46,17 @@ class Endpoint:
             "kind": self.kind,
             "label": self.label or self.kind,
             "dialect": self.dialect,
-            "url": f"{parts.scheme}://{parts.netloc}{parts.path}",
+            "url": f"{parts.scheme}://{_public_netloc(self.url)}{parts.path}",
         }
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}: <hidden>" for k in self.headers)
         return f"Endpoint({self.kind}, {self.describe()['url']!r}, dialect={self.dialect!r}, headers={{{shown}}})"
+
+
+def _public_netloc(url: str) -> str:
+    """Host and port of ``url``, without the ``user:password@`` a URL may carry (it can hold a key)."""
+    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 def openai(model: str, api_key: str, *, url: str = OPENAI_URL, beta: bool = False) -> Endpoint:
@@ -86,7 +93,7 @@ def azure(
     )
 
 
-def local(url: str, *, dialect: Literal["ga", "beta"] = "ga", model: str = "gpt-realtime") -> Endpoint:
+def local(url: str, *, dialect: Literal["ga", "beta"] = "ga", model: str = DEFAULT_MODEL) -> Endpoint:
     """rtwidget's local Realtime server (no key)."""
     sep = "&" if "?" in url else "?"
     return Endpoint(f"{url}{sep}{urlencode({'model': model})}", {}, "local", dialect, "local")
@@ -96,7 +103,7 @@ def custom(url: str, headers: Mapping[str, str] | None = None, *, dialect: Liter
     """Any server that speaks the protocol, with your own headers."""
     if not url.startswith(("ws://", "wss://")):
         raise ValueError(f"endpoint URL must start with ws:// or wss://, got {url!r}")
-    return Endpoint(url, dict(headers or {}), "custom", dialect, urlsplit(url).netloc)
+    return Endpoint(url, dict(headers or {}), "custom", dialect, _public_netloc(url))
 
 
 def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
@@ -109,7 +116,7 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 def resolve(
     endpoint: Endpoint | str | None = None,
     *,
-    model: str = "gpt-realtime",
+    model: str = DEFAULT_MODEL,
     api_key: str | None = None,
     dialect: str | None = None,
     headers: Mapping[str, str] | None = None,

@@ -73,3 +73,12 @@ def test_nothing_configured_means_local() -> None:
 def test_custom_rejects_http_urls() -> None:
     with pytest.raises(ValueError, match="ws://"):
         endpoints.custom("http://example.com")
+
+
+def test_a_key_in_the_urls_userinfo_is_never_shown() -> None:
+    secret = "sk-" + "userinfo-SECRET"  # built at run time: no key-shaped literal in the repo
+    ep = endpoints.resolve(f"wss://bob:{secret}@rt.example.com:8443/v1/realtime", env={})
+    assert ep is not None and secret in ep.url  # the connection still has it
+    shown = [repr(ep), ep.label, *ep.describe().values()]
+    assert all(secret not in text and "bob" not in text for text in shown)
+    assert ep.describe()["url"] == "wss://rt.example.com:8443/v1/realtime" and ep.label == "rt.example.com:8443"

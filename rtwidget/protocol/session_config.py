@@ -69,6 +69,9 @@ _FRIENDLY: dict[str, tuple[str, ...]] = {
     "max_response_output_tokens": ("max_output_tokens",),
 }
 
+# The model a session asks for unless told otherwise (the GA Realtime model).
+DEFAULT_MODEL = "gpt-realtime"
+
 _PUSH_TO_TALK = (None, "none", "manual", PUSH_TO_TALK, "push-to-talk", False)
 
 

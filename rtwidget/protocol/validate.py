@@ -190,7 +190,8 @@ def _message(item: Json, etype: str, path: str) -> None:
         if not isinstance(ptype, str) or ptype not in ROLE_PARTS[role]:
             allowed = f"{role} messages take {', '.join(sorted(ROLE_PARTS[role]))}"
             fix = _PART_FIX.get((role, str(ptype)), allowed)
-            problem = f"{ptype!r} is not allowed in a {role} message"
+            article = "an" if role == "assistant" else "a"  # roles: system, user, assistant
+            problem = f"{ptype!r} is not allowed in {article} {role} message"
             raise _fail(etype, f"{path}.content[{i}].type", problem, fix)
         if role == "assistant" and ptype == "output_audio":
             raise _fail(

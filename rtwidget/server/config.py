@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rtwidget.protocol.session_config import DEFAULT_MODEL
+
 from .script import Pace, Script
 from .voice import Voice
 
@@ -17,7 +19,6 @@ __all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MODEL", "EngineConfig", "Json", "Pac
 Json = dict[str, Any]
 
 # The model a connection gets when its URL names none (``?model=`` / ``deployment=``).
-DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_INSTRUCTIONS = (
     "You are the rtwidget local server, a deterministic stand-in for a Realtime model. You repeat what you "
     "are told, call the tools that are named to you, and read their results back. You are not a language "

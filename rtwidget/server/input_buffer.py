@@ -10,7 +10,7 @@ and responds when nobody spoke that long after the last response's audio ended.
 from __future__ import annotations
 
 from rtwidget import audio
-from rtwidget.protocol.pcm import BYTES_PER_SAMPLE, SAMPLES_PER_MS
+from rtwidget.protocol.pcm import BYTES_PER_SAMPLE, MIN_COMMIT_MS, SAMPLES_PER_MS
 
 from .api_errors import ApiError, missing, want_str
 from .brain import Brain, text_tokens
@@ -25,7 +25,6 @@ from .vad import EnergyVad, VadEvent
 
 __all__ = ["InputBuffer"]
 
-_MIN_COMMIT_MS = 100
 # While nobody speaks the buffer keeps the prefix padding plus this much, so speech_started can reach back.
 _IDLE_KEEP_MS = 1000
 
@@ -85,10 +84,10 @@ class InputBuffer:
 
     def on_commit(self, event: Json) -> None:
         held_ms = audio.duration_ms(len(self._buffer))
-        if held_ms < _MIN_COMMIT_MS:
+        if held_ms < MIN_COMMIT_MS:
             raise ApiError(
                 "Error committing input audio buffer: buffer too small. "
-                f"Expected at least {_MIN_COMMIT_MS}ms of audio, but "
+                f"Expected at least {MIN_COMMIT_MS}ms of audio, but "
                 f"buffer only has {held_ms:.2f}ms of audio.",
                 "input_audio_buffer_commit_empty",
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .. import endpoints
 
@@ -50,3 +51,44 @@ def choose_endpoint(
     if found is not None:
         return found
     return (factory or local_server_endpoint)(model)
+
+
+class EndpointChoice:
+    """The inputs of :func:`choose_endpoint`, held by a session until its first connect decides the endpoint.
+
+    Its repr never shows the API key or the headers, and once the endpoint is decided it forgets them (the
+    Endpoint it returned keeps what the connection needs, hidden from reprs as well).
+    """
+
+    __slots__ = ("_args",)
+
+    def __init__(
+        self,
+        endpoint: endpoints.Endpoint | str | None,
+        *,
+        model: str,
+        api_key: str | None,
+        dialect: str | None,
+        headers: Mapping[str, str] | None,
+        factory: EndpointFactory | None,
+    ) -> None:
+        self._args: dict[str, Any] | None = {
+            "endpoint": endpoint,
+            "model": model,
+            "api_key": api_key,
+            "dialect": dialect,
+            "headers": headers,
+            "factory": factory,
+        }
+
+    def __call__(self) -> endpoints.Endpoint:
+        """Decide (blocking: the factory may start a server); afterwards the inputs are gone."""
+        if self._args is None:
+            raise RuntimeError("the endpoint was already decided")
+        args = dict(self._args)
+        decided = choose_endpoint(args.pop("endpoint"), **args)
+        self._args = None
+        return decided
+
+    def __repr__(self) -> str:
+        return f"<EndpointChoice {'decided' if self._args is None else 'pending'}>"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
 import threading
 import time
@@ -36,10 +35,11 @@ from ..protocol.connection import Connection, elide_audio
 from ..protocol.conversation import Conversation, Item
 from ..protocol.events import Event
 from ..protocol.server_errors import error_info
+from ..protocol.session_config import DEFAULT_MODEL
 from ..protocol.tracker import FunctionCall
 from ..tools import Tool, ToolRegistry
 from .dispatch import EventBus, EventsMixin
-from .endpoint_policy import EndpointFactory, choose_endpoint
+from .endpoint_policy import EndpointChoice, EndpointFactory
 from .local_events import CLOSED, CONNECTED, ERROR, SENT, LogEntry, ToolCallRecord, local_event
 from .reporting import FailureSource, failure_data, log_server_error
 from .sending import SendingMixin
@@ -65,7 +65,7 @@ class Session(EventsMixin, SendingMixin):
 
     def __init__(
         self,
-        model: str = "gpt-realtime",
+        model: str = DEFAULT_MODEL,
         instructions: str | None = None,
         voice: str | None = None,
         tools: Iterable[Callable[..., Any]] = (),
@@ -83,14 +83,8 @@ class Session(EventsMixin, SendingMixin):
         self.model = model
         self._envelope = envelope
         # What decides the endpoint (it may start the local server, so it runs on the first connect, not here).
-        self._choose_endpoint = functools.partial(
-            choose_endpoint,
-            endpoint,
-            model=model,
-            api_key=api_key,
-            dialect=dialect,
-            headers=headers,
-            factory=endpoint_factory,
+        self._choose_endpoint = EndpointChoice(
+            endpoint, model=model, api_key=api_key, dialect=dialect, headers=headers, factory=endpoint_factory
         )
         #: Where the session connects; None until the first connect decides it.
         self.endpoint: endpoints.Endpoint | None = None
@@ -226,7 +220,7 @@ class Session(EventsMixin, SendingMixin):
                 compression=None,
                 ping_interval=20,
                 ping_timeout=20,
-                open_timeout=15,
+                open_timeout=HANDSHAKE_TIMEOUT_S,
             )
         except BaseException:
             created.cancel()  # its waiter goes with the next event

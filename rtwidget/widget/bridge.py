@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .. import audio
+from ..audio import MIN_COMMIT_MS
 from ..session import (
     CLOSED,
     CONNECTED,
@@ -312,9 +313,11 @@ class Bridge:
         if not self.ptt_down:
             return
         self.ptt_down = False
-        if self.ptt_ms < 100:
+        if self.ptt_ms < MIN_COMMIT_MS:
             self.session.clear_audio()
-            self.notice("warning", "Hold push-to-talk a little longer: the API needs at least 100 ms of audio.")
+            self.notice(
+                "warning", f"Hold push-to-talk a little longer: the API needs at least {MIN_COMMIT_MS} ms of audio."
+            )
             return
         self.session.commit_audio()
         self.session.respond()

@@ -296,7 +296,7 @@ def test_content_type_must_fit_the_role(role: str, ptype: str, fix: str) -> None
     item = {"type": "message", "role": role, "content": [{"type": ptype, "text": "x"}]}
     err = refuse(create(item))
     assert err.path == "item.content[0].type"
-    assert err.problem == f"{ptype!r} is not allowed in a {role} message"
+    assert err.problem == f"{ptype!r} is not allowed in {'an' if role == 'assistant' else 'a'} {role} message"
     assert err.fix == fix
     assert fix in str(err)
 

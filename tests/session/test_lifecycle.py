@@ -287,9 +287,11 @@ def test_api_key_never_in_log_or_repr(local_server: LocalServer) -> None:
     async def body() -> None:
         secret = "sk-" + "test-SECRET-0123456789abcdef"  # built at run time: no key-shaped literal in the repo
         session = Session(endpoint=local_server.url, api_key=secret, modalities=["text"])
+        assert secret not in repr(vars(session))  # what the session keeps until it connects shows no key either
         await session.connect()
         try:
             await session.ask("hi")
+            assert secret not in repr(vars(session))
             dumped = json.dumps([e.data for e in session.log], default=str)
             assert secret not in dumped
             assert secret not in repr(session) and secret not in repr(session.endpoint)
