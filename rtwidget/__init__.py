@@ -40,7 +40,13 @@ _LAZY = {
 }
 
 
+# Subpackages and modules, also reachable as attributes of ``rtwidget`` (imported on first use, like the names).
+_SUBMODULES = frozenset({"audio", "cli", "endpoints", "errors", "protocol", "server", "session", "tools", "widget"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"rtwidget.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rtwidget' has no attribute {name!r}")
@@ -50,7 +56,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
 
 
 def _session_mimebundle(session: Any) -> Any:

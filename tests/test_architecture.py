@@ -172,3 +172,8 @@ def test_no_file_outgrows_its_limit(folder: str, pattern: str, limit: int) -> No
         if "node_modules" not in p.parts and (n := len(p.read_text().splitlines())) > limit
     }
     assert too_long == {}, f"over {limit} lines: split by job"
+
+
+def test_subpackages_are_attributes_of_rtwidget_imported_on_first_use() -> None:
+    loaded = _loaded_after("import rtwidget\nrtwidget.audio.SAMPLE_RATE\nrtwidget.endpoints.Endpoint")
+    assert {"rtwidget.audio", "rtwidget.endpoints"} <= loaded and "rtwidget.widget" not in loaded

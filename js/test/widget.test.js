@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { turnModeLabel, turnModes } from "../../rtwidget/widget/static/controls.js";
+import { repeatsLabel } from "../../rtwidget/widget/static/exceptions.js";
 import widgetFactory, { createWidget } from "../../rtwidget/widget/static/widget.js";
 import { FakeElement, installDom } from "./fakedom.js";
 import { FakeModel, tick } from "./helpers.js";
@@ -223,6 +224,20 @@ describe("a view", () => {
     rt(m.els[0], "exception-dismiss").click();
     assert.equal(rt(m.els[0], "exceptions").hidden, true);
     for (const close of m.closeViews) close();
+    m.closeModel();
+    assert.equal(dom.liveListeners(), 0);
+  });
+
+  it("says how many failures like this one the kernel held back", () => {
+    assert.equal(repeatsLabel(0), "");
+    assert.equal(repeatsLabel(undefined), "");
+    assert.equal(repeatsLabel("3"), "");
+    assert.equal(repeatsLabel(12), " (and 12 more like it before)");
+    const m = mount(1);
+    m.model.receive({ kind: "exception", error: { ...ERROR, source: "handler", name: "on_event", repeats: 12 } });
+    const summary = rt(m.els[0], "exception").querySelector("summary");
+    assert.equal(summary?.textContent, "ValueError in handler on_event: bad city (and 12 more like it before)");
+    m.closeViews[0]();
     m.closeModel();
     assert.equal(dom.liveListeners(), 0);
   });

@@ -15,8 +15,10 @@ Waiters' futures belong to the loop that called ``expect``; subscribers' queues 
 ``events()``. Both are fed with ``call_soon_threadsafe``.
 
 User code that fails here (a handler, sync or async, a log listener, a ``wait_for`` predicate) is logged and
-reported through ``on_failure`` once the event has reached everyone, so the session's ``rtwidget.error`` comes
-after the event it is about. A failure while delivering an ``rtwidget.error`` is only logged (no recursion).
+reported through ``on_failure`` once the delivery it failed in is over: a handler's or predicate's failure after
+the event reached every handler, waiter and subscriber; a log listener's after the log entry reached every
+listener, which is before the session dispatches the event itself (the log records an event first). A failure
+while delivering an ``rtwidget.error`` is only logged (no recursion).
 """
 
 from __future__ import annotations

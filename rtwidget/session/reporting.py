@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ..protocol.events import Event
@@ -22,7 +24,10 @@ logger = logging.getLogger("rtwidget.session")
 # Where a user-code failure came from (the ``source`` of an ``rtwidget.error``).
 FailureSource = Literal["handler", "listener", "predicate", "tool"]
 # Tool outcomes that are a failure of the tool's own code (bad arguments from the model are not).
-TOOL_FAILURE_KINDS = frozenset({"exception", "timeout"})
+TOOL_FAILURE_KINDS = frozenset({"exception", "timeout", "bad_output"})
+# A handler that fails on every event would report tens of failures a second: after the first, the same failure
+# (source, name, error type) is reported at most once per this many seconds, with the count of those held back.
+REPEAT_WINDOW_S = 1.0
 # What to do about errors that end the session.
 _TERMINAL_HINTS = {
     "beta_api_shape_disabled": ". This server no longer speaks the beta dialect: drop dialect='beta' and the "
@@ -68,6 +73,9 @@ def tool_failure_data(result: ToolResult) -> dict[str, Any] | None:
     error = result.error or ""
     if result.error_kind == "timeout":
         error_type, message = "TimeoutError", error
+    elif result.error_kind == "bad_output":  # "cannot convert the return value to a string: <Class>: <text>"
+        parts = error.split(": ")
+        error_type, message = (parts[1] if len(parts) > 2 else "ValueError"), error
     else:  # the registry writes "<ExceptionClass>: <str(exc)>", or the class alone when str(exc) is empty
         error_type, _, message = error.partition(": ")
     return {
@@ -77,3 +85,28 @@ def tool_failure_data(result: ToolResult) -> dict[str, Any] | None:
         "message": message,
         "traceback": result.traceback or "",
     }
+
+
+class FailureThrottle:
+    """Lets the first failure of each kind through, then at most one per :data:`REPEAT_WINDOW_S` (on one thread).
+
+    A let-through failure carries ``repeats``: how many of the same kind were held back since the last one.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, window_s: float = REPEAT_WINDOW_S) -> None:
+        self._clock = clock
+        self._window_s = window_s
+        self._last: dict[tuple[str, str, str], float] = {}
+        self._held: dict[tuple[str, str, str], int] = {}
+
+    def admit(self, data: dict[str, Any]) -> bool:
+        """True to report ``data`` now (its ``repeats`` set); False to hold it back (counted)."""
+        key = (str(data.get("source")), str(data.get("name")), str(data.get("error_type")))
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._window_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        data["repeats"] = self._held.pop(key, 0)
+        return True

@@ -41,7 +41,7 @@ from ..tools import Tool, ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
 from .local_events import CLOSED, CONNECTED, ERROR, SENT, LogEntry, ToolCallRecord, local_event
-from .reporting import FailureSource, failure_data, log_server_error
+from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .sending import SendingMixin
 from .tool_runner import ToolRunner
 from .turns import AskTurn, OutOfBandResult, OutOfBandTurn, Reply, Turn
@@ -111,6 +111,7 @@ class Session(EventsMixin, SendingMixin):
         self._t0 = time.monotonic()
         self._io = LoopThread(f"rtwidget-session-{id(self):x}")
         self._bus = EventBus(self._spawn, self._report_failure)
+        self._failures = FailureThrottle()
         self._ws: ClientConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._write_queue: asyncio.Queue[str] | None = None
@@ -358,6 +359,8 @@ class Session(EventsMixin, SendingMixin):
         self._bus.deliver_log(entry)
 
     def _emit_local(self, etype: str, data: dict[str, Any]) -> None:
+        if etype == ERROR and not self._failures.admit(data):
+            return  # the same failure again within a second: counted, and reported with the next one
         event = local_event(etype, data)
         if etype == ERROR:
             self.errors.append(event)  # before the handlers run, so they find it there

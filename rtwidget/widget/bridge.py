@@ -2,7 +2,11 @@
 messages -> session calls.
 
 Everything here runs on the session's I/O thread: session handlers and log listeners already do, and the widget
-hands browser messages over with ``session.call_soon``. So no state here is touched from two threads.
+hands browser messages over with ``session.call_soon`` (which runs them in place when the session has no loop,
+never connected or closed: then nothing else touches this state). Two methods are called by the widget on its
+own thread: :meth:`Bridge.connect` only sets the status traits and starts the session's connect, and
+:meth:`Bridge.detach` only removes the bridge's handler and listener (thread-safe on the bus) and sets a flag
+the I/O-thread code reads.
 
 The bridge knows the widget only through what it is given at construction: ``send`` (a ``kind`` message with
 optional binary buffers), ``set_traits`` (the kernel sets synced traits) and ``trait`` (read one). It never

@@ -25,8 +25,8 @@ from .bridge import Bridge
 _BROWSER_SET = ("turn_mode", "voice", "instructions")
 _UNSET = object()
 
-# Each session's one widget, without writing to the session: forgotten when the widget closes (or the session
-# is collected).
+# Each session's one widget, without writing to the session: forgotten when the widget closes. (The widget holds
+# its session, so an open widget keeps its session alive; ipywidgets keeps every open widget alive anyway.)
 _WIDGETS: weakref.WeakKeyDictionary[Session, RealtimeWidget] = weakref.WeakKeyDictionary()
 
 

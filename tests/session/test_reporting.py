@@ -13,7 +13,7 @@ import pytest
 
 from rtwidget.protocol.events import Event
 from rtwidget.session import ERROR, LogEntry
-from rtwidget.session.reporting import tool_failure_data
+from rtwidget.session.reporting import FailureThrottle, tool_failure_data
 from rtwidget.tools import ToolResult
 from tests.support import run, scaled
 
@@ -195,6 +195,11 @@ def test_a_raising_tool_is_kept_in_errors_and_announced(open_session: Callable[.
         ("exception", "ValueError", ("ValueError", "")),
         ("exception", "KeyError: 'a: b'", ("KeyError", "'a: b'")),
         ("timeout", "timed out after 5 s", ("TimeoutError", "timed out after 5 s")),
+        (
+            "bad_output",
+            "cannot convert the return value to a string: ValueError: Circular reference detected",
+            ("ValueError", "cannot convert the return value to a string: ValueError: Circular reference detected"),
+        ),
     ],
 )
 def test_tool_failure_data(kind: str, error: str, expected: tuple[str, str]) -> None:
@@ -209,3 +214,43 @@ def test_tool_failure_data(kind: str, error: str, expected: tuple[str, str]) -> 
 def test_tool_outcomes_that_are_not_user_code_failures(kind: str | None) -> None:
     result = ToolResult("t", "c", None, "{}", kind is None, None if kind is None else "x", 0.1, None, True, kind)
     assert tool_failure_data(result) is None
+
+
+def test_the_same_failure_is_reported_at_most_once_a_window_with_the_count_held_back() -> None:
+    now = [100.0]
+    throttle = FailureThrottle(clock=lambda: now[0], window_s=1.0)
+    first = {"source": "handler", "name": "h", "error_type": "ZeroDivisionError"}
+    assert throttle.admit(first) and first["repeats"] == 0
+    assert [throttle.admit(dict(first)) for _ in range(5)] == [False] * 5
+    assert throttle.admit({**first, "name": "other"})  # another handler is another failure
+    assert throttle.admit({**first, "error_type": "KeyError"})  # and so is another error type
+    now[0] += 1.0
+    later = dict(first)
+    assert throttle.admit(later) and later["repeats"] == 5
+    assert not throttle.admit(dict(first))
+
+
+def test_a_handler_failing_on_every_event_is_one_error_not_a_flood(open_session: Callable[..., Any]) -> None:
+    now = [0.0]
+
+    async def body() -> None:
+        async with open_session(modalities=["text"]) as session:
+            session._failures = FailureThrottle(clock=lambda: now[0])  # a clock that stands still: one window
+            calls: list[str] = []
+
+            def broken(event: Event) -> None:
+                calls.append(event.type)
+                raise ZeroDivisionError("every time")
+
+            session.on("response.", broken)
+            await session.ask("hi")
+            first_turn = len(calls)
+            assert first_turn >= 4  # created, deltas, done...: it failed on each
+            errors = [e.data for e in local_errors(session) if e.data["name"].endswith("broken")]
+            assert len(errors) == 1 and errors[0]["repeats"] == 0
+            now[0] += 5.0  # the window has passed: the next failure is reported, with the count held back
+            await session.ask("again")
+            errors = [e.data for e in local_errors(session) if e.data["name"].endswith("broken")]
+            assert len(errors) == 2 and errors[1]["repeats"] == first_turn - 1
+
+    run(body)

@@ -13,6 +13,7 @@ const MAX_EXCEPTIONS = 20;
  * @property {string} [error_type] the exception class, e.g. "ValueError"
  * @property {string} [message]
  * @property {string} [traceback] the formatted Python traceback
+ * @property {number} [repeats] how many of the same failure the kernel held back before this one
  */
 
 /** @typedef {KernelError & {id: number}} ShownError */
@@ -25,6 +26,16 @@ const MAX_EXCEPTIONS = 20;
 export function errorTitle(error) {
   const where = [error.source, error.name].filter(Boolean).join(" ");
   return `${error.error_type || "Error"}${where ? ` in ${where}` : ""}`;
+}
+
+/**
+ * " (and 12 more like it)" when the kernel held back repeats of this failure, else "".
+ * @param {unknown} repeats
+ * @returns {string}
+ */
+export function repeatsLabel(repeats) {
+  const n = typeof repeats === "number" && Number.isFinite(repeats) ? Math.floor(repeats) : 0;
+  return n > 0 ? ` (and ${n} more like it before)` : "";
 }
 
 /** The exceptions of one model, newest last, each with a local id (for dismissing). */
@@ -119,6 +130,7 @@ function errorBlock(error) {
   summary.append(
     h("span", "rtwidget-exception-title", errorTitle(error)),
     h("span", "rtwidget-exception-message", error.message ? `: ${error.message}` : ""),
+    h("span", "rtwidget-exception-repeats", repeatsLabel(error.repeats)),
   );
   details.append(summary, h("pre", "rtwidget-exception-traceback", error.traceback || "(no traceback)"));
   const close = hRt("button", "exception-dismiss", "rtwidget-exception-close", "\u00d7");
