@@ -23,44 +23,14 @@ GA_CLIENT_EVENTS: frozenset[str] = frozenset(
 
 BETA_CLIENT_EVENTS: frozenset[str] = GA_CLIENT_EVENTS | {"transcription_session.update"}
 
-GA_SERVER_EVENTS: frozenset[str] = frozenset(
+# Server events GA has and beta never had (so a beta server never sends them).
+GA_ONLY_SERVER_EVENTS: frozenset[str] = frozenset(
     {
-        "session.created",
-        "session.updated",
-        "conversation.created",
         "conversation.item.added",
         "conversation.item.done",
-        "conversation.item.created",
-        "conversation.item.retrieved",
-        "conversation.item.truncated",
-        "conversation.item.deleted",
-        "conversation.item.input_audio_transcription.delta",
-        "conversation.item.input_audio_transcription.completed",
-        "conversation.item.input_audio_transcription.failed",
         "conversation.item.input_audio_transcription.segment",
-        "input_audio_buffer.committed",
-        "input_audio_buffer.cleared",
-        "input_audio_buffer.speech_started",
-        "input_audio_buffer.speech_stopped",
         "input_audio_buffer.timeout_triggered",
         "input_audio_buffer.dtmf_event_received",
-        "output_audio_buffer.started",
-        "output_audio_buffer.stopped",
-        "output_audio_buffer.cleared",
-        "response.created",
-        "response.done",
-        "response.output_item.added",
-        "response.output_item.done",
-        "response.content_part.added",
-        "response.content_part.done",
-        "response.output_text.delta",
-        "response.output_text.done",
-        "response.output_audio.delta",
-        "response.output_audio.done",
-        "response.output_audio_transcript.delta",
-        "response.output_audio_transcript.done",
-        "response.function_call_arguments.delta",
-        "response.function_call_arguments.done",
         "response.mcp_call_arguments.delta",
         "response.mcp_call_arguments.done",
         "response.mcp_call.in_progress",
@@ -69,9 +39,48 @@ GA_SERVER_EVENTS: frozenset[str] = frozenset(
         "mcp_list_tools.in_progress",
         "mcp_list_tools.completed",
         "mcp_list_tools.failed",
-        "rate_limits.updated",
-        "error",
     }
+)
+
+GA_SERVER_EVENTS: frozenset[str] = (
+    frozenset(
+        {
+            "session.created",
+            "session.updated",
+            "conversation.created",
+            "conversation.item.created",
+            "conversation.item.retrieved",
+            "conversation.item.truncated",
+            "conversation.item.deleted",
+            "conversation.item.input_audio_transcription.delta",
+            "conversation.item.input_audio_transcription.completed",
+            "conversation.item.input_audio_transcription.failed",
+            "input_audio_buffer.committed",
+            "input_audio_buffer.cleared",
+            "input_audio_buffer.speech_started",
+            "input_audio_buffer.speech_stopped",
+            "output_audio_buffer.started",
+            "output_audio_buffer.stopped",
+            "output_audio_buffer.cleared",
+            "response.created",
+            "response.done",
+            "response.output_item.added",
+            "response.output_item.done",
+            "response.content_part.added",
+            "response.content_part.done",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.output_audio.delta",
+            "response.output_audio.done",
+            "response.output_audio_transcript.delta",
+            "response.output_audio_transcript.done",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "rate_limits.updated",
+            "error",
+        }
+    )
+    | GA_ONLY_SERVER_EVENTS
 )
 
 # Server event renames, beta name -> GA name. Everything else keeps its name.
@@ -90,24 +99,7 @@ GA_TO_BETA_SERVER: dict[str, str] = {
 }
 
 BETA_SERVER_EVENTS: frozenset[str] = (
-    frozenset(
-        (GA_SERVER_EVENTS - set(GA_TO_BETA_SERVER))
-        - {
-            "conversation.item.added",
-            "conversation.item.done",
-            "conversation.item.input_audio_transcription.segment",
-            "input_audio_buffer.timeout_triggered",
-            "input_audio_buffer.dtmf_event_received",
-            "response.mcp_call_arguments.delta",
-            "response.mcp_call_arguments.done",
-            "response.mcp_call.in_progress",
-            "response.mcp_call.completed",
-            "response.mcp_call.failed",
-            "mcp_list_tools.in_progress",
-            "mcp_list_tools.completed",
-            "mcp_list_tools.failed",
-        }
-    )
+    frozenset(GA_SERVER_EVENTS - set(GA_TO_BETA_SERVER) - GA_ONLY_SERVER_EVENTS)
     | set(GA_TO_BETA_SERVER.values())
     | {"transcription_session.updated"}
 )
