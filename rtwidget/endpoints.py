@@ -5,16 +5,20 @@ Azure settings from the environment; else ``None``: nothing names an endpoint, a
 endpoint factory (by default the local server; see ``rtwidget.session.endpoint_policy``).
 
 Headers carry the API key. They never appear in a repr, a log line or anything sent to the browser:
-use :meth:`Endpoint.describe` for display.
+use :meth:`Endpoint.describe` for display, and :func:`redact` for any text that may hold a secret (an exception
+message, a log line). Every endpoint made here registers its secrets (:func:`secrets_of`) so that :func:`redact`
+also removes them by value, wherever they turn up.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .protocol.session_config import DEFAULT_MODEL
 
@@ -28,6 +32,32 @@ AZURE_DEPLOYMENT_VARS = ("AZURE_OPENAI_REALTIME_DEPLOYMENT", "AZURE_OPENAI_DEPLO
 AZURE_VERSION_VARS = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 BETA_HEADER = {"OpenAI-Beta": "realtime=v1"}
 
+REDACTED = "<redacted>"
+# Headers whose value is a credential (compared lowercased). OpenAI-Beta and the like are not secret.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "openai-api-key", "cookie", "set-cookie"}
+)
+# URL query parameters whose value is a credential: Azure's api-key, generic keys and tokens, SAS signatures.
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "api-key",
+        "api_key",
+        "apikey",
+        "key",
+        "token",
+        "access_token",
+        "auth",
+        "sig",
+        "signature",
+        "secret",
+        "client_secret",
+        "password",
+    }
+)
+# A value shorter than this is not registered for by-value redaction (it would blank ordinary words).
+MIN_SECRET_CHARS = 6
+MAX_REGISTERED_SECRETS = 64
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -38,6 +68,9 @@ class Endpoint:
     kind: EndpointKind = "custom"
     dialect: Literal["ga", "beta"] = "ga"
     label: str = ""
+
+    def __post_init__(self) -> None:
+        register_secrets(secrets_of(self))
 
     def describe(self) -> dict[str, str]:
         """What is safe to show: kind, label, dialect, and the URL without its query string."""
@@ -57,6 +90,62 @@ class Endpoint:
 def _public_netloc(url: str) -> str:
     """Host and port of ``url``, without the ``user:password@`` a URL may carry (it can hold a key)."""
     return urlsplit(url).netloc.rpartition("@")[2]
+
+
+_names = "|".join(re.escape(n) for n in sorted(SECRET_HEADERS | SECRET_QUERY_KEYS, key=len, reverse=True))
+# name: value / 'name': 'value' / name=value (a header line, a dict repr, a query or form field).
+_NAMED = re.compile(
+    rf"(?P<name>(?<![\w-])[\"']?(?:{_names})[\"']?\s*[:=]\s*)"
+    rf"(?P<q>[\"']?)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s\"'&#,;}}\])]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'<>]+@")
+# OpenAI key shapes (sk-..., sk-proj-...), wherever they appear.
+_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+_known_lock = threading.Lock()
+_known: dict[str, None] = {}  # insertion-ordered set, bounded: the oldest forgotten first
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Remember secret values so :func:`redact` removes them by value too (short values are ignored)."""
+    with _known_lock:
+        for value in values:
+            if len(value) >= MIN_SECRET_CHARS:
+                _known.pop(value, None)
+                _known[value] = None
+        while len(_known) > MAX_REGISTERED_SECRETS:
+            del _known[next(iter(_known))]
+
+
+def secrets_of(endpoint: Endpoint) -> set[str]:
+    """The credentials ``endpoint`` carries: secret header values (and their bare tokens), query secrets, password."""
+    found: set[str] = set()
+    for name, value in endpoint.headers.items():
+        if name.lower() in SECRET_HEADERS and value:
+            found.update({value, value.split(" ", 1)[-1]})
+    parts = urlsplit(endpoint.url)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in SECRET_QUERY_KEYS and value:
+            found.update({value, quote(value, safe="")})
+    if parts.password:
+        found.update({parts.password, unquote(parts.password)})
+    return found
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential replaced by ``<redacted>``: registered secret values, secret headers
+    (``Authorization``, ``api-key``, ...), query secrets (``api-key=``, ``token=``, ``sig=``, ...), a URL's
+    ``user:password@``, bearer tokens and OpenAI-shaped keys. For exception messages and log lines."""
+    with _known_lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    text = _USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
+    text = _NAMED.sub(lambda m: m["name"] + m["q"] + REDACTED if m["value"] != REDACTED else m[0], text)
+    text = _BEARER.sub(rf"\g<scheme>{REDACTED}", text)
+    return _OPENAI_KEY.sub(REDACTED, text)
 
 
 def openai(model: str, api_key: str, *, url: str = OPENAI_URL, beta: bool = False) -> Endpoint:

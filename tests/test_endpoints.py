@@ -82,3 +82,50 @@ def test_a_key_in_the_urls_userinfo_is_never_shown() -> None:
     shown = [repr(ep), ep.label, *ep.describe().values()]
     assert all(secret not in text and "bob" not in text for text in shown)
     assert ep.describe()["url"] == "wss://rt.example.com:8443/v1/realtime" and ep.label == "rt.example.com:8443"
+
+
+def _sentinel(tag: str) -> str:
+    return "sk-" + tag + "-" + "SENTINEL" * 2  # built at run time: no key-shaped literal in the repo
+
+
+def test_a_key_in_the_url_query_is_never_shown() -> None:
+    secret = _sentinel("query")
+    for param in ("api-key", "api_key", "token", "sig", "access_token"):
+        ep = endpoints.resolve(f"wss://rt.example.com/v1/realtime?{param}={secret}&model=m", env={})
+        assert ep is not None and secret in ep.url  # the connection still has it
+        shown = [repr(ep), str(ep), ep.label, *ep.describe().values(), endpoints.redact(ep.url)]
+        assert all(secret not in text for text in shown), param
+        assert endpoints.redact(ep.url) == f"wss://rt.example.com/v1/realtime?{param}=<redacted>&model=m"
+
+
+def test_redact_removes_headers_queries_userinfo_and_registered_values() -> None:
+    secret = _sentinel("redact")
+    texts = {
+        f"> Authorization: Bearer {secret}": "> Authorization: <redacted>",
+        f"> api-key: {secret}": "> api-key: <redacted>",
+        f"{{'api-key': '{secret}', 'OpenAI-Beta': 'realtime=v1'}}": (
+            "{'api-key': '<redacted>', 'OpenAI-Beta': 'realtime=v1'}"
+        ),
+        f"wss://bob:{secret}@h:1/rt?model=m": "wss://<redacted>@h:1/rt?model=m",
+        f"GET /rt?model=m&key={secret}&sig={secret}": "GET /rt?model=m&key=<redacted>&sig=<redacted>",
+        f"the key is {secret}.": "the key is <redacted>.",  # its OpenAI shape
+        "> OpenAI-Beta: realtime=v1 model=gpt-realtime": "> OpenAI-Beta: realtime=v1 model=gpt-realtime",
+    }
+    for text, want in texts.items():
+        assert endpoints.redact(text) == want
+    # A registered value goes whatever its shape: an endpoint registers the secrets it carries.
+    plain = "plain" + "Value" * 3
+    ep = endpoints.custom("ws://h/rt", {"X-Api-Key": plain})
+    assert plain in endpoints.secrets_of(ep)
+    assert endpoints.redact(f"echoed: {plain}!") == "echoed: <redacted>!"
+    endpoints.register_secrets(["abc"])  # too short to register: ordinary words stay
+    assert endpoints.redact("abc") == "abc"
+
+
+def test_secrets_of_every_kind_of_endpoint() -> None:
+    key = _sentinel("kinds")
+    assert key in endpoints.secrets_of(endpoints.openai("m", key))
+    assert key in endpoints.secrets_of(endpoints.azure("r.openai.azure.com", "d", api_key=key))
+    assert key in endpoints.secrets_of(endpoints.custom(f"ws://u:{key}@h/rt"))
+    assert key in endpoints.secrets_of(endpoints.custom(f"ws://h/rt?api-key={key}"))
+    assert endpoints.secrets_of(endpoints.custom("ws://h/rt", {"OpenAI-Beta": "realtime=v1"})) == set()
