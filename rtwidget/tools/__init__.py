@@ -23,7 +23,8 @@ the Realtime API and the validation of the arguments the model sends back::
 Conventions:
 
 - Every call ends in a :class:`ToolResult` with a string ``output``; :meth:`ToolRegistry.call` and
-  :meth:`Tool.run` never raise (except :class:`asyncio.CancelledError`, and ``KeyboardInterrupt``).
+  :meth:`Tool.run` never raise (except the :class:`asyncio.CancelledError` of a real cancel); a tool raising
+  ``KeyboardInterrupt``, ``SystemExit`` or any other ``BaseException`` gives an ``"exception"`` result.
 - Return values become strings with :func:`output_to_string`: a ``str`` is kept exactly, everything else,
   ``None`` included, is JSON (so ``None`` becomes ``"null"``).
 - Failures (unknown tool, invalid JSON, invalid arguments, exception, timeout, unconvertible return value)

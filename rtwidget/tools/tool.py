@@ -117,7 +117,8 @@ class Tool:
         ``arguments`` is the JSON text the model sent (an empty string means no arguments) or an already
         parsed dict. A sync tool runs through ``loop.run_in_executor(executor, ...)`` (``None``: the loop's
         default executor) with the caller's context variables; an async tool is awaited on the running loop.
-        Only ``asyncio.CancelledError`` (and ``KeyboardInterrupt``) propagate.
+        Only the ``asyncio.CancelledError`` of a real cancel propagates: anything else the tool raises,
+        ``KeyboardInterrupt``, ``SystemExit`` and other ``BaseException`` included, is an ``"exception"`` result.
         """
         start = time.perf_counter()
 
@@ -162,18 +163,35 @@ class Tool:
 
     async def _invoke(self, pos: list[Any], kw: dict[str, Any], executor: Executor | None) -> Any:
         # The tool's own exceptions are caught here, inside the timeout, so a TimeoutError the tool raises
-        # itself is not mistaken for our timeout. SystemExit too: argparse inside a tool calls sys.exit().
+        # itself is not mistaken for our timeout. Every BaseException too: a KeyboardInterrupt or SystemExit
+        # reaching the task would end the whole event loop (argparse inside a tool calls sys.exit()).
         try:
             if self.is_async:
                 return await self.fn(*pos, **kw)
-            loop = asyncio.get_running_loop()
-            ctx = contextvars.copy_context()
-            result = await loop.run_in_executor(executor, functools.partial(ctx.run, self.fn, *pos, **kw))
+            job = functools.partial(_caught, contextvars.copy_context().run, self.fn, *pos, **kw)
+            result = await asyncio.get_running_loop().run_in_executor(executor, job)
             if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
                 result = await result
             return result
-        except (Exception, SystemExit) as exc:
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a real cancel (or our timeout): let it through
+                raise
             return _Failure.of(exc)
+        except BaseException as exc:
+            return _Failure.of(exc)
+
+
+def _caught(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a worker thread, any exception returned as a :class:`_Failure`.
+
+    Caught in the thread: a KeyboardInterrupt set on the future would be re-raised by the awaiting task and
+    stop the event loop.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as exc:
+        return _Failure.of(exc)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Tools in a live session: every output sent, then exactly one response.create; reply=False; outputs that
-land while a VAD response is active; re-registering a tool."""
+land while a VAD response is active; re-registering a tool; tools raising BaseException."""
 
 from __future__ import annotations
 
@@ -163,5 +163,46 @@ def test_reregistering_a_tool_sends_one_session_update(open_session: Callable[..
             assert [t["name"] for t in tools] == ["lookup"] and tools[0]["description"] == "Second version."
             reply = await session.ask("lookup q=x")
             assert reply.tool_calls[0].output == "v2"
+
+    run(body)
+
+
+class Fatal(BaseException):
+    """A BaseException that is neither KeyboardInterrupt nor SystemExit."""
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(1), Fatal("fatal")])
+@pytest.mark.parametrize("is_async", [False, True])
+def test_base_exception_in_a_tool_is_an_error_output(
+    open_session: Callable[..., Any], exc: BaseException, is_async: bool
+) -> None:
+    """The I/O thread lives: the model gets the error output and exactly one follow-up, and the next ask works."""
+
+    async def body() -> None:
+        async with open_session() as session:
+
+            def quits() -> str:
+                """Raises a BaseException."""
+                raise exc
+
+            async def aquits() -> str:
+                """Raises a BaseException."""
+                raise exc
+
+            updated = session.expect("session.updated")
+            session.add_tool(aquits if is_async else quits, name="quits")
+            await asyncio.wait_for(updated, scaled(10))
+            reply = await session.ask("quits")
+            [record] = reply.tool_calls
+            assert not record.ok and record.error is not None and record.error.startswith(type(exc).__name__)
+            outputs = [
+                e for e in sent(session, "conversation.item.create") if e["item"]["type"] == "function_call_output"
+            ]
+            assert [json.loads(o["item"]["output"])["tool"] for o in outputs] == ["quits"]
+            assert len(sent(session, "response.create")) == 2  # the ask's own, and one follow-up
+            assert [e["error_type"] for e in session.errors if e.type == "rtwidget.error"] == [type(exc).__name__]
+            assert session.connected
+            again = await session.ask("hello again")
+            assert not again.tool_calls and len(sent(session, "response.create")) == 3
 
     run(body)

@@ -152,6 +152,51 @@ def test_async_exception_and_system_exit_are_outputs() -> None:
     assert run(Tool(silent).run("")).error == "RuntimeError"
 
 
+class Fatal(BaseException):
+    """A BaseException that is neither KeyboardInterrupt nor SystemExit."""
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(3), Fatal("boom"), asyncio.CancelledError("own")])
+@pytest.mark.parametrize("is_async", [False, True])
+def test_base_exceptions_are_exception_outputs(exc: BaseException, is_async: bool) -> None:
+    """A tool raising any BaseException (a CancelledError of its own too) is an error output; the loop lives."""
+
+    def sync_raiser() -> None:
+        raise exc
+
+    async def async_raiser() -> None:
+        raise exc
+
+    async def main() -> tuple[ToolResult, str]:
+        result = await Tool(async_raiser if is_async else sync_raiser, name="raiser").run("")
+        after = await Tool(lambda: "alive", name="after").run("")  # the loop still runs tools
+        return result, after.output
+
+    result, after = run(main())
+    assert not result.ok and result.error_kind == "exception"
+    assert result.error is not None and result.error.startswith(type(exc).__name__)
+    assert result.traceback is not None and "raiser" in result.traceback
+    assert json.loads(result.output)["tool"] == "raiser"
+    assert after == "alive"
+
+
+def test_a_real_cancel_still_cancels() -> None:
+    started = asyncio.Event()
+
+    async def waits() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(Tool(waits).run(""))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+
+
 def test_timeout_raised_by_the_tool_is_an_exception_not_a_timeout() -> None:
     async def f() -> None:
         raise TimeoutError("upstream slow")
