@@ -174,8 +174,9 @@ class Tool:
                 result = await result
             return result
         except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # a real cancel (or our timeout): let it through
+            # A real cancel (or our timeout) goes through; Python 3.10 cannot tell one apart, so treats all as real.
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)
+            if cancelling is None or cancelling():
                 raise
             return _Failure.of(exc)
         except BaseException as exc:
