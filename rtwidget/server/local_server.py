@@ -14,8 +14,10 @@
 
 Paths accepted: ``/v1/realtime`` (OpenAI), ``/openai/v1/realtime`` (Azure GA), ``/openai/realtime`` (Azure
 preview, ``?api-version=..&deployment=..``) and ``/``. The model comes from ``?model=`` (or ``deployment=``),
-default ``gpt-realtime``. Any Authorization (or none) is accepted. A client that sends ``OpenAI-Beta:
-realtime=v1`` (or the ``openai-beta.realtime-v1`` subprotocol) to a GA server gets the real refusal:
+default ``gpt-realtime``. On loopback any Authorization (or none) is accepted; with a token (required on any other
+host, see :mod:`.auth`) a client without it is refused with HTTP 401 as OpenAI refuses a bad key. A client that
+sends ``OpenAI-Beta: realtime=v1`` (or the ``openai-beta.realtime-v1`` subprotocol) to a GA server gets the real
+refusal:
 ``error`` ``beta_api_shape_disabled``, then close code 4000.
 """
 
@@ -42,6 +44,7 @@ from websockets.typing import Subprotocol
 from rtwidget._loopthread import LoopThread
 from rtwidget.protocol import dialects
 
+from . import auth
 from .brain import Brain
 from .config import DEFAULT_MODEL
 from .engine import Engine, EngineConfig, Pace, SpeechVoice
@@ -53,6 +56,10 @@ __all__ = ["PATHS", "LocalServer", "shared_server"]
 log = logging.getLogger("rtwidget.server")
 
 PATHS = ("/v1/realtime", "/openai/v1/realtime", "/openai/realtime", "/")
+
+# websockets' own logger for the server, its DEBUG handshake log with key-carrying headers redacted.
+_ws_log = logging.getLogger("rtwidget.server.websockets")
+_ws_log.addFilter(auth.RedactKeys())
 
 
 def _model_from(path: str) -> str:
@@ -74,6 +81,10 @@ class LocalServer:
     ``port=0`` picks a free port. ``pace="realtime"`` releases output audio at real time, ``"fast"`` all at
     once (tests). ``script`` applies a :class:`~rtwidget.server.script.Script` to every connection.
     ``voice`` is the speech synthesizer (default: the best one available, see :mod:`rtwidget.server.voice`).
+
+    ``token``: the API key clients must send (Bearer, ``api-key`` or the key subprotocol). On loopback none is
+    needed (None); on any other ``host`` one is required, and generated when not given (read it from
+    :attr:`token`, and hand it to whoever should connect).
     """
 
     def __init__(
@@ -88,10 +99,15 @@ class LocalServer:
         voice: SpeechVoice | None = None,
         brain: Brain | None = None,
         seed: int | None = None,
+        token: str | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise ValueError("token must be a non-empty string: pass token=None to have one generated")
         self.host = host
+        self.exposed = not auth.is_loopback(host)
+        self._token = auth.new_token() if token is None and self.exposed else token
         self.dialect = dialects.check_dialect(dialect)
         self.pace: Pace = pace
         self.envelope = envelope
@@ -123,6 +139,11 @@ class LocalServer:
         return f"ws://{self.host}:{self.port}/v1/realtime"
 
     @property
+    def token(self) -> str | None:
+        """The API key clients must send, or None (loopback without a token: anyone local may connect)."""
+        return self._token
+
+    @property
     def running(self) -> bool:
         return self._server is not None
 
@@ -144,12 +165,19 @@ class LocalServer:
             self._requested_port,
             process_request=self._check_request,
             select_subprotocol=_select_subprotocol,
+            logger=_ws_log,
             max_size=None,
             compression=None,
             ping_interval=20,
             ping_timeout=20,
         )
         log.info("local Realtime server listening on %s (dialect %s, pace %s)", self.url, self.dialect, self.pace)
+        if self.exposed:
+            log.warning(
+                "the local Realtime server listens on %s, reachable from other machines: "
+                "clients must send its token as their API key",
+                self.host,
+            )
         return self
 
     async def stop(self) -> None:
@@ -209,7 +237,19 @@ class LocalServer:
                 HTTPStatus.NOT_FOUND,
                 f"Not found: {path}. The local Realtime server listens on /v1/realtime.\n",
             )
-        return None
+        if self._token is None:
+            return None
+        try:
+            offered = auth.offered_key(request.headers)
+        except Exception:  # a header sent twice (MultipleValuesError): no single key was offered
+            offered = None
+        if auth.token_matches(self._token, offered):
+            return None
+        log.info("refused a connection from %s: missing or wrong token", connection.remote_address)
+        response = connection.respond(HTTPStatus.UNAUTHORIZED, auth.unauthorized_body(offered))
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     async def _handle(self, ws: ServerConnection) -> None:
         task = asyncio.current_task()

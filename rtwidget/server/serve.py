@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
 from .local_server import LocalServer
 from .script import Script
@@ -15,8 +16,16 @@ __all__ = ["add_serve_arguments", "serve"]
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``serve`` options: host, port, dialect, pace, script."""
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    """The ``serve`` options: host, port, token, dialect, pace, script."""
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1; any other needs a token, generated if not given)",
+    )
+    parser.add_argument(
+        "--token",
+        help="the API key clients must send (Bearer or api-key); required and generated when --host is not loopback",
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
     parser.add_argument("--dialect", choices=("ga", "beta"), default="ga", help="protocol dialect (default ga)")
     parser.add_argument(
@@ -31,7 +40,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> int:
     """Start the server, print its URL on one line, run until Ctrl-C or SIGTERM; returns the exit status."""
     script = Script.load(args.script) if args.script else None
-    server = LocalServer(args.host, args.port, dialect=args.dialect, pace=args.pace, script=script)
+    token = getattr(args, "token", None)
+    server = LocalServer(args.host, args.port, dialect=args.dialect, pace=args.pace, script=script, token=token)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -41,8 +51,22 @@ def serve(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
         async with server:
             print(server.url, flush=True)
+            _announce_token(server)
             await stop.wait()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
     return 0
+
+
+def _announce_token(server: LocalServer) -> None:
+    """Warn when the server is reachable from the network, and say which token clients need (second line)."""
+    if server.exposed:
+        print(
+            f"rtwidget: warning: listening on {server.host}, reachable from other machines; "
+            "only clients that send the token below as their API key are let in",
+            file=sys.stderr,
+            flush=True,
+        )
+    if server.token is not None:
+        print(f"token: {server.token}", flush=True)
