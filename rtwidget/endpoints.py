@@ -33,7 +33,7 @@ AZURE_VERSION_VARS = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 BETA_HEADER = {"OpenAI-Beta": "realtime=v1"}
 
 REDACTED = "<redacted>"
-# Headers whose value is a credential (compared lowercased). OpenAI-Beta and the like are not secret.
+# Headers whose value is a credential (compared lowercased): redacted by name in any text.
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "api-key", "x-api-key", "openai-api-key", "cookie", "set-cookie"}
 )
@@ -54,6 +54,11 @@ SECRET_QUERY_KEYS = frozenset(
         "password",
     }
 )
+# Headers known to carry nothing secret (lowercased); every other header's value is registered as a secret
+# (a custom endpoint's headers are usually its auth, whatever their name).
+PUBLIC_HEADERS = frozenset({"openai-beta", "user-agent", "content-type", "accept"})
+# The browser subprotocol that carries a key (``Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.<key>``).
+KEY_SUBPROTOCOL_PREFIX = "openai-insecure-api-key."
 # A value shorter than this is not registered for by-value redaction (it would blank ordinary words).
 MIN_SECRET_CHARS = 6
 MAX_REGISTERED_SECRETS = 64
@@ -99,6 +104,7 @@ _NAMED = re.compile(
     rf"(?P<q>[\"']?)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s\"'&#,;}}\])]+)",
     re.IGNORECASE,
 )
+_SUBPROTOCOL_KEY = re.compile(rf"(?P<prefix>{re.escape(KEY_SUBPROTOCOL_PREFIX)})[^\s,'\"]+", re.IGNORECASE)
 _BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'<>]+@")
 # OpenAI key shapes (sk-..., sk-proj-...), wherever they appear.
@@ -119,10 +125,11 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def secrets_of(endpoint: Endpoint) -> set[str]:
-    """The credentials ``endpoint`` carries: secret header values (and their bare tokens), query secrets, password."""
+    """The credentials ``endpoint`` carries: header values but public ones (and bare tokens), query secrets,
+    the URL's password."""
     found: set[str] = set()
     for name, value in endpoint.headers.items():
-        if name.lower() in SECRET_HEADERS and value:
+        if name.lower() not in PUBLIC_HEADERS and value:
             found.update({value, value.split(" ", 1)[-1]})
     parts = urlsplit(endpoint.url)
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -136,7 +143,8 @@ def secrets_of(endpoint: Endpoint) -> set[str]:
 def redact(text: str) -> str:
     """``text`` with every credential replaced by ``<redacted>``: registered secret values, secret headers
     (``Authorization``, ``api-key``, ...), query secrets (``api-key=``, ``token=``, ``sig=``, ...), a URL's
-    ``user:password@``, bearer tokens and OpenAI-shaped keys. For exception messages and log lines."""
+    ``user:password@``, bearer tokens, the key subprotocol and OpenAI-shaped keys. For exception messages and log
+    lines."""
     with _known_lock:
         known = sorted(_known, key=len, reverse=True)
     for value in known:
@@ -145,6 +153,7 @@ def redact(text: str) -> str:
     text = _USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
     text = _NAMED.sub(lambda m: m["name"] + m["q"] + REDACTED if m["value"] != REDACTED else m[0], text)
     text = _BEARER.sub(rf"\g<scheme>{REDACTED}", text)
+    text = _SUBPROTOCOL_KEY.sub(rf"\g<prefix>{REDACTED}", text)
     return _OPENAI_KEY.sub(REDACTED, text)
 
 

@@ -109,6 +109,9 @@ def test_redact_removes_headers_queries_userinfo_and_registered_values() -> None
         f"wss://bob:{secret}@h:1/rt?model=m": "wss://<redacted>@h:1/rt?model=m",
         f"GET /rt?model=m&key={secret}&sig={secret}": "GET /rt?model=m&key=<redacted>&sig=<redacted>",
         f"the key is {secret}.": "the key is <redacted>.",  # its OpenAI shape
+        f"> Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.{secret}": (
+            "> Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.<redacted>"
+        ),
         "> OpenAI-Beta: realtime=v1 model=gpt-realtime": "> OpenAI-Beta: realtime=v1 model=gpt-realtime",
     }
     for text, want in texts.items():
@@ -128,4 +131,5 @@ def test_secrets_of_every_kind_of_endpoint() -> None:
     assert key in endpoints.secrets_of(endpoints.azure("r.openai.azure.com", "d", api_key=key))
     assert key in endpoints.secrets_of(endpoints.custom(f"ws://u:{key}@h/rt"))
     assert key in endpoints.secrets_of(endpoints.custom(f"ws://h/rt?api-key={key}"))
+    assert key in endpoints.secrets_of(endpoints.custom("ws://h/rt", {"X-Custom-Auth": key}))  # any name
     assert endpoints.secrets_of(endpoints.custom("ws://h/rt", {"OpenAI-Beta": "realtime=v1"})) == set()

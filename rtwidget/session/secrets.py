@@ -39,6 +39,7 @@ RTWIDGET_LOGGERS = (
     "rtwidget.session",
     "rtwidget.server",
     "rtwidget.server.voice",
+    "rtwidget.server.websockets",
     "rtwidget.tools",
     "rtwidget.widget",
 )

@@ -82,7 +82,7 @@ def test_websockets_debug_logs_show_no_key(filtered: pytest.LogCaptureFixture, l
     # The headers were logged (by the client, and by the local server that received them), redacted.
     assert "websockets.client > Authorization: <redacted>" in text
     assert "websockets.client > api-key: <redacted>" in text
-    assert "websockets.server < Authorization: <redacted>" in text
+    assert "< Authorization: " in text and "< api-key: " in text
     assert "OpenAI-Beta: realtime=v1" in text  # not a secret: kept
     assert key not in text and azure_key not in text
 
@@ -202,8 +202,8 @@ def test_a_failure_with_nothing_secret_is_raised_as_it_came() -> None:
 # ================================================================================ sentinels end to end
 
 
-def leaks(session: Session, key: str, caplog: pytest.LogCaptureFixture) -> list[str]:
-    """Where ``key`` (or the Basic credentials a URL's ``bob:key@`` becomes) shows: the session's vars and repr,
+def leaks(session: Session, keys: list[str], caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Where a key (or the Basic credentials a URL's ``bob:key@`` becomes) shows: the session's vars and repr,
     its log, and every captured log record."""
     places = {
         "repr(vars(session))": repr(vars(session)),
@@ -212,8 +212,8 @@ def leaks(session: Session, key: str, caplog: pytest.LogCaptureFixture) -> list[
         "endpoint.describe()": repr(session.endpoint.describe() if session.endpoint else None),
         "logs": every_text(caplog),
     }
-    basic = base64.b64encode(f"bob:{key}".encode()).decode()
-    return [where for where, text in places.items() if key in text or basic in text]
+    forms = [*keys, *(base64.b64encode(f"bob:{key}".encode()).decode() for key in keys)]
+    return [where for where, text in places.items() if any(form in text for form in forms)]
 
 
 @pytest.mark.parametrize("entry", ["api_key", "headers", "url_query", "url_userinfo", "env_openai", "env_azure"])
@@ -221,12 +221,13 @@ def test_a_sentinel_key_shows_nowhere(
     entry: str, filtered: pytest.LogCaptureFixture, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = sentinel(entry.replace("_", "-"))
+    keys = [key, key + "-custom"]
     url = local_server.url
     kwargs: dict[str, Any] = {"endpoint": url}
     if entry == "api_key":
         kwargs["api_key"] = key
     elif entry == "headers":
-        kwargs["headers"] = {"api-key": key, "X-Custom-Auth": key}
+        kwargs["headers"] = {"api-key": key, "X-Custom-Auth": keys[1]}
     elif entry == "url_query":
         kwargs["endpoint"] = f"{url}?api-key={key}"
     elif entry == "url_userinfo":
@@ -251,10 +252,10 @@ def test_a_sentinel_key_shows_nowhere(
             await session.connect()
             reply = await session.ask("hello")
             assert reply.text == "You said: hello"
-            assert not leaks(session, key, filtered)
+            assert not leaks(session, keys, filtered)
         finally:
             await session.close()
-        assert not leaks(session, key, filtered)
+        assert not leaks(session, keys, filtered)
 
     run(body)
     assert any(r.name.startswith("websockets") for r in filtered.records)  # their DEBUG lines were captured
