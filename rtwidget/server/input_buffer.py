@@ -5,12 +5,17 @@ With ``server_vad`` (or ``semantic_vad``, mapped onto the same energy VAD) the b
 ``create_response`` says so. ``audio_start_ms`` / ``audio_end_ms`` are on the cumulative timeline of all audio
 appended; the user item holds exactly the audio between the two. ``idle_timeout_ms`` commits the (silent) buffer
 and responds when nobody spoke that long after the last response's audio ended.
+
+Limits, as the real API has them: one append decodes to at most 15 MiB (:data:`MAX_APPEND_BYTES`), and the
+buffer holds at most 15 minutes of audio (:data:`MAX_BUFFER_MS`, 43.2 MB of 24 kHz PCM16; OpenAI documents no
+figure, this one bounds a connection's memory). Past either the append is refused with an ``error`` event and
+nothing of it is kept.
 """
 
 from __future__ import annotations
 
 from rtwidget import audio
-from rtwidget.protocol.pcm import BYTES_PER_SAMPLE, MIN_COMMIT_MS, SAMPLES_PER_MS
+from rtwidget.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, MIN_COMMIT_MS, SAMPLES_PER_MS
 
 from .api_errors import ApiError, missing, want_str
 from .brain import Brain, text_tokens
@@ -23,10 +28,24 @@ from .session_state import SEMANTIC_SILENCE_MS, SessionState
 from .usage import input_audio_tokens
 from .vad import EnergyVad, VadEvent
 
-__all__ = ["InputBuffer"]
+__all__ = ["MAX_APPEND_BYTES", "MAX_BUFFER_MS", "InputBuffer"]
+
+# The real API's cap on the decoded audio of one input_audio_buffer.append.
+MAX_APPEND_BYTES = 15 * 1024 * 1024
+# The most audio the input buffer holds (15 minutes); an append past it is refused.
+MAX_BUFFER_MS = 15 * 60 * 1000
 
 # While nobody speaks the buffer keeps the prefix padding plus this much, so speech_started can reach back.
 _IDLE_KEEP_MS = 1000
+
+
+def _too_large(size: int) -> ApiError:
+    return ApiError(
+        f"Invalid 'audio': the audio decodes to {size} bytes, over the 15 MiB limit ({MAX_APPEND_BYTES} bytes) "
+        "of one input_audio_buffer.append. Send it in smaller appends.",
+        "invalid_value",
+        "audio",
+    )
 
 
 class InputBuffer:
@@ -74,12 +93,25 @@ class InputBuffer:
     def on_append(self, event: Json) -> None:
         if "audio" not in event:
             raise missing("audio")
+        encoded = want_str(event["audio"], "audio")
+        # The decoded size, known from the (strict) base64's length: an append too large is never decoded.
+        size = len(encoded) // 4 * 3 - encoded[-2:].count("=")
+        if size > MAX_APPEND_BYTES:
+            raise _too_large(size)
         try:
-            pcm = audio.b64decode(want_str(event["audio"], "audio"))
+            pcm = audio.b64decode(encoded)
         except ValueError:
             raise ApiError("Invalid 'audio': not valid base64.", "invalid_value", "audio") from None
         if len(pcm) % BYTES_PER_SAMPLE:
             raise ApiError("Invalid 'audio': PCM16 audio must have an even number of bytes.", "invalid_value", "audio")
+        if len(self._buffer) + len(pcm) > MAX_BUFFER_MS * BYTES_PER_MS:
+            raise ApiError(
+                f"Input audio buffer is full: it holds {audio.duration_ms(len(self._buffer)):.0f}ms of audio and "
+                f"this append of {audio.duration_ms(len(pcm)):.0f}ms would take it past the limit of "
+                f"{MAX_BUFFER_MS}ms (15 minutes). Commit or clear the buffer first.",
+                "input_audio_buffer_full",
+                "audio",
+            )
         self.append(pcm)
 
     def on_commit(self, event: Json) -> None:

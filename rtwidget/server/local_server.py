@@ -57,6 +57,14 @@ log = logging.getLogger("rtwidget.server")
 
 PATHS = ("/v1/realtime", "/openai/v1/realtime", "/openai/realtime", "/")
 
+# The largest message accepted: a 15 MiB append (MAX_APPEND_BYTES) is 20 MiB of base64 plus its JSON; a larger
+# frame closes the connection with 1009 (message too big).
+MAX_MESSAGE_BYTES = 21 * 1024 * 1024
+# Received messages held before the server stops reading the socket (so at most this many x MAX_MESSAGE_BYTES).
+MAX_QUEUED_MESSAGES = 4
+# Bytes waiting in a connection's socket buffer before a send waits for the client to read.
+WRITE_LIMIT_BYTES = 256 * 1024
+
 # websockets' own logger for the server, its DEBUG handshake log with key-carrying headers redacted.
 _ws_log = logging.getLogger("rtwidget.server.websockets")
 _ws_log.addFilter(auth.RedactKeys())
@@ -82,6 +90,9 @@ class LocalServer:
     once (tests). ``script`` applies a :class:`~rtwidget.server.script.Script` to every connection.
     ``voice`` is the speech synthesizer (default: the best one available, see :mod:`rtwidget.server.voice`).
 
+    ``send_timeout``: how long one send may wait for a client that does not read before it is dropped (its output
+    waits in a bounded buffer meanwhile, so a stalled client costs no more memory).
+
     ``token``: the API key clients must send (Bearer, ``api-key`` or the key subprotocol). On loopback none is
     needed (None); on any other ``host`` one is required, and generated when not given (read it from
     :attr:`token`, and hand it to whoever should connect).
@@ -100,9 +111,12 @@ class LocalServer:
         brain: Brain | None = None,
         seed: int | None = None,
         token: str | None = None,
+        send_timeout: float = 30.0,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
+        if isinstance(send_timeout, bool) or not isinstance(send_timeout, (int, float)) or not send_timeout > 0:
+            raise ValueError(f"send_timeout must be a positive number of seconds, not {send_timeout!r}")
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise ValueError("token must be a non-empty string: pass token=None to have one generated")
         self.host = host
@@ -116,13 +130,15 @@ class LocalServer:
         self._voice = voice
         self._seed = seed
         self._requested_port = port
+        self.send_timeout = float(send_timeout)
         self._server: Server | None = None
         # Connection pump tasks (one per open connection), so stop() can wait for them.
         self._tasks: set[asyncio.Task[None]] = set()
         # Set by start_in_thread(): the server's own I/O thread and loop (the same kind a Session uses).
         self._thread: LoopThread | None = None
-        # Connections served so far (for logs and tests).
+        # Connections served so far, and those dropped for not reading what was sent (for logs and tests).
         self.connections_served = 0
+        self.clients_dropped = 0
 
     # ---------------------------------------------------------------------------------------- properties
 
@@ -166,7 +182,9 @@ class LocalServer:
             process_request=self._check_request,
             select_subprotocol=_select_subprotocol,
             logger=_ws_log,
-            max_size=None,
+            max_size=MAX_MESSAGE_BYTES,
+            max_queue=MAX_QUEUED_MESSAGES,
+            write_limit=WRITE_LIMIT_BYTES,
             compression=None,
             ping_interval=20,
             ping_timeout=20,
@@ -288,19 +306,32 @@ class LocalServer:
             engine.reject_beta()
         else:
             engine.start()
-        await _pump(ws, engine)
+        if not await _pump(ws, engine, self.send_timeout):
+            self.clients_dropped += 1
+            log.warning(
+                "dropped the connection from %s: it read nothing for %s s while output waited",
+                ws.remote_address,
+                self.send_timeout,
+            )
+            ws.transport.abort()  # a close frame would wait behind the unread output
 
 
-async def _pump(ws: ServerConnection, engine: Engine) -> None:
-    """Feed received messages to the engine, release its paced output on time, write what it wants sent."""
+async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float) -> bool:
+    """Feed received messages to the engine, release its paced output on time, write what it wants sent.
+
+    Returns False when a send waited ``send_timeout`` for the client to read (the caller drops it), else True.
+    """
     receiving: asyncio.Task[Any] | None = None
     try:
         while True:
             for text in engine.data_to_send():
-                await ws.send(text)
+                try:
+                    await asyncio.wait_for(ws.send(text), send_timeout)
+                except asyncio.TimeoutError:
+                    return False
             if engine.close_code is not None:
                 await ws.close(engine.close_code, engine.close_reason)
-                return
+                return True
             if receiving is None:
                 receiving = asyncio.ensure_future(ws.recv())
             deadline = engine.next_deadline()
@@ -312,7 +343,7 @@ async def _pump(ws: ServerConnection, engine: Engine) -> None:
                 engine.receive_text(message)
             engine.advance(time.time())
     except ConnectionClosed:
-        pass
+        return True
     finally:
         if receiving is not None:
             if not receiving.done():

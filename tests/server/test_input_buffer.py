@@ -6,7 +6,9 @@ import base64
 
 import pytest
 
+from rtwidget.protocol.pcm import BYTES_PER_MS
 from rtwidget.server.engine import SEMANTIC_SILENCE_MS
+from rtwidget.server.input_buffer import MAX_APPEND_BYTES, MAX_BUFFER_MS
 
 from .engine_harness import T0, Harness, error, silence, tone, types
 
@@ -169,3 +171,29 @@ def test_idle_timeout_commits_and_responds() -> None:
     ]
     assert events[0]["item_id"] == events[1]["item_id"] and events[0]["audio_end_ms"] == 200
     assert "response.done" in types(events)
+
+
+def test_append_and_buffer_limits_refuse_and_keep_nothing(h: Harness) -> None:
+    h.send("session.update", session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    most = base64.b64encode(bytes(MAX_APPEND_BYTES)).decode()
+    over = base64.b64encode(bytes(MAX_APPEND_BYTES + 2)).decode()
+    err = error(h.send("input_audio_buffer.append", audio=over, event_id="big"))
+    assert (err["type"], err["code"], err["param"], err["event_id"]) == (
+        "invalid_request_error",
+        "invalid_value",
+        "audio",
+        "big",
+    )
+    assert "15 MiB" in err["message"] and str(MAX_APPEND_BYTES + 2) in err["message"]
+    err = error(h.send("input_audio_buffer.append", audio="AAAA" * (MAX_APPEND_BYTES // 3 + 1)))
+    assert "15 MiB" in err["message"]  # refused on its length, before decoding
+    held = 0
+    while held + MAX_APPEND_BYTES <= MAX_BUFFER_MS * BYTES_PER_MS:
+        assert h.send("input_audio_buffer.append", audio=most) == []
+        held += MAX_APPEND_BYTES
+    err = error(h.send("input_audio_buffer.append", audio=most))
+    assert err["code"] == "input_audio_buffer_full" and f"{MAX_BUFFER_MS}ms (15 minutes)" in err["message"]
+    assert "Commit or clear" in err["message"]
+    item = h.send("input_audio_buffer.commit")[1]["item"]
+    (retrieved,) = h.send("conversation.item.retrieve", item_id=item["id"])
+    assert len(base64.b64decode(retrieved["item"]["content"][0]["audio"])) == held  # nothing refused was kept
