@@ -40,6 +40,10 @@ _OUTPUT_KEYS = {"voice": "voice", "speed": "speed"}
 # Assistant content part types.
 _GA_PART_TO_BETA = {"output_text": "text", "output_audio": "audio"}
 _BETA_PART_TO_GA = {v: k for k, v in _GA_PART_TO_BETA.items()}
+# Session fields a GA server reports that beta never had (a beta transcription session did have ``include``).
+_GA_ONLY_SESSION_KEYS = frozenset({"include", "prompt", "truncation", "reasoning"})
+# Usage input details GA added (beta counted no images, and cached tokens only as a total).
+_GA_ONLY_USAGE_INPUT_KEYS = frozenset({"image_tokens", "cached_tokens_details"})
 
 
 def check_dialect(dialect: str) -> Dialect:
@@ -105,6 +109,14 @@ def session_to_beta(session: Json) -> Json:
         else:
             out[key] = value
     return out
+
+
+def session_object_to_beta(session: Json) -> Json:
+    """A GA session object as a beta server reports it: the beta shape, without the fields beta never had."""
+    drop = _GA_ONLY_SESSION_KEYS
+    if session.get("type") == "transcription":
+        drop = drop - {"include"}
+    return session_to_beta({k: v for k, v in session.items() if k not in drop})
 
 
 def _beta_field_to_ga(key: str, value: Any, out: Json, audio_in: Json, audio_out: Json) -> None:
@@ -220,9 +232,27 @@ def response_params_to_ga(params: Json) -> Json:
     return out
 
 
+def usage_to_beta(usage: Any) -> Any:
+    """GA response usage without what beta's never had (``image_tokens``, ``cached_tokens_details``)."""
+    details = usage.get("input_token_details") if isinstance(usage, dict) else None
+    if not isinstance(details, dict):
+        return usage
+    kept = {k: v for k, v in details.items() if k not in _GA_ONLY_USAGE_INPUT_KEYS}
+    return {**usage, "input_token_details": kept}
+
+
 def response_to_beta(response: Json) -> Json:
-    """A GA response object (``response.created`` / ``.done``) in the beta shape."""
-    out = response_params_to_beta({k: v for k, v in response.items() if k != "output"})
+    """A GA response object (``response.created`` / ``.done``) in the beta shape.
+
+    The response *object* keeps ``max_output_tokens`` in beta too: only the beta create parameters and session
+    call it ``max_response_output_tokens``.
+    """
+    as_is = ("output", "usage", "max_output_tokens")
+    out = response_params_to_beta({k: v for k, v in response.items() if k not in as_is})
+    if "max_output_tokens" in response:
+        out["max_output_tokens"] = response["max_output_tokens"]
+    if "usage" in response:
+        out["usage"] = usage_to_beta(response["usage"])
     if "output" in response:
         out["output"] = [item_to_beta(i) for i in response["output"]]
     return out
@@ -273,7 +303,7 @@ def server_event_from_ga(event: Json) -> Json | None:
     if etype in GA_TO_BETA_SERVER:
         return {**event, "type": GA_TO_BETA_SERVER[etype]}
     if etype in ("session.created", "session.updated"):
-        return _with(event, "session", session_to_beta)
+        return _with(event, "session", session_object_to_beta)
     if etype in ("response.created", "response.done"):
         return _with(event, "response", response_to_beta)
     if isinstance(event.get("item"), dict):

@@ -396,9 +396,10 @@ def test_server_event_from_ga() -> None:
     created = d.server_event_from_ga(
         {"type": "response.created", "response": {"id": "r", "max_output_tokens": 10, "output": []}}
     )
+    # the response object says max_output_tokens in beta too (only the create parameter is renamed)
     assert created == {
         "type": "response.created",
-        "response": {"id": "r", "max_response_output_tokens": 10, "output": []},
+        "response": {"id": "r", "max_output_tokens": 10, "output": []},
     }
     item_added = d.server_event_from_ga(
         {
@@ -412,6 +413,92 @@ def test_server_event_from_ga() -> None:
         "type": "rate_limits.updated",
         "rate_limits": [],
     }
+
+
+GA_USAGE = {
+    "total_tokens": 30,
+    "input_tokens": 20,
+    "output_tokens": 10,
+    "input_token_details": {
+        "text_tokens": 12,
+        "audio_tokens": 8,
+        "image_tokens": 0,
+        "cached_tokens": 0,
+        "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
+    },
+    "output_token_details": {"text_tokens": 4, "audio_tokens": 6},
+}
+BETA_USAGE = {
+    **GA_USAGE,
+    "input_token_details": {"text_tokens": 12, "audio_tokens": 8, "cached_tokens": 0},
+}
+
+
+def test_session_events_from_ga_drop_what_beta_never_had() -> None:
+    ga_only = {"include": None, "prompt": None, "truncation": "auto", "reasoning": {"effort": "low"}}
+    ga = {**GA_SESSION, "id": "sess_1", "object": "realtime.session", "expires_at": 1, **ga_only}
+    for kind in ("session.created", "session.updated"):
+        beta = d.server_event_from_ga({"type": kind, "session": ga})
+        assert beta is not None
+        assert not set(ga_only) & set(beta["session"]), beta["session"]
+        assert beta["session"]["max_response_output_tokens"] == 512
+        assert {"id", "object", "expires_at"} <= set(beta["session"])
+        # and back: the GA session without only the fields beta cannot carry
+        back = d.server_event_to_ga(beta)["session"]
+        assert {k: back[k] for k in ("id", "object", "expires_at", "max_output_tokens", "output_modalities")} == {
+            "id": "sess_1",
+            "object": "realtime.session",
+            "expires_at": 1,
+            "max_output_tokens": 512,
+            "output_modalities": ["audio"],
+        }
+        assert not set(ga_only) & set(back)
+    # a transcription session kept include in beta
+    transcription = {"type": "transcription", "include": ["item.input_audio_transcription.logprobs"]}
+    beta = d.server_event_from_ga({"type": "session.updated", "session": transcription})
+    assert beta == {"type": "session.updated", "session": {"include": transcription["include"]}}
+    # a client's own update is not pruned: the beta server says what it refuses
+    update = d.client_event_from_ga({"type": "session.update", "session": {"type": "realtime", "prompt": None}})
+    assert update == {"type": "session.update", "session": {"prompt": None}}
+
+
+def test_usage_to_beta_drops_image_and_cached_details() -> None:
+    assert d.usage_to_beta(GA_USAGE) == BETA_USAGE
+    assert "image_tokens" in GA_USAGE["input_token_details"]  # input not mutated
+    assert d.usage_to_beta({"total_tokens": 1}) == {"total_tokens": 1}
+    assert d.usage_to_beta(None) is None
+
+
+def test_response_objects_keep_max_output_tokens_and_beta_usage() -> None:
+    ga = {
+        "object": "realtime.response",
+        "id": "resp_1",
+        "status": "completed",
+        "max_output_tokens": "inf",
+        "output_modalities": ["text"],
+        "audio": {"output": {"voice": "marin", "format": PCM}},
+        "usage": GA_USAGE,
+        "output": [],
+    }
+    for kind in ("response.created", "response.done"):
+        beta = d.server_event_from_ga({"type": kind, "response": ga})
+        assert beta is not None
+        assert beta["response"] == {
+            "object": "realtime.response",
+            "id": "resp_1",
+            "status": "completed",
+            "max_output_tokens": "inf",
+            "modalities": ["text"],
+            "voice": "marin",
+            "output_audio_format": "pcm16",
+            "usage": BETA_USAGE,
+            "output": [],
+        }
+        back = d.server_event_to_ga({**beta, "response": {**beta["response"], "temperature": 0.8}})
+        assert back["response"] == {**ga, "usage": BETA_USAGE}
+    # an old beta server that named it like the create parameter still reads as GA
+    old = d.server_event_to_ga({"type": "response.done", "response": {"max_response_output_tokens": 3}})
+    assert old["response"] == {"max_output_tokens": 3}
 
 
 # ----------------------------------------------------------------------------------- client events

@@ -1,0 +1,181 @@
+"""The local server in the beta dialect against the official ``openai`` client's beta realtime API.
+
+``client.beta.realtime.connect`` drives a text turn, an audio turn (server VAD) and a tool round trip against
+``LocalServer(dialect="beta")``. Every raw frame is validated strictly with
+``pydantic.TypeAdapter(<beta RealtimeServerEvent>).validate_json`` and then walked for fields the SDK's beta types
+do not declare (see :func:`tests.server.test_conformance.extras`). The one documented exception: ``session.object``
+and ``session.expires_at`` of ``session.created`` / ``session.updated``, which the real beta server sends but the
+SDK's beta ``Session`` type does not declare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections import Counter
+from typing import Any
+
+import pydantic
+import pytest
+
+openai = pytest.importorskip("openai")
+beta_events = pytest.importorskip("openai.types.beta.realtime.realtime_server_event")
+
+from rtwidget import audio  # noqa: E402
+from rtwidget.server import LocalServer  # noqa: E402
+from tests.server.test_conformance import TOOLS, extras, speech_then_silence  # noqa: E402
+from tests.support import run, scaled  # noqa: E402
+
+ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_events.RealtimeServerEvent)
+SESSION_READ_ONLY = {"session.object", "session.expires_at"}
+BETA_TOOLS = [{k: v for k, v in tool.items()} for tool in TOOLS]
+
+
+class Checked:
+    """Validates each raw beta server frame and remembers which SDK beta types were covered."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.models: Counter[str] = Counter()
+
+    def check(self, raw: bytes | str) -> dict[str, Any]:
+        model = ADAPTER.validate_json(raw)
+        data: dict[str, Any] = json.loads(raw)
+        assert model.type == data["type"]
+        bad = extras(model)
+        if data["type"] in ("session.created", "session.updated"):
+            bad = [b for b in bad if b not in SESSION_READ_ONLY]
+        assert bad == [], f"{data['type']}: fields the SDK's beta types do not declare: {bad}"
+        self.events.append(data)
+        self.models[type(model).__name__] += 1
+        return data
+
+
+async def until(conn: Any, checked: Checked, type_: str, timeout: float = scaled(10.0)) -> dict[str, Any]:
+    async def loop() -> dict[str, Any]:
+        while True:
+            raw = await conn.recv_bytes()
+            conn.parse_event(raw)  # the SDK's own beta parser must accept it too
+            event = checked.check(raw)
+            if event["type"] == type_:
+                return event
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+async def conversation(server: LocalServer) -> Checked:
+    checked = Checked()
+    client = openai.AsyncOpenAI(api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime"))
+    async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+        created = await until(conn, checked, "session.created")
+        assert created["session"]["model"] == "gpt-4o-realtime-preview"
+        assert created["session"]["input_audio_format"] == "pcm16"
+        await conn.session.update(
+            session={
+                "tools": BETA_TOOLS,  # type: ignore[typeddict-item]
+                "input_audio_transcription": {"model": "gpt-4o-transcribe"},
+                "max_response_output_tokens": 500,
+            }
+        )
+        updated = await until(conn, checked, "session.updated")
+        assert updated["session"]["max_response_output_tokens"] == 500
+
+        # Text turn, spoken answer.
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello!"}]}
+        )
+        await conn.response.create()
+        created_response = await until(conn, checked, "response.created")
+        assert created_response["response"]["max_output_tokens"] == 500
+        done = await until(conn, checked, "response.done")
+        assert done["response"]["status"] == "completed"
+        assert done["response"]["max_output_tokens"] == 500
+        assert done["response"]["modalities"] == ["text", "audio"]
+        assistant = done["response"]["output"][0]
+        assert assistant["content"][0]["type"] == "audio"
+        assert assistant["content"][0]["transcript"] == "You said: Hello!"
+
+        # Text-only answer with its own token limit.
+        await conn.response.create(response={"modalities": ["text"], "max_response_output_tokens": 7})
+        done = await until(conn, checked, "response.done")
+        assert done["response"]["modalities"] == ["text"] and done["response"]["max_output_tokens"] == 7
+        assert done["response"]["output"][0]["content"][0]["type"] == "text"
+
+        # Audio turn: server VAD commits, transcribes and answers.
+        for chunk in audio.chunks(speech_then_silence(), 20):
+            await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
+        await until(conn, checked, "conversation.item.input_audio_transcription.completed")
+        done = await until(conn, checked, "response.done")
+        assert "seconds of audio" in done["response"]["output"][0]["content"][0]["transcript"]
+
+        # Tool round trip.
+        await conn.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "get_weather city=Paris days=2"}],
+            }
+        )
+        await conn.response.create()
+        done = await until(conn, checked, "response.done")
+        call = done["response"]["output"][0]
+        assert call["type"] == "function_call"
+        assert json.loads(call["arguments"]) == {"city": "Paris", "days": 2}
+        await conn.conversation.item.create(
+            item={"type": "function_call_output", "call_id": call["call_id"], "output": '{"temp_c": 21}'}
+        )
+        await until(conn, checked, "conversation.item.created")
+        await conn.response.create()
+        done = await until(conn, checked, "response.done")
+        assert done["response"]["output"][0]["content"][0]["transcript"] == 'get_weather returned: {"temp_c": 21}.'
+    return checked
+
+
+def test_official_beta_client_and_strict_sdk_beta_types() -> None:
+    async def main() -> Checked:
+        async with LocalServer(dialect="beta", pace="fast") as server:
+            return await conversation(server)
+
+    checked = run(main())
+    expected = {
+        "SessionCreatedEvent",
+        "SessionUpdatedEvent",
+        "ConversationItemCreatedEvent",
+        "ConversationItemInputAudioTranscriptionCompletedEvent",
+        "InputAudioBufferSpeechStartedEvent",
+        "InputAudioBufferSpeechStoppedEvent",
+        "InputAudioBufferCommittedEvent",
+        "ResponseCreatedEvent",
+        "ResponseDoneEvent",
+        "RateLimitsUpdatedEvent",
+        "ResponseOutputItemAddedEvent",
+        "ResponseOutputItemDoneEvent",
+        "ResponseContentPartAddedEvent",
+        "ResponseContentPartDoneEvent",
+        "ResponseAudioDeltaEvent",
+        "ResponseAudioDoneEvent",
+        "ResponseAudioTranscriptDeltaEvent",
+        "ResponseAudioTranscriptDoneEvent",
+        "ResponseTextDeltaEvent",
+        "ResponseTextDoneEvent",
+        "ResponseFunctionCallArgumentsDeltaEvent",
+        "ResponseFunctionCallArgumentsDoneEvent",
+    }
+    assert expected <= set(checked.models), sorted(expected - set(checked.models))
+    print("SDK beta types validated:", ", ".join(f"{k} x{v}" for k, v in sorted(checked.models.items())))
+
+
+def test_beta_extras_check_catches_ga_only_fields() -> None:
+    """The strict check itself: a GA-only field in a beta response object is reported, not accepted."""
+    raw = json.dumps(
+        {
+            "type": "response.done",
+            "event_id": "event_1",
+            "response": {"id": "resp_1", "max_response_output_tokens": 5, "usage": {"image_tokens": 0}},
+        }
+    )
+    assert sorted(extras(ADAPTER.validate_json(raw))) == [
+        "response.max_response_output_tokens",
+        "response.usage.image_tokens",
+    ]
