@@ -303,7 +303,10 @@ def server_event_from_ga(event: Json) -> Json | None:
     if etype in GA_TO_BETA_SERVER:
         return {**event, "type": GA_TO_BETA_SERVER[etype]}
     if etype in ("session.created", "session.updated"):
-        return _with(event, "session", session_object_to_beta)
+        beta = _with(event, "session", session_object_to_beta)
+        if isinstance(event.get("session"), dict) and event["session"].get("type") == "transcription":
+            beta["type"] = "transcription_" + str(etype)  # beta named a transcription session's events apart
+        return beta
     if etype in ("response.created", "response.done"):
         return _with(event, "response", response_to_beta)
     if isinstance(event.get("item"), dict):

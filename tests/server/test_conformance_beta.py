@@ -96,6 +96,13 @@ async def conversation(server: LocalServer) -> Checked:
         assert assistant["content"][0]["type"] == "audio"
         assert assistant["content"][0]["transcript"] == "You said: Hello!"
 
+        # Retrieve (with audio) and truncate.
+        await conn.send({"type": "conversation.item.retrieve", "item_id": assistant["id"]})
+        retrieved = await until(conn, checked, "conversation.item.retrieved")
+        assert retrieved["item"]["content"][0]["audio"]
+        await conn.conversation.item.truncate(item_id=assistant["id"], content_index=0, audio_end_ms=200)
+        await until(conn, checked, "conversation.item.truncated")
+
         # Text-only answer with its own token limit.
         await conn.response.create(response={"modalities": ["text"], "max_response_output_tokens": 7})
         done = await until(conn, checked, "response.done")
@@ -129,6 +136,15 @@ async def conversation(server: LocalServer) -> Checked:
         await conn.response.create()
         done = await until(conn, checked, "response.done")
         assert done["response"]["output"][0]["content"][0]["transcript"] == 'get_weather returned: {"temp_c": 21}.'
+
+        # Buffer clear, delete, and an error (cancel with nothing running).
+        await conn.input_audio_buffer.clear()
+        await until(conn, checked, "input_audio_buffer.cleared")
+        await conn.conversation.item.delete(item_id=assistant["id"])
+        await until(conn, checked, "conversation.item.deleted")
+        await conn.response.cancel(event_id="cancel_1")
+        error = await until(conn, checked, "error")
+        assert error["error"]["code"] == "response_cancel_not_active"
     return checked
 
 
@@ -161,9 +177,46 @@ def test_official_beta_client_and_strict_sdk_beta_types() -> None:
         "ResponseTextDoneEvent",
         "ResponseFunctionCallArgumentsDeltaEvent",
         "ResponseFunctionCallArgumentsDoneEvent",
+        "ConversationItemRetrieved",
+        "ConversationItemTruncatedEvent",
+        "ConversationItemDeletedEvent",
+        "InputAudioBufferClearedEvent",
+        "ErrorEvent",
     }
     assert expected <= set(checked.models), sorted(expected - set(checked.models))
     print("SDK beta types validated:", ", ".join(f"{k} x{v}" for k, v in sorted(checked.models.items())))
+
+
+def test_cancelled_beta_response_validates_too() -> None:
+    """pace "realtime": cancel mid-audio; the cancelled response.done is a beta one too."""
+
+    async def main() -> Checked:
+        checked = Checked()
+        async with LocalServer(dialect="beta", pace="realtime") as server:
+            client = openai.AsyncOpenAI(
+                api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime")
+            )
+            async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+                await until(conn, checked, "session.created")
+                await conn.conversation.item.create(
+                    item={
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Please say something rather long, thanks."}],
+                    }
+                )
+                await conn.response.create()
+                delta = await until(conn, checked, "response.audio.delta")
+                await conn.response.cancel()
+                done = await until(conn, checked, "response.done")
+                assert done["response"]["status"] == "cancelled"
+                assert done["response"]["status_details"]["reason"] == "client_cancelled"
+                await conn.conversation.item.truncate(item_id=delta["item_id"], content_index=0, audio_end_ms=50)
+                await until(conn, checked, "conversation.item.truncated")
+        return checked
+
+    checked = run(main())
+    assert checked.models["ResponseDoneEvent"] == 1
 
 
 def test_beta_extras_check_catches_ga_only_fields() -> None:
