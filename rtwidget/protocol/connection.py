@@ -18,7 +18,9 @@ reply rule. The I/O layer only moves text and runs tools.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -38,6 +40,10 @@ Json = dict[str, Any]
 
 # How many sent client events are remembered for linking errors to their cause.
 PENDING_LIMIT = 1024
+# How many server event ids are remembered to spot an event delivered twice.
+SEEN_EVENTS_LIMIT = 4096
+# Latest plausible Unix time (s) for a session expiry: beyond it (or not finite) the server's value is ignored.
+MAX_EXPIRES_AT = 2**40
 
 
 def error_code(event: Event) -> str | None:
@@ -84,6 +90,8 @@ class Connection:
         self.session: Json = {}
         # Client events sent and not yet forgotten, by event id, for linking errors to their cause.
         self._sent: OrderedDict[str, Json] = OrderedDict()
+        # Server event ids seen lately (values unused): a repeat is flagged and not folded again.
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._outgoing: list[tuple[Json, str]] = []
         self._calls: list[FunctionCall] = []
         # Prefix keeps event ids unique across reconnects of one process.
@@ -106,9 +114,11 @@ class Connection:
 
     @property
     def expires_at(self) -> int | None:
-        """Unix time (s) at which the server will end the session, when it said so."""
+        """Unix time (s) at which the server will end the session, when it said so (and plausibly)."""
         value = self.session.get("expires_at")
-        return int(value) if isinstance(value, (int, float)) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        return int(value) if 0 <= value <= MAX_EXPIRES_AT else None
 
     # ------------------------------------------------------------------------------------------ sending
 
@@ -155,8 +165,30 @@ class Connection:
     # ------------------------------------------------------------------------------------------ receiving
 
     def receive_text(self, text: str | bytes) -> Event:
-        """Parse and fold one server message; never raises. Then drain :meth:`function_calls_to_run`."""
+        """Parse and fold one server message; never raises. Then drain :meth:`function_calls_to_run`.
+
+        An event whose ``event_id`` was seen lately comes back with ``duplicate`` set and changes nothing.
+        """
         event = self.codec.decode(text)
+        if self._repeated(event.event_id):
+            event.duplicate = True
+            return event
+        # A server event of a shape we did not expect must not break the reader: it is still returned (logged).
+        with contextlib.suppress(Exception):
+            self._fold(event)
+        return event
+
+    def _repeated(self, event_id: str | None) -> bool:
+        if event_id is None:
+            return False
+        if event_id in self._seen:
+            return True
+        self._seen[event_id] = None
+        if len(self._seen) > SEEN_EVENTS_LIMIT:
+            self._seen.popitem(last=False)
+        return False
+
+    def _fold(self, event: Event) -> None:
         etype = event.type
         if etype == "error":
             cause_id = error_info(event.data).event_id
@@ -168,13 +200,8 @@ class Connection:
                 self.session = session
         elif etype == "input_audio_buffer.committed":
             self._on_committed(event.data)
-        try:
-            self.conversation.apply(event)
-            self._calls.extend(self.tracker.server_received(event))
-        except (TypeError, ValueError, AttributeError, KeyError):
-            # A server event with a shape we did not expect must not break the reader: state stays as it was.
-            pass
-        return event
+        self.conversation.apply(event)
+        self._calls.extend(self.tracker.server_received(event))
 
     def _on_committed(self, data: Json) -> None:
         item_id = data.get("item_id")

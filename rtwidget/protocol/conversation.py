@@ -8,6 +8,7 @@ their output items in a lane of their own, matched by response id and metadata.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,20 @@ from .events import Event
 from .pcm import BYTES_PER_MS
 
 Json = dict[str, Any]
+
+# Highest content part index taken from the server (real items have one or two parts). A delta naming a part
+# beyond it is ignored and counted in ``Conversation.refused_indexes``: 167 bytes on the wire must not allocate
+# a million parts.
+MAX_CONTENT_INDEX = 63
+
+
+def _index(value: Any) -> int | None:
+    """A content index the server may use, or None (not an int, negative, or beyond MAX_CONTENT_INDEX)."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CONTENT_INDEX:
+        return value
+    return None
 
 
 def b64_decoded_len(text: str) -> int:
@@ -70,7 +85,10 @@ class Item:
         return self.input_audio_ms or 0.0
 
     def part(self, index: int, ptype: str = "") -> Part:
-        """The content part at ``index``, created (with ``ptype``) if the events have not shown it yet."""
+        """The content part at ``index``, created (with ``ptype``) if the events have not shown it yet.
+
+        ``index`` must be within 0..MAX_CONTENT_INDEX (callers check it with ``_index``).
+        """
         while len(self.parts) <= index:
             self.parts.append(Part(ptype))
         if ptype and not self.parts[index].type:
@@ -89,6 +107,8 @@ class Item:
         if "output" in data:
             self.output = data["output"]
         for index, content in enumerate(data.get("content") or ()):
+            if index > MAX_CONTENT_INDEX:
+                break
             if not isinstance(content, dict):
                 continue
             part = self.part(index, str(content.get("type") or ""))
@@ -145,6 +165,8 @@ class Conversation:
         self.responses: dict[str, ResponseLane] = {}
         # Input audio of user items that VAD has measured but not yet committed: item id -> start ms.
         self._speech_start: dict[str, int] = {}
+        # Server events ignored for a content index out of range (see MAX_CONTENT_INDEX).
+        self.refused_indexes = 0
 
     @property
     def items(self) -> list[Item]:
@@ -221,8 +243,9 @@ class Conversation:
 
     def _on_item_truncated(self, data: Json) -> None:
         item = self._items.get(str(data.get("item_id")))
-        if item is not None:
-            item.truncated_at_ms = int(data.get("audio_end_ms") or 0)
+        end = data.get("audio_end_ms") or 0
+        if item is not None and isinstance(end, (int, float)) and math.isfinite(end):
+            item.truncated_at_ms = max(0, int(end))
             # The server drops the transcript of a truncated item; keep ours but mark what was heard.
 
     def _on_response_created(self, data: Json) -> None:
@@ -272,7 +295,11 @@ class Conversation:
         item = self._items.get(str(data.get("item_id")))
         if item is None:
             return None
-        return item.part(int(data.get("content_index") or 0), ptype)
+        index = _index(data.get("content_index"))
+        if index is None:
+            self.refused_indexes += 1
+            return None
+        return item.part(index, ptype)
 
     def _on_content_part(self, data: Json) -> None:
         part = data.get("part") or {}

@@ -32,12 +32,15 @@ class Event:
     event as it was sent, without audio payloads). Index it like the dict: ``event["response"]``.
     """
 
-    __slots__ = ("cause", "data", "type")
+    __slots__ = ("cause", "data", "duplicate", "type")
 
     def __init__(self, type: str, data: Json) -> None:
         self.type = type
         self.data = data
         self.cause: Json | None = None
+        # True when the connection saw this event before (same event_id, or a response that already ended)
+        # and did not act on it again; the session logs it.
+        self.duplicate = False
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -108,7 +111,9 @@ class Codec:
     def decode(self, text: str | bytes) -> Event:
         """Parse one server message. Never raises."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except RecursionError:
+            return InvalidEvent("JSON nested too deeply to read (a hostile or broken server)", _as_text(text))
         except (ValueError, TypeError) as exc:
             return InvalidEvent(f"not JSON: {exc}", _as_text(text))
         if not isinstance(data, dict):
@@ -116,15 +121,21 @@ class Codec:
         etype = data.get("type")
         if not isinstance(etype, str):
             return InvalidEvent("no string 'type' field", _as_text(text))
-        if etype.startswith(ENVELOPE_PREFIX):
-            data = unwrap_envelope(data)
-            etype = data["type"]
-        if self.dialect == "beta":
-            data = server_event_to_ga(data)
-            etype = data["type"]
+        try:
+            data = self._to_ga(data)
+        except Exception as exc:  # a field of a type the translation did not expect: still an event to log
+            return InvalidEvent(f"{etype} not readable as a {self.dialect} event: {exc!r}", _as_text(text))
+        etype = data["type"]
         if etype in GA_SERVER_EVENTS:
             return Event(etype, data)
         return UnknownEvent(etype, data)
+
+    def _to_ga(self, data: Json) -> Json:
+        if str(data["type"]).startswith(ENVELOPE_PREFIX):
+            data = unwrap_envelope(data)
+        if self.dialect == "beta":
+            data = server_event_to_ga(data)
+        return data
 
     def encode(self, event: Json) -> str:
         """Wire text for a (validated, GA-form) client event."""
@@ -133,6 +144,11 @@ class Codec:
         if self.envelope:
             event = wrap_envelope(event)
         return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259), though Python's json reads them.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _as_text(text: str | bytes) -> str:

@@ -17,6 +17,9 @@ from .events import Event
 
 Json = dict[str, Any]
 
+# How many ended responses and handed-out call ids are remembered to spot a response.done delivered twice.
+DONE_LIMIT = 1024
+
 
 @dataclass
 class FunctionCall:
@@ -52,6 +55,10 @@ class ResponseTracker:
         self.reply_requested = False
         # Ids of out-of-band responses in flight.
         self.out_of_band: set[str] = set()
+        # Responses that have ended and call ids handed out (values unused; oldest dropped past DONE_LIMIT):
+        # a second response.done for one response, or a call seen again, is never acted on twice.
+        self._done: dict[str, None] = {}
+        self._handed_out: dict[str, None] = {}
 
     # ------------------------------------------------------------------------------------------ inputs
 
@@ -87,7 +94,11 @@ class ResponseTracker:
         if etype == "response.created":
             self._on_created(event.data.get("response") or {})
         elif etype == "response.done":
-            return self._on_done(event.data.get("response") or {})
+            response = event.data.get("response") or {}
+            if _remember(self._done, str(response.get("id") or "")):
+                event.duplicate = True
+                return []
+            return self._on_done(response)
         elif etype in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
             item = event.data.get("item") or {}
             call_id = item.get("call_id")
@@ -137,6 +148,8 @@ class ResponseTracker:
             if isinstance(item, dict) and item.get("type") == "function_call" and item.get("call_id"):
                 if item.get("status") not in (None, "completed"):
                     continue  # a call cut off by cancellation has no valid arguments to run
+                if _remember(self._handed_out, str(item["call_id"])):
+                    continue  # this call was handed out already (by another response.done naming it)
                 call = FunctionCall(
                     call_id=str(item["call_id"]),
                     name=str(item.get("name") or ""),
@@ -169,6 +182,18 @@ class ResponseTracker:
     def reset(self) -> None:
         """Forget everything (a new connection starts a new server session)."""
         self.__init__()  # type: ignore[misc]
+
+
+def _remember(seen: dict[str, None], key: str) -> bool:
+    """True if ``key`` (a non-empty id) is in ``seen`` already; else add it (forgetting the oldest past the limit)."""
+    if not key:
+        return False
+    if key in seen:
+        return True
+    seen[key] = None
+    if len(seen) > DONE_LIMIT:
+        del seen[next(iter(seen))]
+    return False
 
 
 def _seq(event_id: str) -> int:
