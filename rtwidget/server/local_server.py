@@ -27,10 +27,11 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -64,6 +65,12 @@ MAX_MESSAGE_BYTES = 21 * 1024 * 1024
 MAX_QUEUED_MESSAGES = 4
 # Bytes waiting in a connection's socket buffer before a send waits for the client to read.
 WRITE_LIMIT_BYTES = 256 * 1024
+# Worker threads running the engines' work (speech synthesis, VAD, decoding) off the event loop, for all
+# connections; each engine is handed to one worker at a time.
+ENGINE_WORKERS = 4
+
+# How the pump runs engine work off the loop: run(function, *args) -> awaitable.
+_Work = Callable[..., Awaitable[None]]
 
 # websockets' own logger for the server, its DEBUG handshake log with key-carrying headers redacted.
 _ws_log = logging.getLogger("rtwidget.server.websockets")
@@ -88,7 +95,8 @@ class LocalServer:
 
     ``port=0`` picks a free port. ``pace="realtime"`` releases output audio at real time, ``"fast"`` all at
     once (tests). ``script`` applies a :class:`~rtwidget.server.script.Script` to every connection.
-    ``voice`` is the speech synthesizer (default: the best one available, see :mod:`rtwidget.server.voice`).
+    ``voice`` is the speech synthesizer (default: the best one available, see :mod:`rtwidget.server.voice`); the
+    engines run on worker threads, so it (and a ``brain``'s recognizer) may be called from several at once.
 
     ``send_timeout``: how long one send may wait for a client that does not read before it is dropped (its output
     waits in a bounded buffer meanwhile, so a stalled client costs no more memory).
@@ -134,6 +142,8 @@ class LocalServer:
         self._server: Server | None = None
         # Connection pump tasks (one per open connection), so stop() can wait for them.
         self._tasks: set[asyncio.Task[None]] = set()
+        # Runs each connection's engine work (set by start(), shut down by stop()).
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
         # Set by start_in_thread(): the server's own I/O thread and loop (the same kind a Session uses).
         self._thread: LoopThread | None = None
         # Connections served so far, and those dropped for not reading what was sent (for logs and tests).
@@ -175,6 +185,7 @@ class LocalServer:
             return self
         if self._voice is None:
             self._voice = default_voice()  # created once per process; well under a second
+        self._workers = concurrent.futures.ThreadPoolExecutor(ENGINE_WORKERS, "rtwidget-server-engine")
         self._server = await serve(
             self._handle,
             self.host,
@@ -207,6 +218,9 @@ class LocalServer:
         await server.wait_closed()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
+        workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)  # joins its threads (idle once the pumps end)
         log.info("local Realtime server stopped")
 
     async def __aenter__(self) -> LocalServer:
@@ -306,7 +320,10 @@ class LocalServer:
             engine.reject_beta()
         else:
             engine.start()
-        if not await _pump(ws, engine, self.send_timeout):
+        workers = self._workers
+        assert workers is not None
+        work = functools.partial(asyncio.get_running_loop().run_in_executor, workers)
+        if not await _pump(ws, engine, self.send_timeout, work):
             self.clients_dropped += 1
             log.warning(
                 "dropped the connection from %s: it read nothing for %s s while output waited",
@@ -316,9 +333,11 @@ class LocalServer:
             ws.transport.abort()  # a close frame would wait behind the unread output
 
 
-async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float) -> bool:
+async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float, work: _Work) -> bool:
     """Feed received messages to the engine, release its paced output on time, write what it wants sent.
 
+    The engine's work runs through ``work`` (a worker thread), so a long synthesis never holds the event loop and
+    the other connections; the pump awaits each piece, so the engine is only ever touched by one thread at a time.
     Returns False when a send waited ``send_timeout`` for the client to read (the caller drops it), else True.
     """
     receiving: asyncio.Task[Any] | None = None
@@ -337,11 +356,11 @@ async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float) -> bo
             deadline = engine.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.time())
             done, _ = await asyncio.wait({receiving}, timeout=timeout)
+            message = None
             if receiving in done:
                 message = receiving.result()  # raises ConnectionClosed when the client goes
                 receiving = None
-                engine.receive_text(message)
-            engine.advance(time.time())
+            await work(_step, engine, message)
     except ConnectionClosed:
         return True
     finally:
@@ -350,6 +369,13 @@ async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float) -> bo
                 receiving.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await receiving  # also retrieves a ConnectionClosed the task may hold
+
+
+def _step(engine: Engine, message: str | bytes | None) -> None:
+    """One piece of an engine's work, on a worker thread: the message received (if any), then what is due."""
+    if message is not None:
+        engine.receive_text(message)
+    engine.advance(time.time())
 
 
 # -------------------------------------------------------------------------------------------- shared server
