@@ -21,13 +21,16 @@ import pytest
 
 openai = pytest.importorskip("openai")
 beta_events = pytest.importorskip("openai.types.beta.realtime.realtime_server_event")
+beta_client_events = pytest.importorskip("openai.types.beta.realtime.realtime_client_event")
 
 from rtwidget import audio  # noqa: E402
+from rtwidget.protocol.connection import Connection  # noqa: E402
 from rtwidget.server import LocalServer  # noqa: E402
 from tests.server.test_conformance import TOOLS, extras, speech_then_silence  # noqa: E402
 from tests.support import run, scaled  # noqa: E402
 
 ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_events.RealtimeServerEvent)
+CLIENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_client_events.RealtimeClientEvent)
 SESSION_READ_ONLY = {"session.object", "session.expires_at"}
 BETA_TOOLS = [{k: v for k, v in tool.items()} for tool in TOOLS]
 
@@ -217,6 +220,48 @@ def test_cancelled_beta_response_validates_too() -> None:
 
     checked = run(main())
     assert checked.models["ResponseDoneEvent"] == 1
+
+
+def test_rtwidget_client_frames_are_strict_sdk_beta_client_events() -> None:
+    """The other direction: what rtwidget's own client writes to a beta server, every frame, no undeclared field."""
+    conn = Connection("beta")
+    conn.update_session(
+        voice="alloy",
+        instructions="Be brief.",
+        modalities=["text", "audio"],
+        input_audio_format="pcm16",
+        turn_detection="semantic_vad",
+        tools=TOOLS,
+        tool_choice="auto",
+        input_audio_transcription={"model": "gpt-4o-transcribe"},
+        max_response_output_tokens=100,
+    )
+    conn.send_text("Hello")
+    conn.append_audio(bytes(4800))
+    conn.commit_audio()
+    conn.clear_audio()
+    conn.send_audio_item(bytes(4800))
+    conn.respond(voice="echo", max_response_output_tokens=10, modalities=["text"])
+    conn.respond_out_of_band(instructions="Summarise.", metadata={"purpose": "test"})
+    conn.cancel()
+    conn.truncate("item_1", 100)
+    conn.function_output("call_1", {"temp_c": 21})
+    conn.load_history([{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Earlier answer."}])
+    types = Counter[str]()
+    for _, text in conn.data_to_send():
+        model = CLIENT_ADAPTER.validate_json(text)
+        assert extras(model) == [], f"{model.type}: fields the SDK's beta types do not declare: {extras(model)}"
+        types[model.type] += 1
+    assert types == {
+        "session.update": 1,
+        "conversation.item.create": 5,
+        "response.create": 4,
+        "input_audio_buffer.append": 1,
+        "input_audio_buffer.commit": 1,
+        "input_audio_buffer.clear": 1,
+        "response.cancel": 1,
+        "conversation.item.truncate": 1,
+    }
 
 
 def test_beta_extras_check_catches_ga_only_fields() -> None:
