@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from .errors import WaitTimeout
+
 T = TypeVar("T")
 
 # How long call() waits for the loop to run a plain function; it only ever runs short, non-blocking code.
@@ -77,10 +79,15 @@ class LoopThread:
             return False
         return True
 
-    def call(self, fn: Callable[[], T], timeout: float = CALL_TIMEOUT_S) -> T:
-        """Run ``fn`` on the loop and return its result (or raise its exception) in the calling thread."""
+    def call(self, fn: Callable[[], T], timeout: float = CALL_TIMEOUT_S, *, start: bool = True) -> T:
+        """Run ``fn`` on the loop and return its result (or raise its exception) in the calling thread.
+
+        With ``start=False`` a loop that is not running is not started: RuntimeError instead.
+        """
         if self.in_thread():
             return fn()
+        if not start and self._loop is None:
+            raise RuntimeError(f"{self.name}: the I/O loop is not running")
         loop = self.start()
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
@@ -94,7 +101,7 @@ class LoopThread:
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(f"{self.name}: the I/O loop did not run {fn!r} within {timeout} s") from None
+            raise WaitTimeout(f"{self.name}'s I/O loop to run {fn!r}", timeout, "(not tracked here)") from None
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the loop (started if needed); its result arrives in the returned future."""

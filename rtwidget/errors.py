@@ -2,7 +2,9 @@
 
 Exception
 └── RealtimeError                     the root; also: the server answered a request with an ``error`` event
-    ├── SessionClosed                 the WebSocket closed (code and reason kept)
+    ├── SessionClosed                 the WebSocket closed (code and reason kept); the session is closed
+    ├── NotConnected                  a call that needs the socket on a session never connected
+    ├── WaitTimeout (+TimeoutError)   a wait ran out: says what for, how long, and what the session saw last
     └── ProtocolError (+ValueError)   an event that does not follow the Realtime protocol
         └── ClientEventError          a client event refused before sending (names the field and the fix)
 
@@ -36,6 +38,30 @@ class SessionClosed(RealtimeError):
         )
         self.close_code = close_code
         self.close_reason = close_reason
+
+
+class NotConnected(RealtimeError):
+    """A call that needs the open socket was made on a session that was never connected (or is connecting)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} needs a connected session: await session.connect() first, or show the session's widget",
+            code="not_connected",
+        )
+
+
+class WaitTimeout(RealtimeError, TimeoutError):
+    """A wait ran out (also a ``TimeoutError``); the message says what it waited for, for how long, and the
+    last event the session received (``waited_for``, ``timeout`` and ``last_event`` keep them)."""
+
+    def __init__(self, waited_for: str, timeout: float, last_event: str) -> None:
+        super().__init__(
+            f"waited {timeout:g} s for {waited_for}; nothing came. Last event received: {last_event}",
+            code="timeout",
+        )
+        self.waited_for = waited_for
+        self.timeout = timeout
+        self.last_event = last_event
 
 
 class ProtocolError(RealtimeError, ValueError):

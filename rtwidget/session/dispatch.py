@@ -33,8 +33,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..errors import WaitTimeout
 from ..protocol.events import Event
-from .local_events import ERROR, LogEntry
+from .local_events import ERROR, LOCAL_PREFIX, LogEntry
 from .reporting import FailureSource, callable_name
 
 logger = logging.getLogger("rtwidget.session")
@@ -242,6 +243,13 @@ class EventsMixin:
 
     _bus: EventBus
 
+    def _require(self, what: str, *, socket: bool) -> None:
+        """Refuse ``what`` in the session's current state (the session's lifecycle overrides this)."""
+
+    def _last_event_text(self) -> str:
+        """What the session received last, for timeout messages (the session's lifecycle overrides this)."""
+        return "unknown"
+
     def on(self, event_type: str, handler: Handler | None = None) -> Any:
         """Call ``handler(event)`` for events of ``event_type``: an exact type, a prefix ending in ``.``,
         a glob (``"response.*"``) or ``"*"``. Works as a decorator. Safe from any thread.
@@ -279,18 +287,29 @@ class EventsMixin:
 
         Call it from a coroutine (the future belongs to the running loop). It fails with SessionClosed if the
         connection closes first. A predicate that raises counts as no match and is reported like a handler.
+        On a closed session, waiting for a server event raises SessionClosed at once.
         """
+        if not event_type.startswith(LOCAL_PREFIX):
+            self._require(f"expect({event_type!r})", socket=False)
         return self._bus.expect(event_type, predicate)
 
     async def wait_for(
         self, event_type: str, predicate: Predicate | None = None, timeout: float | None = None
     ) -> Event:
-        """The next event matching ``event_type`` (and ``predicate``); raises TimeoutError / SessionClosed.
+        """The next event matching ``event_type`` (and ``predicate``).
 
         It only sees events that arrive after it is called: to wait for the answer to a send, use
-        :meth:`expect` before sending.
+        :meth:`expect` before sending. Raises WaitTimeout (a TimeoutError naming what it waited for and the
+        last event received) when ``timeout`` runs out, SessionClosed if the session closes (or is closed),
+        NotConnected when waiting for a server event on a session never connected (local ``rtwidget.*``
+        events may be awaited in any state).
         """
-        return await asyncio.wait_for(self.expect(event_type, predicate), timeout)
+        if not event_type.startswith(LOCAL_PREFIX):
+            self._require(f"wait_for({event_type!r})", socket=True)
+        try:
+            return await asyncio.wait_for(self.expect(event_type, predicate), timeout)
+        except TimeoutError:
+            raise WaitTimeout(f"a {event_type!r} event", timeout or 0.0, self._last_event_text()) from None
 
     def events(self) -> AsyncIterator[Event]:
         """Every event from now on (server events and local ``rtwidget.*`` ones) until the session closes."""

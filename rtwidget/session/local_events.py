@@ -5,6 +5,7 @@ direction ``"local"``:
 
 - ``rtwidget.connected``: the socket is open (data: the endpoint's ``describe()``, never its headers);
 - ``rtwidget.closed``: the socket closed (``code``, ``reason``);
+- ``rtwidget.state``: ``Session.state`` changed (``state``, ``previous``; see :mod:`.lifecycle`);
 - ``rtwidget.tool.started`` / ``rtwidget.tool.done``: a tool call began / finished (before its output is sent);
 - ``rtwidget.sent``: a client event went to the writer (data: the client event);
 - ``rtwidget.error``: user code failed: a handler, a log listener, a ``wait_for`` predicate or a tool (data:
@@ -18,8 +19,11 @@ from typing import Any
 
 from ..protocol.events import Event
 
+# Every local event type starts with this (no wire event does).
+LOCAL_PREFIX = "rtwidget."
 CONNECTED = "rtwidget.connected"
 CLOSED = "rtwidget.closed"
+STATE = "rtwidget.state"
 TOOL_STARTED = "rtwidget.tool.started"
 TOOL_DONE = "rtwidget.tool.done"
 SENT = "rtwidget.sent"

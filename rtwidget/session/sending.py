@@ -4,6 +4,9 @@ the lifecycle and the pump).
 Each method hands its work to the I/O loop: the protocol core validates the client event (a
 :class:`~rtwidget.errors.ClientEventError` names the problem, and nothing is sent), gives it an event id and
 queues it; the session's pump then moves it to the writer. All are safe from any thread and return event ids.
+
+Sends before ``connect()`` (or while connecting) are validated and queued, and go out in order once the socket
+opens; on a closing or closed session they raise :class:`~rtwidget.errors.SessionClosed` and send nothing.
 """
 
 from __future__ import annotations
@@ -24,20 +27,28 @@ class SendingMixin:
     _io: LoopThread
     _conn: Connection
     _config: dict[str, Any]
+    _state: str
 
     def _flush(self) -> None:
         """Move the core's queued client events to the writer (the session's pump)."""
         raise NotImplementedError
 
+    def _require(self, what: str, *, socket: bool) -> None:
+        """Refuse ``what`` in the session's current state (the session's lifecycle overrides this)."""
+
     def _send_via(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` (which queues client events in the core) on the I/O loop, flush, and return its result."""
+        """Run ``fn`` (which queues client events in the core) on the I/O loop, flush, and return its result.
+
+        On a closing or closed session it raises SessionClosed at once (no I/O thread is started for it).
+        """
+        self._require("sending", socket=False)
 
         def run() -> T:
             result = fn()
             self._flush()
             return result
 
-        return self._io.call(run)
+        return self._io.call(run, start=self._state == "idle")
 
     def send(self, event: dict[str, Any]) -> str:
         """Send any client event (validated first; ClientEventError names the problem); returns its event_id."""

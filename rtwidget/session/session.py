@@ -16,31 +16,28 @@ tools it asks for, write what the core queued. Events are delivered by the bus; 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from .. import endpoints
 from .._loopthread import LoopThread
-from ..errors import RealtimeError, SessionClosed
+from ..errors import SessionClosed, WaitTimeout
 from ..protocol.connection import Connection, elide_audio
 from ..protocol.conversation import Conversation, Item
 from ..protocol.events import Event
-from ..protocol.server_errors import error_info
 from ..protocol.session_config import DEFAULT_MODEL
 from ..protocol.tracker import FunctionCall
 from ..tools import Tool, ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
-from .local_events import CLOSED, CONNECTED, ERROR, SENT, LogEntry, ToolCallRecord, local_event
+from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin
+from .local_events import CLOSED, ERROR, SENT, LogEntry, ToolCallRecord, local_event
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .sending import SendingMixin
 from .tool_runner import ToolRunner
@@ -50,11 +47,8 @@ logger = logging.getLogger("rtwidget.session")
 
 T = TypeVar("T")
 
-# How long connecting waits for session.created, and then for the answer to the session config.
-HANDSHAKE_TIMEOUT_S = 15.0
 
-
-class Session(EventsMixin, SendingMixin):
+class Session(LifecycleMixin, EventsMixin, SendingMixin):
     """A Realtime session: one WebSocket, its conversation, its tools.
 
     Constructing it does no I/O. ``await session.connect()`` (or ``async with``) opens the socket. The endpoint
@@ -115,16 +109,15 @@ class Session(EventsMixin, SendingMixin):
         self._ws: ClientConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._write_queue: asyncio.Queue[str] | None = None
-        self._connected = False
+        self._connected = False  # the socket is open (during the handshake too); see ``state`` for the session
         self._closing = False
+        self._state = IDLE
+        self._connecting: asyncio.Task[None] | None = None
+        self._pump: tuple[asyncio.Task[Any], ...] = ()
+        # The type and monotonic time of the last server event (for timeout messages).
+        self._last_received: tuple[str, float] | None = None
 
     # ================================================================================ threads and loops
-
-    async def _run(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
-        """Await a coroutine on the I/O loop from whatever loop the caller is on (built there, not here)."""
-        if self._io.in_thread():
-            return await coro_fn()
-        return await asyncio.wrap_future(self._io.submit(_to_coro(coro_fn)))
 
     def _spawn(self, coro: Awaitable[Any], bucket: set[asyncio.Task[Any]] | None = None) -> asyncio.Task[Any]:
         """Start a task on the I/O loop, held until it ends (so close() can cancel it)."""
@@ -144,146 +137,13 @@ class Session(EventsMixin, SendingMixin):
         if not self._io.call_soon(fn, *args):
             fn(*args)
 
-    # ================================================================================ connecting
-
-    @property
-    def connected(self) -> bool:
-        """True while the WebSocket is open."""
-        return self._connected
-
     @property
     def dialect(self) -> str:
         """``"ga"`` or ``"beta"``."""
         return self._conn.dialect
 
-    async def connect(self) -> Session:
-        """Open the WebSocket, wait for ``session.created``, send the session config; returns the session."""
-        await self._run(self._open)
-        return self
-
-    def start(self) -> concurrent.futures.Future[Session]:
-        """Connect in the background, from any thread (even one with no event loop); returns a future.
-
-        A ``close()`` while it is still connecting cancels it (the future is then cancelled).
-        """
-
-        async def connecting() -> Session:
-            task = asyncio.current_task()
-            if task is not None:  # held like every task of ours, so close() cancels it
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            return await self.connect()
-
-        return self._io.submit(connecting())
-
-    def stop(self) -> concurrent.futures.Future[None]:
-        """Close in the background, from any thread (a widget button, a comm handler); returns a future."""
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                asyncio.run(self.close())
-                future.set_result(None)
-            except BaseException as exc:  # delivered to whoever reads the future
-                future.set_exception(exc)
-
-        # Not on the I/O thread (close stops its loop) nor the caller's (it may be running a loop already).
-        threading.Thread(target=run, name="rtwidget-close", daemon=True).start()
-        return future
-
-    async def __aenter__(self) -> Session:
-        return await self.connect()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def _open(self) -> None:
-        if self._connected:
-            return
-        if self.endpoint is None:  # decided once; the factory may block (it may start a server)
-            self.endpoint = await asyncio.get_running_loop().run_in_executor(None, self._choose_endpoint)
-        await self._connect(self.endpoint)
-
-    async def _connect(self, endpoint: endpoints.Endpoint) -> None:
-        """Open the socket to ``endpoint``, wait for ``session.created``, then send the session config."""
-        if endpoint.dialect != self._conn.dialect:
-            self._conn = Connection(endpoint.dialect, envelope=self._envelope)
-        elif self._conn.session:
-            self._conn.reset()  # a reconnect is a new server session: no state survives it
-        created = self.expect("session.created")
-        self._closing = False
-        self.close_code, self.close_reason = None, ""
-        try:
-            self._ws = await websockets.connect(
-                endpoint.url,
-                additional_headers=dict(endpoint.headers),
-                max_size=None,
-                compression=None,
-                ping_interval=20,
-                ping_timeout=20,
-                open_timeout=HANDSHAKE_TIMEOUT_S,
-            )
-        except BaseException:
-            created.cancel()  # its waiter goes with the next event
-            raise
-        self._connected = True
-        self._write_queue = asyncio.Queue()
-        self._spawn(self._reader(self._ws))
-        self._spawn(self._writer(self._ws, self._write_queue))
-        self._emit_local(CONNECTED, endpoint.describe())
-        try:
-            await asyncio.wait_for(created, timeout=HANDSHAKE_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            raise RealtimeError(f"the server sent no session.created within {HANDSHAKE_TIMEOUT_S:g} s") from None
-        await self._send_initial_config()
-
-    async def _send_initial_config(self) -> None:
-        """Send the configured fields and wait until the server applied them (or said why not)."""
-        fields = dict(self._config)
-        if len(self.tools):
-            fields["tools"] = self.tools.schemas()
-        updated = self.expect("session.updated")
-        event_id = self._conn.update_session(**fields)
-        refused = self.expect("error", lambda e: (e.cause or {}).get("event_id") == event_id)
-        self._flush()
-        done, _ = await asyncio.wait(
-            {updated, refused}, timeout=HANDSHAKE_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        for future in (updated, refused):
-            if future not in done:
-                future.cancel()
-        if updated in done:
-            updated.result()  # raises SessionClosed if the socket closed instead
-        elif refused in done:
-            info = error_info(refused.result().data)
-            raise RealtimeError(
-                f"the server refused the session config: {info.message}", code=info.code, event=refused.result()
-            )
-        if not done:
-            raise RealtimeError(f"the server did not answer the session config within {HANDSHAKE_TIMEOUT_S:g} s")
-
-    async def close(self) -> None:
-        """Close the socket, cancel every task, stop the I/O thread. Safe to call twice."""
-        if not self._io.running:
-            return
-        await self._run(self._close_on_loop)
-        if self._io.in_thread():
-            self._io.stop()  # from the loop itself: only asks it to stop
-        else:
-            await asyncio.get_running_loop().run_in_executor(None, self._io.stop)
+    def _after_close(self) -> None:
         self._tool_runner.shutdown()
-
-    async def _close_on_loop(self) -> None:
-        self._closing = True
-        if self._ws is not None:
-            await self._ws.close()
-        current = asyncio.current_task()
-        tasks = [t for t in self._tasks if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._connected = False
-        self._ws = None
 
     # ================================================================================ the pump
 
@@ -302,6 +162,7 @@ class Session(EventsMixin, SendingMixin):
     def _receive(self, message: str | bytes) -> Event:
         """Feed one server message through the core, the log and the bus; start the tools it asks for."""
         event = self._conn.receive_text(message)
+        self._last_received = (event.type, time.monotonic())
         cause_id = (event.cause or {}).get("event_id") if event.type == "error" else None
         self._log("server", event.type, len(message), event.data, cause_id)
         if event.type == "error":
@@ -322,6 +183,8 @@ class Session(EventsMixin, SendingMixin):
         if self._ws is not ws and self._ws is not None:
             return
         self._connected = False
+        if self._state in (OPEN, CLOSING):
+            self._set_state(CLOSED_STATE)
         self.close_code = ws.close_code
         self.close_reason = ws.close_reason or ""
         if not self._closing:
@@ -458,7 +321,8 @@ class Session(EventsMixin, SendingMixin):
         async def turn() -> Reply:
             return await self._turn(AskTurn(self._conn, text, self.tool_calls, self._tool_runner.running))
 
-        return await asyncio.wait_for(self._run(turn), timeout)
+        self._require("ask()", socket=True)
+        return await self._timed(self._run(turn), timeout, "the reply to ask()")
 
     async def respond_out_of_band(
         self,
@@ -474,10 +338,19 @@ class Session(EventsMixin, SendingMixin):
         async def turn() -> OutOfBandResult:
             return await self._turn(OutOfBandTurn(self._conn, instructions, input, metadata, response_fields))
 
-        return await asyncio.wait_for(self._run(turn), timeout)
+        self._require("respond_out_of_band()", socket=True)
+        return await self._timed(self._run(turn), timeout, "the out-of-band response")
+
+    async def _timed(self, awaitable: Awaitable[T], timeout: float | None, what: str) -> T:
+        """Await ``awaitable`` at most ``timeout`` seconds; a WaitTimeout says for what and what came last."""
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise WaitTimeout(what, timeout or 0.0, self._last_event_text()) from None
 
     async def _turn(self, turn: Turn[T]) -> T:
         """On the I/O loop: watch every event while ``turn`` sends its request, until it settles."""
+        await self._until_open("ask()" if isinstance(turn, AskTurn) else "respond_out_of_band()")
         self.on("*", turn.watch)
         try:
             self._send_via(turn.send)
@@ -487,7 +360,7 @@ class Session(EventsMixin, SendingMixin):
 
     def __repr__(self) -> str:
         where = self.endpoint.describe()["label"] if self.endpoint else "not connected"
-        state = "connected" if self._connected else "closed" if self.close_code else "idle"
+        state = self._state
         return f"<rtwidget.Session {self.model} {where} {state} items={len(self._conn.conversation)}>"
 
 

@@ -1,0 +1,342 @@
+"""The session's lifecycle: one state machine, a single-flight ``connect()``, the handshake, and ``close()``.
+
+The states (``Session.state``), each change announced as an ``rtwidget.state`` event ``{state, previous}``::
+
+    idle ──connect()──> connecting ──handshake done──> open ──close() / the server closes──> closing ─> closed
+      ^                     │ handshake failed (socket closed, back to idle)                          │
+      └─────────────────────┘                                      connect() again (a new socket) <───┘
+
+(``reconnecting`` is reserved for the automatic reconnect.) ``connect()`` is idempotent: while connecting,
+every caller (a widget's ``start()``, a cell's ``connect()``) awaits the same attempt; while open it returns at
+once. A failed handshake closes its socket and leaves ``connected`` False, so a later ``connect()`` really retries.
+
+Which calls work in which state: sends (``send_text``, ``send``, ...) on an idle or connecting session are
+validated and queued, and go out once the handshake is done; calls that wait for the server (``ask``,
+``respond_out_of_band``, ``wait_for`` of a server event) raise :class:`~rtwidget.errors.NotConnected` when idle
+and wait for the handshake when connecting. On a closing or closed session every call but ``connect()`` and
+``close()`` raises :class:`~rtwidget.errors.SessionClosed` at once and starts nothing. All of this state is
+touched on the I/O loop only (or, with no I/O loop running, by the one caller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from .. import endpoints
+from .._loopthread import LoopThread
+from ..errors import NotConnected, RealtimeError, SessionClosed, WaitTimeout
+from ..protocol.connection import Connection
+from ..protocol.events import Event
+from ..protocol.server_errors import error_info
+from ..tools import ToolRegistry
+from .endpoint_policy import EndpointChoice
+from .local_events import CONNECTED, STATE
+
+if TYPE_CHECKING:
+    from .session import Session
+
+T = TypeVar("T")
+
+# How long connecting waits for the socket, for session.created, and then for the answer to the session config.
+HANDSHAKE_TIMEOUT_S = 15.0
+
+IDLE, CONNECTING, OPEN, CLOSING, CLOSED_STATE = "idle", "connecting", "open", "closing", "closed"
+#: Every value of ``Session.state`` ("reconnecting" is reserved for the automatic reconnect).
+STATES = (IDLE, CONNECTING, OPEN, "reconnecting", CLOSING, CLOSED_STATE)
+
+
+class LifecycleMixin:
+    """Connecting and closing, for :class:`~rtwidget.session.session.Session` (a mixin, so that module stays
+    about the pump)."""
+
+    _io: LoopThread
+    _conn: Connection
+    _envelope: bool
+    _choose_endpoint: EndpointChoice
+    endpoint: endpoints.Endpoint | None
+    close_code: int | None
+    close_reason: str
+    _ws: ClientConnection | None
+    _tasks: set[asyncio.Task[Any]]
+    _write_queue: asyncio.Queue[str] | None
+    _connected: bool
+    _closing: bool
+    _state: str
+    _connecting: asyncio.Task[None] | None
+    _pump: tuple[asyncio.Task[Any], ...]
+    _last_received: tuple[str, float] | None
+    _closer: asyncio.Task[None] | None = None
+    #: How long each step of the handshake may take (seconds).
+    handshake_timeout: float = HANDSHAKE_TIMEOUT_S
+
+    if TYPE_CHECKING:
+
+        def _emit_local(self, etype: str, data: dict[str, Any]) -> None: ...
+        def _spawn(self, coro: Awaitable[Any], bucket: set[asyncio.Task[Any]] | None = None) -> asyncio.Task[Any]: ...
+        def _flush(self) -> None: ...
+        def expect(self, event_type: str, predicate: Any = None) -> asyncio.Future[Event]: ...
+        async def _reader(self, ws: ClientConnection) -> None: ...
+        async def _writer(self, ws: ClientConnection, queue: asyncio.Queue[str]) -> None: ...
+        def _after_close(self) -> None: ...
+
+        _config: dict[str, Any]
+        tools: ToolRegistry
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> str:
+        """``"idle"``, ``"connecting"``, ``"open"``, ``"closing"`` or ``"closed"`` (see :mod:`.lifecycle`)."""
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        """True while the socket is open: from the moment it opens (``rtwidget.connected``, during the
+        handshake) until it closes. ``state == "open"`` says the handshake is done too."""
+        return self._connected
+
+    def _set_state(self, state: str) -> None:
+        previous = self._state
+        if state != previous:
+            self._state = state
+            self._emit_local(STATE, {"state": state, "previous": previous})
+
+    def _last_event_text(self) -> str:
+        """What the session saw last, for timeout messages."""
+        if self._last_received is None:
+            return f"none (the session is {self._state})"
+        etype, at = self._last_received
+        return f"{etype}, {time.monotonic() - at:.1f} s ago (the session is {self._state})"
+
+    def _require(self, what: str, *, socket: bool) -> None:
+        """Refuse ``what`` at once on a closing or closed session, and (``socket``) on an idle one."""
+        if self._state in (CLOSING, CLOSED_STATE):
+            raise SessionClosed(self.close_code, self.close_reason or f"{what}: the session is {self._state}")
+        if socket and self._state == IDLE:
+            raise NotConnected(what)
+
+    async def _until_open(self, what: str) -> None:
+        """On the I/O loop: refuse ``what`` unless the session is open, or wait while it is connecting."""
+        self._require(what, socket=True)
+        if self._connecting is not None:
+            await asyncio.shield(self._connecting)
+        self._require(what, socket=True)
+
+    # ------------------------------------------------------------------ threads and loops
+
+    async def _run(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
+        """Await a coroutine on the I/O loop from whatever loop the caller is on (built there, not here)."""
+        if self._io.in_thread():
+            return await coro_fn()
+        return await asyncio.wrap_future(self._io.submit(_to_coro(coro_fn)))
+
+    # ------------------------------------------------------------------ connecting
+
+    async def connect(self) -> Session:
+        """Open the WebSocket, wait for ``session.created``, send the session config; returns the session.
+
+        Idempotent and single-flight: while connecting, every call awaits the same attempt; while open it
+        returns at once. If the handshake fails its socket is closed and a later call tries again.
+        """
+        await self._run(self._open)
+        return self  # type: ignore[return-value]
+
+    def start(self) -> concurrent.futures.Future[Session]:
+        """Connect in the background, from any thread (even one with no event loop); returns a future.
+
+        A ``close()`` while it is still connecting cancels it (the future is then cancelled).
+        """
+
+        async def connecting() -> Session:
+            task = asyncio.current_task()
+            if task is not None:  # held like every task of ours, so close() cancels it
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return await self.connect()
+
+        return self._io.submit(connecting())
+
+    def stop(self) -> concurrent.futures.Future[None]:
+        """Close in the background, from any thread (a widget button, a comm handler); returns a future."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                asyncio.run(self.close())
+                future.set_result(None)
+            except BaseException as exc:  # delivered to whoever reads the future
+                future.set_exception(exc)
+
+        # Not on the I/O thread (close stops its loop) nor the caller's (it may be running a loop already).
+        threading.Thread(target=run, name="rtwidget-close", daemon=True).start()
+        return future
+
+    async def __aenter__(self) -> Session:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _open(self) -> None:
+        if self._state == OPEN:
+            return
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._open_once())
+            self._tasks.add(self._connecting)
+            self._connecting.add_done_callback(self._tasks.discard)
+        attempt = self._connecting
+        try:
+            await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if (current is not None and getattr(current, "cancelling", lambda: 0)()) or not attempt.cancelled():
+                raise  # this caller was cancelled (a close() cancelling start()): it ends cancelled
+            raise SessionClosed(self.close_code, "closed while connecting") from None
+
+    async def _open_once(self) -> None:
+        self._set_state(CONNECTING)
+        self._closing = False
+        try:
+            if self.endpoint is None:  # decided once; the factory may block (it may start a server)
+                self.endpoint = await asyncio.get_running_loop().run_in_executor(None, self._choose_endpoint)
+            await self._connect(self.endpoint)
+        except BaseException:
+            await self._drop_socket()
+            self._set_state(CLOSED_STATE if self._closing else IDLE)
+            raise
+        finally:
+            self._connecting = None
+        self._set_state(OPEN)
+
+    async def _connect(self, endpoint: endpoints.Endpoint) -> None:
+        """Open the socket to ``endpoint``, wait for ``session.created``, then send the session config."""
+        if endpoint.dialect != self._conn.dialect:
+            self._conn = Connection(endpoint.dialect, envelope=self._envelope)
+        elif self._conn.session:
+            self._conn.reset()  # a reconnect is a new server session: no state survives it
+        created = self.expect("session.created")
+        self.close_code, self.close_reason = None, ""
+        self._last_received = None
+        try:
+            self._ws = await websockets.connect(
+                endpoint.url,
+                additional_headers=dict(endpoint.headers),
+                max_size=None,
+                compression=None,
+                ping_interval=20,
+                ping_timeout=20,
+                open_timeout=self.handshake_timeout,
+            )
+        except TimeoutError:
+            created.cancel()  # its waiter goes with the next event
+            label = endpoint.describe()["label"]
+            raise WaitTimeout(f"the WebSocket to {label} to open", self.handshake_timeout, "none") from None
+        except BaseException:
+            created.cancel()
+            raise
+        self._connected = True
+        self._write_queue = asyncio.Queue()
+        self._pump = (
+            self._spawn(self._reader(self._ws)),
+            self._spawn(self._writer(self._ws, self._write_queue)),
+        )
+        self._emit_local(CONNECTED, endpoint.describe())
+        try:
+            await asyncio.wait_for(created, timeout=self.handshake_timeout)
+        except asyncio.TimeoutError:
+            raise WaitTimeout("session.created", self.handshake_timeout, self._last_event_text()) from None
+        await self._send_initial_config()
+
+    async def _send_initial_config(self) -> None:
+        """Send the configured fields and wait until the server applied them (or said why not)."""
+        fields = dict(self._config)
+        if len(self.tools):
+            fields["tools"] = self.tools.schemas()
+        updated = self.expect("session.updated")
+        event_id = self._conn.update_session(**fields)
+        refused = self.expect("error", lambda e: (e.cause or {}).get("event_id") == event_id)
+        self._flush()
+        done, _ = await asyncio.wait(
+            {updated, refused}, timeout=self.handshake_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        for future in (updated, refused):
+            if future not in done:
+                future.cancel()
+        if updated in done:
+            updated.result()  # raises SessionClosed if the socket closed instead
+        elif refused in done:
+            info = error_info(refused.result().data)
+            raise RealtimeError(
+                f"the server refused the session config: {info.message}", code=info.code, event=refused.result()
+            )
+        if not done:
+            waited = "session.updated (the answer to the session config)"
+            raise WaitTimeout(waited, self.handshake_timeout, self._last_event_text())
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Close the socket, cancel every task, stop the I/O thread.
+
+        Safe from any thread and loop, from inside a handler or a tool, twice, and while connecting (the
+        connect then raises SessionClosed, or a ``start()`` future is cancelled).
+        """
+        if self._io.running:
+            if self._io.in_thread():
+                self._spawn_close()  # from a handler or tool: our own task must not wait for itself
+                return
+            await self._run(self._close_on_loop)
+            await asyncio.get_running_loop().run_in_executor(None, self._io.stop)
+        self._set_state(CLOSED_STATE)
+        self._after_close()
+
+    def _spawn_close(self) -> None:
+        """Close from the I/O loop itself: run the closing as a task of its own that then stops the loop."""
+        if self._state in (CLOSING, CLOSED_STATE) and not self._connected:
+            return
+
+        async def closing() -> None:
+            await self._close_on_loop()
+            self._io.stop()  # from the loop itself: only asks it to stop
+            self._after_close()
+
+        self._closer = asyncio.ensure_future(closing())  # held: a task nobody references may vanish
+
+    async def _close_on_loop(self) -> None:
+        self._closing = True
+        if self._state != CLOSED_STATE:
+            self._set_state(CLOSING)
+        if self._ws is not None:
+            await self._ws.close()
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._connected = False
+        self._ws = None
+        self._set_state(CLOSED_STATE)
+
+    async def _drop_socket(self) -> None:
+        """After a failed handshake: close its socket and stop its reader and writer."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # closing anyway; the reader reports it
+                await asyncio.shield(ws.close())
+        for task in self._pump:
+            task.cancel()
+        self._pump = ()
+        self._connected = False
+
+
+async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
