@@ -1,6 +1,7 @@
 """Running the model's function calls for a session, on its I/O loop.
 
-Sync tools run in a small worker pool (a slow tool never blocks the I/O loop), async tools on the loop itself.
+Sync tools run on tool threads (a slow tool never blocks the I/O loop; a stuck one, past its timeout, keeps its
+thread and the next call gets another: see :class:`~rtwidget.tools.ToolThreads`), async tools on the loop itself.
 Each call is announced (``rtwidget.tool.started``, then ``rtwidget.tool.done`` before its output goes out, and
 ``rtwidget.error`` when the tool's own code raised or timed out) and recorded as a :class:`ToolCallRecord`.
 Sending the output is the session's business: :meth:`ToolRunner.run` returns the result.
@@ -9,17 +10,16 @@ Sending the output is the session's business: :meth:`ToolRunner.run` returns the
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from ..protocol.tracker import FunctionCall
-from ..tools import ToolRegistry, ToolResult
+from ..tools import RunningCall, ToolRegistry, ToolResult, ToolThreads
 from .local_events import ERROR, TOOL_DONE, TOOL_STARTED, ToolCallRecord
 from .reporting import tool_failure_data
 
-# Sync tools run in this many worker threads.
-TOOL_WORKERS = 4
+logger = logging.getLogger("rtwidget.session")
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -35,7 +35,7 @@ class ToolRunner:
         self.records: list[ToolCallRecord] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self._emit = emit
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._threads: ToolThreads | None = None
 
     async def run(self, call: FunctionCall) -> ToolResult:
         """Run one call (never raises but for cancellation) and announce and record it."""
@@ -43,9 +43,9 @@ class ToolRunner:
             TOOL_STARTED,
             {"name": call.name, "call_id": call.call_id, "arguments": call.arguments, "response_id": call.response_id},
         )
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(TOOL_WORKERS, thread_name_prefix="rtwidget-tool")
-        result = await self.registry.call(call.name, call.arguments, call_id=call.call_id, executor=self._executor)
+        if self._threads is None:
+            self._threads = ToolThreads()
+        result = await self.registry.call(call.name, call.arguments, call_id=call.call_id, executor=self._threads)
         self.records.append(
             ToolCallRecord(
                 call.name,
@@ -82,8 +82,21 @@ class ToolRunner:
         current = asyncio.current_task()
         return any(not t.done() and t is not current for t in self.tasks)
 
-    def shutdown(self) -> None:
-        """Stop the worker pool (threads of sync tools still running finish on their own)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    def still_running(self) -> list[RunningCall]:
+        """The sync calls still on their threads (those past their timeout included), longest first."""
+        return [] if self._threads is None else self._threads.running()
+
+    def shutdown(self) -> list[RunningCall]:
+        """Stop the tool threads and return (and log) the sync calls still running, which end on their own.
+
+        A thread cannot be stopped: a tool that never returns keeps its (daemon) thread until the process ends.
+        """
+        if self._threads is None:
+            return []
+        threads, self._threads = self._threads, None
+        threads.shutdown(wait=False)
+        running = threads.running()
+        if running:
+            listed = ", ".join(f"{c.label} for {c.running_s:.1f} s" for c in running)
+            logger.warning("rtwidget: closing with tool calls still running on their threads: %s", listed)
+        return running

@@ -30,25 +30,31 @@ Conventions:
 - Failures (unknown tool, invalid JSON, invalid arguments, exception, timeout, unconvertible return value)
   give ``{"error": "<short text>", "tool": "<name>"}`` as the output, so the model can read what went wrong.
 - Sync tools run in a worker thread, async tools on the running loop. A timed-out sync tool cannot be killed:
-  its output says it timed out and its thread keeps running until the function returns.
+  its output says it timed out and its thread keeps running until the function returns. :class:`ToolThreads`
+  gives each call its own thread (reused when idle), so such stuck calls never hold up the next ones.
 
 The modules, one job each: ``registry`` (:class:`ToolRegistry`), ``tool`` (:class:`Tool`: wrapping and
 running one function), ``signature`` (type hints -> pydantic model), ``docstring`` (Google, reST, NumPy),
-``schema`` (JSON schema clean-up), ``output`` (:class:`ToolResult`, return values as strings, error outputs).
+``schema`` (JSON schema clean-up), ``threads`` (:class:`ToolThreads`), ``output`` (:class:`ToolResult`,
+return values as strings, error outputs).
 All log to the ``rtwidget.tools`` logger.
 """
 
 from .docstring import parse_docstring
 from .output import ToolResult, output_to_string
 from .registry import ToolRegistry
+from .threads import RunningCall, ToolThreads, ToolThreadsExhausted
 from .tool import DEFAULT_TIMEOUT, NAME_PATTERN, Tool
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NAME_PATTERN",
+    "RunningCall",
     "Tool",
     "ToolRegistry",
     "ToolResult",
+    "ToolThreads",
+    "ToolThreadsExhausted",
     "output_to_string",
     "parse_docstring",
 ]

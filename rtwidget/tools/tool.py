@@ -1,8 +1,8 @@
 """One tool: a Python function wrapped with its arguments model, run safely with a timeout.
 
-Sync tools run in a worker thread (through an executor), async tools on the running loop; both under the
-tool's timeout. A timed-out sync tool cannot be killed: its output says it timed out and its thread keeps
-running until the function returns.
+Sync tools run in a worker thread (through an executor, best a :class:`~.threads.ToolThreads`, which a stuck
+tool cannot starve), async tools on the running loop; both under the tool's timeout. A timed-out sync tool
+cannot be killed: its output says it timed out and its thread keeps running until the function returns.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pydantic
 from .docstring import parse_docstring
 from .output import ToolResult, failed_result, output_to_string, validation_error_text
 from .signature import ToolSignature, caller_locals, target_of
+from .threads import ToolThreads
 
 __all__ = ["DEFAULT_TIMEOUT", "NAME_PATTERN", "Tool", "parse_arguments"]
 
@@ -137,7 +138,7 @@ class Tool:
             return fail("invalid_arguments", f"invalid arguments: {validation_error_text(exc)}", args)
 
         try:
-            outcome = await asyncio.wait_for(self._invoke(pos, kw, executor), self.timeout)
+            outcome = await asyncio.wait_for(self._invoke(pos, kw, executor, call_id), self.timeout)
         except asyncio.TimeoutError:
             where = "its thread keeps running" if not self.is_async else "it was cancelled"
             logger.warning("tool %r timed out after %s s; %s", self.name, self.timeout, where)
@@ -161,7 +162,7 @@ class Tool:
             reply=self.reply,
         )
 
-    async def _invoke(self, pos: list[Any], kw: dict[str, Any], executor: Executor | None) -> Any:
+    async def _invoke(self, pos: list[Any], kw: dict[str, Any], executor: Executor | None, call_id: str | None) -> Any:
         # The tool's own exceptions are caught here, inside the timeout, so a TimeoutError the tool raises
         # itself is not mistaken for our timeout. Every BaseException too: a KeyboardInterrupt or SystemExit
         # reaching the task would end the whole event loop (argparse inside a tool calls sys.exit()).
@@ -169,7 +170,11 @@ class Tool:
             if self.is_async:
                 return await self.fn(*pos, **kw)
             job = functools.partial(_caught, contextvars.copy_context().run, self.fn, *pos, **kw)
-            result = await asyncio.get_running_loop().run_in_executor(executor, job)
+            if isinstance(executor, ToolThreads):  # names the call, for a report of what is still running
+                label = f"{self.name!r} (call {call_id})" if call_id else repr(self.name)
+                result = await asyncio.wrap_future(executor.start(label, job))
+            else:
+                result = await asyncio.get_running_loop().run_in_executor(executor, job)
             if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
                 result = await result
             return result

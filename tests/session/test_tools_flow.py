@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -206,3 +208,43 @@ def test_base_exception_in_a_tool_is_an_error_output(
             assert not again.tool_calls and len(sent(session, "response.create")) == 3
 
     run(body)
+
+
+def test_timed_out_sync_tools_do_not_starve_the_next_tool(
+    open_session: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five sync tools stuck past their timeout hold five threads; a quick tool still runs; close() names them."""
+    release = threading.Event()
+
+    async def body() -> None:
+        async with open_session() as session:
+            updated = session.expect("session.updated", lambda e: len(e["session"].get("tools", [])) == 6)
+            for i in range(5):
+
+                def stuck() -> str:
+                    """Blocks until the test ends."""
+                    release.wait()
+                    return "late"
+
+                session.add_tool(stuck, name=f"stuck{i}", timeout=0.3)
+
+            def quick() -> str:
+                """Answers at once."""
+                return "quick answer"
+
+            session.add_tool(quick, timeout=scaled(5))
+            await asyncio.wait_for(updated, scaled(10))
+            reply = await session.ask("stuck0 stuck1 stuck2 stuck3 stuck4")
+            assert sorted((c.name, c.ok) for c in reply.tool_calls) == [(f"stuck{i}", False) for i in range(5)]
+            assert all("timed out" in (c.error or "") for c in reply.tool_calls)
+            reply = await session.ask("quick")
+            assert [(c.name, c.ok, c.output) for c in reply.tool_calls] == [("quick", True, "quick answer")]
+            caplog.clear()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="rtwidget"):
+            run(body)
+        [report] = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+        assert all(f"'stuck{i}' (call " in report for i in range(5)) and "quick" not in report
+    finally:
+        release.set()
