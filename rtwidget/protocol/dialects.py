@@ -8,14 +8,15 @@ Four event translators, one per side and direction, so the client and the local 
 - :func:`client_event_from_ga` a client writing to a beta server
 
 All of them return new dicts and never mutate their input. ``None`` means "no such event in that dialect"
-(a GA ``conversation.item.done`` has no beta counterpart: beta sends one ``conversation.item.created``).
+(a GA ``conversation.item.done`` has no beta counterpart: beta sends one ``conversation.item.created``; nor
+have the other :data:`~.event_types.GA_ONLY_SERVER_EVENTS`, such as ``input_audio_buffer.timeout_triggered``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from .event_types import BETA_TO_GA_SERVER, ENVELOPE_PREFIX, GA_TO_BETA_SERVER
+from .event_types import BETA_TO_GA_SERVER, ENVELOPE_PREFIX, GA_ONLY_SERVER_EVENTS, GA_TO_BETA_SERVER
 from .pcm import BETA_FORMAT, GA_FORMAT
 
 Dialect = Literal["ga", "beta"]
@@ -295,11 +296,11 @@ def server_event_to_ga(event: Json) -> Json:
 def server_event_from_ga(event: Json) -> Json | None:
     """A GA server event as a beta server sends it, or None where beta has no such event."""
     etype = event.get("type")
-    if etype == "conversation.item.done":
-        return None
     if etype == "conversation.item.added":
         event = {**event, "type": "conversation.item.created"}
         etype = "conversation.item.created"
+    if etype in GA_ONLY_SERVER_EVENTS:
+        return None
     if etype in GA_TO_BETA_SERVER:
         return {**event, "type": GA_TO_BETA_SERVER[etype]}
     if etype in ("session.created", "session.updated"):

@@ -12,6 +12,7 @@ from rtwidget.protocol.event_types import (
     BETA_SERVER_EVENTS,
     BETA_TO_GA_SERVER,
     GA_CLIENT_EVENTS,
+    GA_ONLY_SERVER_EVENTS,
     GA_SERVER_EVENTS,
 )
 
@@ -370,7 +371,8 @@ def test_server_event_to_ga_payloads() -> None:
 
 
 def test_server_event_from_ga() -> None:
-    assert d.server_event_from_ga({"type": "conversation.item.done", "item": {}}) is None
+    for ga_only in GA_ONLY_SERVER_EVENTS - {"conversation.item.added"}:
+        assert d.server_event_from_ga({"type": ga_only, "item": {}}) is None, ga_only
     added = d.server_event_from_ga(
         {
             "type": "conversation.item.added",
