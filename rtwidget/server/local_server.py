@@ -326,9 +326,10 @@ class LocalServer:
         if not await _pump(ws, engine, self.send_timeout, work):
             self.clients_dropped += 1
             log.warning(
-                "dropped the connection from %s: it read nothing for %s s while output waited",
+                "dropped the connection from %s: it read nothing for %s s while output waited (%d bytes unsent)",
                 ws.remote_address,
                 self.send_timeout,
+                ws.transport.get_write_buffer_size(),
             )
             ws.transport.abort()  # a close frame would wait behind the unread output
 

@@ -131,3 +131,28 @@ def test_cli_on_all_interfaces_warns_and_prints_a_token() -> None:
         proc.terminate()
         assert proc.wait(scaled(10)) == 0
     assert "reachable from other machines" in proc.stderr.read()
+
+
+def test_the_official_client_and_a_session_get_in_with_the_token_as_their_api_key() -> None:
+    openai = pytest.importorskip("openai")
+    import rtwidget
+
+    async def main() -> tuple[str, str, int]:
+        async with LocalServer(pace="fast", token=TOKEN) as server:
+            base = server.url.removesuffix("/realtime")
+            client = openai.AsyncOpenAI(api_key=TOKEN, websocket_base_url=base)
+            async with client.realtime.connect(model="gpt-realtime") as conn:
+                sdk_first = (await conn.recv()).type
+            with pytest.raises(InvalidStatus) as info:
+                wrong = openai.AsyncOpenAI(api_key="sk-wrong", websocket_base_url=base)
+                async with wrong.realtime.connect(model="gpt-realtime") as conn:
+                    await conn.recv()
+            session = rtwidget.Session(endpoint=server.url, api_key=TOKEN)
+            try:
+                await session.connect()
+                reply = await session.ask("hello", timeout=scaled(10))
+            finally:
+                await session.close()
+            return sdk_first, reply.text, info.value.response.status_code
+
+    assert run(main()) == ("session.created", "You said: hello", 401)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import struct
 from typing import Any
 
@@ -15,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtwidget.server import LocalServer
 from rtwidget.server.input_buffer import MAX_APPEND_BYTES
-from rtwidget.server.local_server import MAX_MESSAGE_BYTES
+from rtwidget.server.local_server import MAX_MESSAGE_BYTES, WRITE_LIMIT_BYTES
 from tests.support import run, scaled
 
 
@@ -42,7 +43,7 @@ def test_an_append_over_15_mib_is_an_error_event_and_a_bigger_frame_closes_1009(
     assert code == 1009, reason
 
 
-def test_a_client_that_never_reads_is_dropped_and_the_others_are_served() -> None:
+def test_a_client_that_never_reads_is_dropped_and_the_others_are_served(caplog: pytest.LogCaptureFixture) -> None:
     text = "word " * 200_000  # 1 MB: each item comes back twice (added, done)
     item = json.dumps(
         {
@@ -64,8 +65,13 @@ def test_a_client_that_never_reads_is_dropped_and_the_others_are_served() -> Non
                 created = json.loads(await other.recv())["type"]
             return sent, server.clients_dropped, server.connections_served, created
 
-    sent, dropped, served, created = run(main())
+    with caplog.at_level(logging.WARNING, logger="rtwidget.server"):
+        sent, dropped, served, created = run(main())
     assert sent < 500 and dropped == 1  # the server stopped reading, then dropped it
+    (record,) = [r for r in caplog.records if "dropped the connection" in r.getMessage()]
+    unsent = record.args[-1]  # type: ignore[index]
+    # Memory stayed flat: what waited was the write buffer and the message being sent, not the 1 GB asked for.
+    assert 0 < unsent <= WRITE_LIMIT_BYTES + 2 * len(item)
     assert served == 2 and created == "session.created"
     with pytest.raises(ValueError, match="send_timeout must be a positive number"):
         LocalServer(send_timeout=0)
