@@ -149,9 +149,18 @@ def random_event(draw: st.DrawFn) -> Json:
     return event
 
 
+@st.composite
+def index_attack(draw: st.DrawFn) -> Json:
+    """A real event that names a content part or output, with a huge, negative or non-finite index."""
+    event = dict(draw(st.sampled_from([e for e in VALID if "content_index" in e])))
+    event[draw(st.sampled_from(["content_index", "output_index"]))] = draw(st.one_of(HUGE, NON_FINITE))
+    event["event_id"] = draw(st.sampled_from(["event_x", "event_y", "event_z"]))
+    return event
+
+
 def server_event() -> st.SearchStrategy[Json]:
-    """One hostile server event: a bent real one, or one made up from scratch."""
-    return st.one_of(mutated_event(), mutated_event(), random_event())
+    """One hostile server event: a bent real one, an index attack, or one made up from scratch."""
+    return st.one_of(mutated_event(), mutated_event(), index_attack(), random_event())
 
 
 @st.composite

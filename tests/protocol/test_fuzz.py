@@ -26,8 +26,11 @@ FUZZ = settings(
 fed = {"events": 0}
 
 
-def _pump(conn: Connection, text: str | bytes) -> Event:
-    """One message through everything the I/O layer calls after it; any exception fails the test."""
+def _pump(conn: Connection, text: str | bytes, handed: set[str]) -> Event:
+    """One message through everything the I/O layer calls after it; any exception fails the test.
+
+    ``handed`` holds the call ids handed out on this connection so far: none may be handed out twice.
+    """
     event = conn.receive_text(text)
     fed["events"] += 1
     assert isinstance(event, Event)
@@ -36,6 +39,8 @@ def _pump(conn: Connection, text: str | bytes) -> Event:
     if isinstance(event, InvalidEvent):
         assert event.type == "invalid" and event.reason
     for call in conn.function_calls_to_run():
+        assert call.call_id not in handed, f"call {call.call_id} handed out twice"
+        handed.add(call.call_id)
         conn.function_output(call.call_id, "ok")
     conn.reply_if_due()
     conn.data_to_send()
@@ -65,20 +70,19 @@ def fuzz_sequences(events: list[F.Json]) -> None:
     # Each sequence four ways (drawing is the slow part): both dialects, with and without a turn of ours.
     for dialect in ("ga", "beta"):
         for turn in (False, True):
-            conn = _connection(dialect, turn)
+            conn, handed = _connection(dialect, turn), set[str]()
             for text in texts:
-                _pump(conn, text)
+                _pump(conn, text, handed)
 
 
 @FUZZ
 @given(st.lists(F.RAW_TEXTS, min_size=1, max_size=4), st.sampled_from(["ga", "beta"]))
 def fuzz_raw(texts: list[Any], dialect: str) -> None:
-    conn = _connection(dialect, True)
-    codec = Codec(dialect)
+    conn, handed, codec = _connection(dialect, True), set[str](), Codec(dialect)
     for text in texts:
         text = F.RAW[int(text[4:-1])] if isinstance(text, str) and text.startswith("RAW[") else text
         assert isinstance(codec.decode(text), Event)
-        _pump(conn, text)
+        _pump(conn, text, handed)
 
 
 def test_ten_thousand_hostile_events_never_escape_and_stay_bounded() -> None:

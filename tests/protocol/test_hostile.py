@@ -4,6 +4,7 @@ and never a giant allocation or a second run of a tool."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 
@@ -188,3 +189,18 @@ def test_an_unexpected_exception_while_folding_is_contained(monkeypatch: pytest.
     (event,) = feed(conn, S.response_created("resp_1"))
     assert event.type == "response.created"
     assert conn.tracker.active is None  # the fold stopped where it broke; the reader goes on
+
+
+def test_167_bytes_naming_part_10_to_the_6_allocate_almost_nothing() -> None:
+    conn = _with_item()
+    text = S.wire({**S.audio_delta("resp_1", "item_1", 4), "content_index": 10**6})
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(100):
+            conn.receive_text(text.replace('"event_id": "', f'"event_id": "{n}'))
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 200_000  # was 230 MB for one such event
+    assert conn.conversation.refused_indexes == 100
