@@ -14,6 +14,7 @@ direction ``"local"``:
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +60,45 @@ class ToolCallRecord:
 def local_event(etype: str, data: dict[str, Any]) -> Event:
     """A local event: its data carries its ``type`` like a wire event's does."""
     return Event(etype, {"type": etype, **data})
+
+
+# The default bound of a session's log in bytes (besides its bound in entries).
+LOG_MAX_BYTES = 64 * 1024 * 1024
+
+
+class SessionLog(deque[LogEntry]):
+    """The session's log: a deque bounded in entries (``maxlen``) and in bytes (``max_bytes``), oldest dropped.
+
+    An entry counts its wire size, or, when its data was shortened (audio elided), the size kept; ``bytes`` is
+    the running total, ``dropped`` how many entries were dropped to stay within the bounds.
+    """
+
+    def __init__(self, maxlen: int, max_bytes: int = LOG_MAX_BYTES) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"log_max_bytes must be at least 1, not {max_bytes!r}")
+        super().__init__(maxlen=maxlen)
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.dropped = 0
+        self._sizes: deque[int] = deque()
+
+    def add(self, entry: LogEntry, kept_bytes: int) -> None:
+        """Append ``entry`` (``kept_bytes`` big), dropping the oldest entries beyond either bound."""
+        if self.maxlen is not None and len(self) == self.maxlen:
+            self._drop_oldest()
+        self.append(entry)
+        self._sizes.append(kept_bytes)
+        self.bytes += kept_bytes
+        while self.bytes > self.max_bytes and len(self) > 1:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        self.popleft()
+        self.bytes -= self._sizes.popleft() if self._sizes else 0
+        self.dropped += 1
+
+    def clear(self) -> None:
+        """Empty the log (the count of dropped entries stays)."""
+        super().clear()
+        self._sizes.clear()
+        self.bytes = 0

@@ -16,6 +16,7 @@ tools it asks for, write what the core queued. Events are delivered by the bus; 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -37,7 +38,7 @@ from ..tools import Tool, ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin
-from .local_events import CLOSED, ERROR, SENT, LogEntry, ToolCallRecord, local_event
+from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .sending import SendingMixin
 from .tool_runner import ToolRunner
@@ -71,6 +72,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         headers: Mapping[str, str] | None = None,
         envelope: bool = False,
         log_size: int = 5000,
+        log_max_bytes: int = LOG_MAX_BYTES,
         endpoint_factory: EndpointFactory | None = None,
         **session_fields: Any,
     ) -> None:
@@ -95,7 +97,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         for fn in tools:
             self.tools.add(fn)
         self.tools.listeners.append(self._tools_changed)
-        self.log: deque[LogEntry] = deque(maxlen=log_size)
+        #: Every event sent, received and local, oldest dropped beyond ``log_size`` entries or ``log_max_bytes``.
+        self.log = SessionLog(log_size, log_max_bytes)
         #: Server ``error`` events and local ``rtwidget.error`` events (user code that failed), newest last.
         self.errors: deque[Event] = deque(maxlen=200)
         self._tool_runner = ToolRunner(self.tools, self._emit_local)
@@ -217,8 +220,10 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
 
     def _log(self, direction: str, etype: str, size: int, data: dict[str, Any], cause_id: str | None = None) -> None:
         # Audio payloads are large and the log is for reading: keep their size only.
-        entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, elide_audio(data), cause_id)
-        self.log.append(entry)
+        kept = elide_audio(data)
+        kept_bytes = size if kept is data and size else len(json.dumps(kept, default=str))
+        entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, kept, cause_id)
+        self.log.add(entry, kept_bytes)
         self._bus.deliver_log(entry)
 
     def _emit_local(self, etype: str, data: dict[str, Any]) -> None:
