@@ -16,6 +16,7 @@ from typing import Any
 
 from ..protocol.tracker import FunctionCall
 from ..tools import RunningCall, ToolRegistry, ToolResult, ToolThreads
+from ..tools.watchdog import LOOP_BLOCK_S, LoopBlock, LoopWatchdog
 from .local_events import ERROR, TOOL_DONE, TOOL_STARTED, ToolCallRecord
 from .reporting import tool_failure_data
 
@@ -28,14 +29,19 @@ class ToolRunner:
     """Runs calls from ``registry``, tells ``emit(type, data)`` about them, keeps their :attr:`records`.
 
     Used on the I/O loop only. :attr:`tasks` holds the calls in flight (the session spawns them into it).
+    While async tools run, a :class:`~rtwidget.tools.watchdog.LoopWatchdog` watches the loop: an async tool
+    that holds it (no ``await``) for ``loop_block_s`` is logged at once, and reported as an ``rtwidget.error``
+    (``error_type`` ``"LoopBlocked"``) when the loop is back. It cannot be stopped: its call ends as it ends.
     """
 
-    def __init__(self, registry: ToolRegistry, emit: Emit) -> None:
+    def __init__(self, registry: ToolRegistry, emit: Emit, loop_block_s: float = LOOP_BLOCK_S) -> None:
+        self.loop_block_s = loop_block_s
         self.registry = registry
         self.records: list[ToolCallRecord] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self._emit = emit
         self._threads: ToolThreads | None = None
+        self._watchdog: LoopWatchdog | None = None
 
     async def run(self, call: FunctionCall) -> ToolResult:
         """Run one call (never raises but for cancellation) and announce and record it."""
@@ -45,7 +51,15 @@ class ToolRunner:
         )
         if self._threads is None:
             self._threads = ToolThreads()
-        result = await self.registry.call(call.name, call.arguments, call_id=call.call_id, executor=self._threads)
+        tool = self.registry.get(call.name)
+        watched = tool is not None and tool.is_async
+        if watched:
+            self._watch()
+        try:
+            result = await self.registry.call(call.name, call.arguments, call_id=call.call_id, executor=self._threads)
+        finally:
+            if watched and self._watchdog is not None:
+                self._watchdog.unwatch()
         self.records.append(
             ToolCallRecord(
                 call.name,
@@ -82,6 +96,26 @@ class ToolRunner:
         current = asyncio.current_task()
         return any(not t.done() and t is not current for t in self.tasks)
 
+    def _watch(self) -> None:
+        if self._watchdog is None or self._watchdog.threshold_s != self.loop_block_s:
+            if self._watchdog is not None:
+                self._watchdog.close()
+            self._watchdog = LoopWatchdog(asyncio.get_running_loop(), self._on_loop_block, self.loop_block_s)
+        self._watchdog.watch()
+
+    def _on_loop_block(self, block: LoopBlock) -> None:
+        if block.name is None:  # logged by the watchdog; not a tool's failure
+            return
+        message = (
+            f"held the session's I/O loop for {block.held_s:.1f} s without awaiting (the socket was frozen "
+            "meanwhile, and its timeout could not fire): await inside it, or make it a plain def so it runs "
+            "on a thread"
+        )
+        self._emit(
+            ERROR,
+            {"source": "tool", "name": block.name, "error_type": "LoopBlocked", "message": message, "traceback": ""},
+        )
+
     def still_running(self) -> list[RunningCall]:
         """The sync calls still on their threads (those past their timeout included), longest first."""
         return [] if self._threads is None else self._threads.running()
@@ -91,6 +125,9 @@ class ToolRunner:
 
         A thread cannot be stopped: a tool that never returns keeps its (daemon) thread until the process ends.
         """
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
         if self._threads is None:
             return []
         threads, self._threads = self._threads, None

@@ -168,11 +168,10 @@ class Tool:
         # reaching the task would end the whole event loop (argparse inside a tool calls sys.exit()).
         try:
             if self.is_async:
-                return await self.fn(*pos, **kw)
+                return await self._await(pos, kw, call_id)
             job = functools.partial(_caught, contextvars.copy_context().run, self.fn, *pos, **kw)
             if isinstance(executor, ToolThreads):  # names the call, for a report of what is still running
-                label = f"{self.name!r} (call {call_id})" if call_id else repr(self.name)
-                result = await asyncio.wrap_future(executor.start(label, job))
+                result = await asyncio.wrap_future(executor.start(self._label(call_id), job))
             else:
                 result = await asyncio.get_running_loop().run_in_executor(executor, job)
             if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
@@ -186,6 +185,29 @@ class Tool:
             return _Failure.of(exc)
         except BaseException as exc:
             return _Failure.of(exc)
+
+    async def _await(self, pos: list[Any], kw: dict[str, Any], call_id: str | None) -> Any:
+        # Named by its task while it runs, for the LoopWatchdog to say which tool holds the loop.
+        task = asyncio.current_task()
+        if task is not None:
+            _ASYNC_CALLS[task] = (self.name, call_id)
+        try:
+            return await self.fn(*pos, **kw)
+        finally:
+            if task is not None:
+                _ASYNC_CALLS.pop(task, None)
+
+    def _label(self, call_id: str | None) -> str:
+        return f"{self.name!r} (call {call_id})" if call_id else repr(self.name)
+
+
+# The task running each async call -> (tool name, call id) (read by the LoopWatchdog's thread).
+_ASYNC_CALLS: dict[asyncio.Task[Any], tuple[str, str | None]] = {}
+
+
+def async_call_of(task: asyncio.Task[Any]) -> tuple[str, str | None] | None:
+    """``(tool name, call id)`` of the async tool call that ``task`` is running, if it runs one."""
+    return _ASYNC_CALLS.get(task)
 
 
 def _caught(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -1,5 +1,6 @@
 """Tools in a live session: every output sent, then exactly one response.create; reply=False; outputs that
-land while a VAD response is active; re-registering a tool; tools raising BaseException."""
+land while a VAD response is active; re-registering a tool; tools raising BaseException, stuck sync tools, and
+async tools that hold the I/O loop."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from rtwidget.protocol.events import Event
+from rtwidget.protocol.tracker import FunctionCall
 from rtwidget.server import LocalServer
 from rtwidget.server.voice import default_voice
+from rtwidget.session.local_events import ERROR, TOOL_DONE
+from rtwidget.session.tool_runner import ToolRunner
+from rtwidget.tools import ToolRegistry
 from tests.support import open_session as session_at
 from tests.support import run, scaled, sent
 
@@ -248,3 +254,30 @@ def test_timed_out_sync_tools_do_not_starve_the_next_tool(
         assert all(f"'stuck{i}' (call " in report for i in range(5)) and "quick" not in report
     finally:
         release.set()
+
+
+def test_an_async_tool_holding_the_loop_is_reported_as_its_failure() -> None:
+    """The runner's watchdog names the tool that ran without awaiting; the call still ends with its output."""
+    registry = ToolRegistry()
+
+    @registry.tool
+    async def hog() -> str:
+        """Blocks the loop."""
+        time.sleep(1.0)  # five thresholds, no await
+        return "finally"
+
+    emitted: list[tuple[str, dict[str, Any]]] = []
+
+    async def main() -> str:
+        runner = ToolRunner(registry, lambda etype, data: emitted.append((etype, data)), loop_block_s=0.2)
+        try:
+            result = await runner.run(FunctionCall("call_1", "hog", "{}", "item_1", "resp_1"))
+        finally:
+            assert runner.shutdown() == []  # no sync call left running
+        return result.output
+
+    assert run(main()) == "finally"
+    errors = [data for etype, data in emitted if etype == ERROR]
+    assert [(e["source"], e["name"], e["error_type"]) for e in errors] == [("tool", "hog", "LoopBlocked")]
+    assert "without awaiting" in errors[0]["message"] and "plain def" in errors[0]["message"]
+    assert [etype for etype, _ in emitted].index(ERROR) < [etype for etype, _ in emitted].index(TOOL_DONE)
