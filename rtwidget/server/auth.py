@@ -13,15 +13,26 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 
-__all__ = ["RedactKeys", "is_loopback", "new_token", "offered_key", "token_matches", "unauthorized_body"]
+__all__ = [
+    "RedactKeys",
+    "is_loopback",
+    "new_token",
+    "offered_key",
+    "redact_query",
+    "token_matches",
+    "unauthorized_body",
+]
 
 # The browser subprotocol that carries an API key (the server echoes only "realtime", never this one).
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 # Handshake headers that can carry a key: websockets' DEBUG log of each header shows these as redacted.
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "sec-websocket-protocol"})
+# Query parameters that may carry a key (Azure's browser clients send ?api-key=): their values are never logged.
+_SECRET_QUERY = re.compile(r"((?:^|[?&])[^=&]*(?:key|token|secret|auth)[^=&]*=)[^&]*", re.IGNORECASE)
 
 
 def is_loopback(host: str) -> bool:
@@ -74,11 +85,19 @@ def unauthorized_body(offered: str | None) -> str:
     return json.dumps({"error": error})
 
 
+def redact_query(path: str) -> str:
+    """``path`` with the values of key-like query parameters (``api-key``, ``token``...) as ``[redacted]``."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", path)
+
+
 class RedactKeys(logging.Filter):
-    """Hides key-carrying headers in websockets' DEBUG handshake log (``< Authorization: Bearer ...``)."""
+    """Hides keys in websockets' DEBUG handshake log: key-carrying headers (``< Authorization: Bearer ...``) and
+    key-like query parameters of the request line (``< GET /v1/realtime?api-key=... HTTP/1.1``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
             record.args = (args[0], "[redacted]")
+        elif isinstance(args, tuple) and len(args) == 1 and str(record.msg).startswith("< GET "):
+            record.args = (redact_query(str(args[0])),)
         return True

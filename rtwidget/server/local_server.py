@@ -123,6 +123,10 @@ class LocalServer:
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
+        if not isinstance(host, str):
+            raise TypeError(f"host must be a string such as '127.0.0.1' or '0.0.0.0', not {type(host).__name__}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an integer from 0 (a free port) to 65535, not {port!r}")
         if isinstance(send_timeout, bool) or not isinstance(send_timeout, (int, float)) or not send_timeout > 0:
             raise ValueError(f"send_timeout must be a positive number of seconds, not {send_timeout!r}")
         if token is not None and (not isinstance(token, str) or not token.strip()):
@@ -312,7 +316,7 @@ class LocalServer:
         log.debug(
             "connection from %s to %s (model %s, beta header %s)",
             ws.remote_address,
-            request.path,
+            auth.redact_query(request.path),
             model,
             beta,
         )

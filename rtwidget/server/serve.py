@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 
 from .local_server import LocalServer
 from .script import Script
 
-__all__ = ["add_serve_arguments", "serve"]
+__all__ = ["TOKEN_ENV", "add_serve_arguments", "serve"]
+
+# The environment variable ``--token`` defaults to.
+TOKEN_ENV = "RTWIDGET_SERVER_TOKEN"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +28,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--token",
-        help="the API key clients must send (Bearer or api-key); required and generated when --host is not loopback",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help="the API key clients must send (Bearer or api-key); required and generated when --host is not "
+        f"loopback (default: ${TOKEN_ENV}, which, unlike this option, other local users cannot see in ps)",
     )
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
     parser.add_argument("--dialect", choices=("ga", "beta"), default="ga", help="protocol dialect (default ga)")

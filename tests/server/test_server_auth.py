@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from rtwidget.server import LocalServer
-from rtwidget.server.auth import is_loopback, offered_key, token_matches
+from rtwidget.server.auth import is_loopback, offered_key, redact_query, token_matches
 from tests.support import run, scaled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +69,7 @@ def test_the_token_never_reaches_the_log_even_at_debug(caplog: pytest.LogCapture
             await first_event(server.url, additional_headers={"Authorization": f"Bearer {TOKEN}"})
             await first_event(server.url, subprotocols=["realtime", f"openai-insecure-api-key.{TOKEN}"])  # type: ignore[list-item]
             await refusal(server.url, additional_headers={"api-key": TOKEN + "-wrong"})
+            await refusal(server.url + f"?model=m&api-key={TOKEN}")  # a key in the query is not one of the three
 
     run(main())
     server_lines = [r.getMessage() for r in caplog.records if r.name.startswith("rtwidget.server")]
@@ -82,6 +83,10 @@ def test_any_host_but_loopback_warns_and_generates_a_token(caplog: pytest.LogCap
     assert LocalServer().token is None and not LocalServer().exposed
     with pytest.raises(ValueError, match="token must be a non-empty string"):
         LocalServer(token=" ")
+    with pytest.raises(TypeError, match="host must be a string"):
+        LocalServer(host=127001)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="port must be an integer from 0"):
+        LocalServer(port=70000)
 
     async def main() -> list[Any]:
         async with LocalServer("0.0.0.0", pace="fast") as server:
@@ -105,6 +110,8 @@ def test_loopback_and_key_parsing() -> None:
     assert offered_key({"Authorization": "Basic abc", "api-key": "k"}) == "k"
     assert offered_key({"Sec-WebSocket-Protocol": "realtime, openai-insecure-api-key.k2"}) == "k2"
     assert offered_key({"Sec-WebSocket-Protocol": "realtime"}) is None
+    assert redact_query("/v1/realtime?model=m&api-key=K1&x=1") == "/v1/realtime?model=m&api-key=[redacted]&x=1"
+    assert redact_query("/?Token=K2") == "/?Token=[redacted]" and redact_query("/?deployment=d") == "/?deployment=d"
     assert token_matches("abc", "abc") and not token_matches("abc", None)
     assert not token_matches("abc", "abd") and not token_matches("abc", "ab\u00e9")
 
@@ -156,3 +163,14 @@ def test_the_official_client_and_a_session_get_in_with_the_token_as_their_api_ke
             return sdk_first, reply.text, info.value.response.status_code
 
     assert run(main()) == ("session.created", "You said: hello", 401)
+
+
+def test_the_cli_token_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtwidget.cli import build_parser
+    from rtwidget.server.serve import TOKEN_ENV
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    assert build_parser().parse_args(["serve"]).token == TOKEN
+    assert build_parser().parse_args(["serve", "--token", "other"]).token == "other"
+    monkeypatch.delenv(TOKEN_ENV)
+    assert build_parser().parse_args(["serve"]).token is None
