@@ -23,6 +23,9 @@ from .event_types import ENVELOPE_PREFIX, GA_SERVER_EVENTS
 Json = dict[str, Any]
 
 INVALID = "invalid"
+# Deepest nesting of objects and arrays taken from the server. Real events (tool schemas included) stay far
+# below; Python's json reads up to ~990 levels, and such an event breaks repr() and json.dumps() later.
+MAX_DEPTH = 128
 
 
 class Event:
@@ -92,8 +95,26 @@ class InvalidEvent(Event):
         return False
 
 
+def _too_deep(data: Json) -> bool:
+    """True if ``data`` nests objects and arrays more than MAX_DEPTH levels (walked without recursion)."""
+    level: list[Any] = [data]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
+
+
 def _short(data: Json, limit: int = 120) -> str:
-    text = json.dumps({k: v for k, v in data.items() if k != "type"}, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps({k: v for k, v in data.items() if k != "type"}, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # an event made by hand, nested too deep or circular
+        text = "<not printable>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -118,6 +139,8 @@ class Codec:
             return InvalidEvent(f"not JSON: {exc}", _as_text(text))
         if not isinstance(data, dict):
             return InvalidEvent(f"not a JSON object but {type(data).__name__}", _as_text(text))
+        if _too_deep(data):
+            return InvalidEvent(f"JSON nested more than {MAX_DEPTH} levels deep", _as_text(text))
         etype = data.get("type")
         if not isinstance(etype, str):
             return InvalidEvent("no string 'type' field", _as_text(text))

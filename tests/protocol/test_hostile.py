@@ -13,7 +13,7 @@ from rtwidget.protocol import events as events_module
 from rtwidget.protocol import tracker as tracker_module
 from rtwidget.protocol.connection import Connection
 from rtwidget.protocol.conversation import MAX_CONTENT_INDEX
-from rtwidget.protocol.events import Codec, InvalidEvent
+from rtwidget.protocol.events import MAX_DEPTH, Codec, Event, InvalidEvent
 
 from . import wire_events as S
 from .connection_helpers import feed, sent
@@ -27,6 +27,25 @@ def test_json_nested_100000_deep_is_an_invalid_event(kind: str) -> None:
     event = Codec().decode(deep(100_000, kind))
     assert isinstance(event, InvalidEvent)
     assert "nested too deeply" in event.reason
+
+
+def test_an_event_deeper_than_max_depth_is_invalid_and_one_at_it_is_taken_and_printable() -> None:
+    # deep(n, "typed"): the event object and n nested objects, n + 1 levels.
+    taken = Codec().decode(deep(MAX_DEPTH - 1, "typed"))
+    assert taken.type == "response.done" and "..." in repr(taken)
+    event = Codec().decode(deep(MAX_DEPTH, "typed"))
+    assert isinstance(event, InvalidEvent)
+    assert event.reason == f"JSON nested more than {MAX_DEPTH} levels deep"
+    # About the deepest Python's json reads (depending on the stack): its repr() used to raise RecursionError.
+    event = Codec().decode(deep(980, "typed"))
+    assert isinstance(event, InvalidEvent) and "nested" in event.reason
+    repr(event)
+
+
+def test_the_repr_of_a_hand_made_circular_event_does_not_raise() -> None:
+    event = Event("x", {})
+    event.data["self"] = event.data
+    assert repr(event) == "<Event x <not printable>>"
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
