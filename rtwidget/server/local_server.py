@@ -27,7 +27,6 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
-import functools
 import logging
 import threading
 import time
@@ -324,10 +323,7 @@ class LocalServer:
             engine.reject_beta()
         else:
             engine.start()
-        workers = self._workers
-        assert workers is not None
-        work = functools.partial(asyncio.get_running_loop().run_in_executor, workers)
-        if not await _pump(ws, engine, self.send_timeout, work):
+        if not await _pump(ws, engine, self.send_timeout, self._work):
             self.clients_dropped += 1
             log.warning(
                 "dropped the connection from %s: it read nothing for %s s while output waited (%d bytes unsent)",
@@ -336,6 +332,14 @@ class LocalServer:
                 ws.transport.get_write_buffer_size(),
             )
             ws.transport.abort()  # a close frame would wait behind the unread output
+
+    async def _work(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function(*args)`` on a worker thread; after stop() (a pump that outlived it) right here."""
+        workers = self._workers
+        if workers is None:
+            function(*args)
+            return
+        await asyncio.get_running_loop().run_in_executor(workers, function, *args)
 
 
 async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float, work: _Work) -> bool:
