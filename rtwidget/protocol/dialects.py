@@ -267,6 +267,53 @@ def response_to_ga(response: Json) -> Json:
     return out
 
 
+# ---------------------------------------------------------------------------------------------- errors
+
+
+def _param_renames() -> tuple[tuple[str, str, bool], ...]:
+    """(GA parameter path, beta path, keep the rest of the path): what an error's ``param`` says in beta."""
+    pairs = [(f"session.audio.input.{ga}", f"session.{beta}", True) for ga, beta in _INPUT_KEYS.items()]
+    pairs += [(f"session.audio.output.{ga}", f"session.{beta}", True) for ga, beta in _OUTPUT_KEYS.items()]
+    for scope in ("session", "response"):
+        pairs += [
+            (f"{scope}.output_modalities", f"{scope}.modalities", True),
+            (f"{scope}.max_output_tokens", f"{scope}.max_response_output_tokens", True),
+        ]
+    # a GA format object is one string in beta: nothing below it to name
+    pairs += [
+        ("session.audio.input.format", "session.input_audio_format", False),
+        ("session.audio.output.format", "session.output_audio_format", False),
+        ("response.audio.output.format", "response.output_audio_format", False),
+        ("response.audio.output.voice", "response.voice", True),
+    ]
+    return tuple(pairs)
+
+
+_PARAM_RENAMES = _param_renames()
+
+
+def param_to_beta(param: Any) -> Any:
+    """An error's GA parameter path as a beta client named it (``session.audio.output.voice`` -> ``session.voice``)."""
+    if not isinstance(param, str):
+        return param
+    for ga, beta, keep_rest in _PARAM_RENAMES:
+        if param == ga or param.startswith((ga + ".", ga + "[")):
+            return beta + param[len(ga) :] if keep_rest else beta
+    return param
+
+
+def error_to_beta(error: Json) -> Json:
+    """A GA ``error`` object whose ``param`` (and the message naming it) use the beta client's field names."""
+    param = error.get("param")
+    beta = param_to_beta(param)
+    if beta == param:
+        return dict(error)
+    out = {**error, "param": beta}
+    if isinstance(error.get("message"), str):
+        out["message"] = error["message"].replace(str(param), str(beta))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- events
 
 
@@ -310,6 +357,8 @@ def server_event_from_ga(event: Json) -> Json | None:
         return beta
     if etype in ("response.created", "response.done"):
         return _with(event, "response", response_to_beta)
+    if etype == "error":
+        return _with(event, "error", error_to_beta)
     if isinstance(event.get("item"), dict):
         return _with(event, "item", item_to_beta)
     return dict(event)

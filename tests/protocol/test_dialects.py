@@ -417,23 +417,11 @@ def test_server_event_from_ga() -> None:
     }
 
 
-GA_USAGE = {
-    "total_tokens": 30,
-    "input_tokens": 20,
-    "output_tokens": 10,
-    "input_token_details": {
-        "text_tokens": 12,
-        "audio_tokens": 8,
-        "image_tokens": 0,
-        "cached_tokens": 0,
-        "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
-    },
-    "output_token_details": {"text_tokens": 4, "audio_tokens": 6},
-}
-BETA_USAGE = {
-    **GA_USAGE,
-    "input_token_details": {"text_tokens": 12, "audio_tokens": 8, "cached_tokens": 0},
-}
+CACHED = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}
+IN_DETAILS = {"text_tokens": 12, "audio_tokens": 8, "cached_tokens": 0}
+GA_USAGE = {"total_tokens": 30, "input_tokens": 20, "output_tokens": 10, "output_token_details": {"text_tokens": 10}}
+GA_USAGE["input_token_details"] = {**IN_DETAILS, "image_tokens": 0, "cached_tokens_details": CACHED}
+BETA_USAGE = {**GA_USAGE, "input_token_details": IN_DETAILS}
 
 
 def test_session_events_from_ga_drop_what_beta_never_had() -> None:
@@ -482,21 +470,34 @@ def test_response_objects_keep_max_output_tokens_and_beta_usage() -> None:
         beta = d.server_event_from_ga({"type": kind, "response": ga})
         assert beta is not None
         assert beta["response"] == {
-            "object": "realtime.response",
-            "id": "resp_1",
-            "status": "completed",
-            "max_output_tokens": "inf",
-            "modalities": ["text"],
-            "voice": "marin",
-            "output_audio_format": "pcm16",
-            "usage": BETA_USAGE,
-            "output": [],
+            **{k: ga[k] for k in ("object", "id", "status", "max_output_tokens", "output")},
+            **{"modalities": ["text"], "voice": "marin", "output_audio_format": "pcm16", "usage": BETA_USAGE},
         }
         back = d.server_event_to_ga({**beta, "response": {**beta["response"], "temperature": 0.8}})
         assert back["response"] == {**ga, "usage": BETA_USAGE}
     # an old beta server that named it like the create parameter still reads as GA
     old = d.server_event_to_ga({"type": "response.done", "response": {"max_response_output_tokens": 3}})
     assert old["response"] == {"max_output_tokens": 3}
+
+
+def test_errors_name_the_beta_fields() -> None:
+    ga, beta = "session.audio.output.voice", "session.voice"
+    event = d.server_event_from_ga({"type": "error", "error": {"code": "x", "message": f"Bad '{ga}'.", "param": ga}})
+    assert event == {"type": "error", "error": {"code": "x", "message": f"Bad '{beta}'.", "param": beta}}
+    renamed = {
+        "session.audio.input.format.type": "session.input_audio_format",
+        "response.audio.output.format": "response.output_audio_format",
+        "session.audio.input.transcription.model": "session.input_audio_transcription.model",
+        "session.audio.input.turn_detection": "session.turn_detection",
+        "session.tools[0].name": "session.tools[0].name",
+        "response.max_output_tokens": "response.max_response_output_tokens",
+        "session.output_modalities[1]": "session.modalities[1]",
+        "session.audio.output_x": "session.audio.output_x",
+        None: None,
+    }
+    assert {ga: d.param_to_beta(ga) for ga in renamed} == renamed
+    assert d.error_to_beta({"param": "response.audio.output.voice"}) == {"param": "response.voice"}
+    assert d.error_to_beta({"param": None, "message": "m"}) == {"param": None, "message": "m"}
 
 
 # ----------------------------------------------------------------------------------- client events

@@ -76,7 +76,7 @@ async def conversation(server: LocalServer) -> Checked:
         assert created["session"]["input_audio_format"] == "pcm16"
         await conn.session.update(
             session={
-                "tools": BETA_TOOLS,  # type: ignore[typeddict-item]
+                "tools": BETA_TOOLS,
                 "input_audio_transcription": {"model": "gpt-4o-transcribe"},
                 "max_response_output_tokens": 500,
             }
@@ -148,6 +148,10 @@ async def conversation(server: LocalServer) -> Checked:
         await conn.response.cancel(event_id="cancel_1")
         error = await until(conn, checked, "error")
         assert error["error"]["code"] == "response_cancel_not_active"
+        # An error names the field as the beta client spelled it.
+        await conn.send({"type": "session.update", "session": {"voice": 5}})
+        error = await until(conn, checked, "error")
+        assert error["error"]["param"] == "session.voice" and "'session.voice'" in error["error"]["message"]
     return checked
 
 
