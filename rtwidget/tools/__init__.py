@@ -31,12 +31,13 @@ Conventions:
   give ``{"error": "<short text>", "tool": "<name>"}`` as the output, so the model can read what went wrong.
 - Sync tools run in a worker thread, async tools on the running loop. A timed-out sync tool cannot be killed:
   its output says it timed out and its thread keeps running until the function returns. :class:`ToolThreads`
-  gives each call its own thread (reused when idle), so such stuck calls never hold up the next ones.
+  gives each call its own thread (reused when idle), so such stuck calls never hold up the next ones. An async
+  tool that runs without awaiting holds the whole loop and cannot be pre-empted either: ``LoopWatchdog`` names it.
 
 The modules, one job each: ``registry`` (:class:`ToolRegistry`), ``tool`` (:class:`Tool`: wrapping and
 running one function), ``signature`` (type hints -> pydantic model), ``docstring`` (Google, reST, NumPy),
-``schema`` (JSON schema clean-up), ``threads`` (:class:`ToolThreads`), ``output`` (:class:`ToolResult`,
-return values as strings, error outputs).
+``schema`` (JSON schema clean-up), ``threads`` (:class:`ToolThreads`), ``watchdog`` (``LoopWatchdog``: an
+async tool holding its loop), ``output`` (:class:`ToolResult`, return values as strings, error outputs).
 All log to the ``rtwidget.tools`` logger.
 """
 
