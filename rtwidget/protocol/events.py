@@ -33,6 +33,8 @@ class Event:
 
     ``cause`` is set on ``error`` events when the server named the client event that caused it (the client
     event as it was sent, without audio payloads). Index it like the dict: ``event["response"]``.
+    ``duplicate`` is True when the connection had seen the event already (its ``event_id``, or a second
+    ``response.done`` for one response) and did not act on it again: log it, do nothing else.
     """
 
     __slots__ = ("cause", "data", "duplicate", "type")
