@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
@@ -276,7 +277,7 @@ class LocalServer:
             return None
         try:
             offered = auth.offered_key(request.headers)
-        except Exception:  # a header sent twice (MultipleValuesError): no single key was offered
+        except MultipleValuesError:  # a key header sent twice: no single key was offered
             offered = None
         if auth.token_matches(self._token, offered):
             return None

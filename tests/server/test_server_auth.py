@@ -174,3 +174,12 @@ def test_the_cli_token_can_come_from_the_environment(monkeypatch: pytest.MonkeyP
     assert build_parser().parse_args(["serve", "--token", "other"]).token == "other"
     monkeypatch.delenv(TOKEN_ENV)
     assert build_parser().parse_args(["serve"]).token is None
+
+
+def test_a_key_header_sent_twice_is_no_key() -> None:
+    async def main() -> int:
+        async with LocalServer(pace="fast", token=TOKEN) as server:
+            twice = [("Authorization", f"Bearer {TOKEN}"), ("Authorization", f"Bearer {TOKEN}")]
+            return (await refusal(server.url, additional_headers=twice))[0]
+
+    assert run(main()) == 401
