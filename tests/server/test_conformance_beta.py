@@ -152,6 +152,23 @@ async def conversation(server: LocalServer) -> Checked:
         await conn.send({"type": "session.update", "session": {"voice": 5}})
         error = await until(conn, checked, "error")
         assert error["error"]["param"] == "session.voice" and "'session.voice'" in error["error"]["message"]
+
+        # The rest of the beta session (not the voice: fixed once audio was sent), reported back in beta names.
+        await conn.session.update(
+            session={
+                "instructions": "Be brief.",
+                "speed": 1.2,
+                "temperature": 0.7,
+                "tool_choice": "required",
+                "tracing": "auto",
+                "input_audio_noise_reduction": {"type": "far_field"},
+                "input_audio_transcription": {"model": "whisper-1", "language": "en", "prompt": "weather"},
+                "turn_detection": {"type": "semantic_vad", "eagerness": "high", "interrupt_response": True},
+            }
+        )
+        session = (await until(conn, checked, "session.updated"))["session"]
+        assert session["input_audio_noise_reduction"] == {"type": "far_field"}
+        assert session["turn_detection"]["eagerness"] == "high" and session["tracing"] == "auto"
     return checked
 
 
@@ -166,6 +183,7 @@ def test_official_beta_client_and_strict_sdk_beta_types() -> None:
         "SessionUpdatedEvent",
         "ConversationItemCreatedEvent",
         "ConversationItemInputAudioTranscriptionCompletedEvent",
+        "ConversationItemInputAudioTranscriptionDeltaEvent",
         "InputAudioBufferSpeechStartedEvent",
         "InputAudioBufferSpeechStoppedEvent",
         "InputAudioBufferCommittedEvent",
