@@ -21,6 +21,7 @@ from rtwidget.server.voice import default_voice
 from rtwidget.session.local_events import ERROR, TOOL_DONE
 from rtwidget.session.tool_runner import ToolRunner
 from rtwidget.tools import ToolRegistry
+from rtwidget.tools.watchdog import LOOP_BLOCK_S
 from tests.support import open_session as session_at
 from tests.support import run, scaled, sent
 
@@ -281,3 +282,26 @@ def test_an_async_tool_holding_the_loop_is_reported_as_its_failure() -> None:
     assert [(e["source"], e["name"], e["error_type"]) for e in errors] == [("tool", "hog", "LoopBlocked")]
     assert "without awaiting" in errors[0]["message"] and "plain def" in errors[0]["message"]
     assert [etype for etype, _ in emitted].index(ERROR) < [etype for etype, _ in emitted].index(TOOL_DONE)
+
+
+def test_a_session_reports_the_async_tool_that_held_its_loop(open_session: Callable[..., Any]) -> None:
+    """Over the local server, at the default threshold: the user sees the tool's LoopBlocked, and the turn ends."""
+
+    async def body() -> None:
+        async with open_session() as session:
+            updated = session.expect("session.updated")
+
+            @session.tool
+            async def hog() -> str:
+                """Blocks the I/O loop."""
+                time.sleep(3 * LOOP_BLOCK_S)  # no await
+                return "finally"
+
+            await asyncio.wait_for(updated, scaled(10))
+            reply = await session.ask("hog")
+            assert [(c.name, c.ok, c.output) for c in reply.tool_calls] == [("hog", True, "finally")]
+            blocked = [e for e in session.errors if e.type == "rtwidget.error"]
+            assert [(e["source"], e["name"], e["error_type"]) for e in blocked] == [("tool", "hog", "LoopBlocked")]
+            assert len(sent(session, "response.create")) == 2
+
+    run(body)
