@@ -1,6 +1,6 @@
 """The session package (floor 3): a Realtime session pumping the protocol core over a WebSocket.
 
-- ``session``: :class:`Session`, its lifecycle and the pump, on its own I/O thread;
+- ``session``: :class:`Session` and the pump, on its own I/O thread; ``lifecycle``: its states, connect, close;
 - ``dispatch``: the one event bus (handlers, waiters, ``events()``, log listeners) and its threading rule;
 - ``sending``: the client-event methods; ``turns``: ``ask`` and out-of-band responses;
 - ``tool_runner``: the model's function calls; ``reporting``: server errors and user-code failures;
@@ -9,13 +9,14 @@
 The widget (floor 4) takes what it needs of the protocol from here, never from ``rtwidget.protocol``.
 """
 
-from ..errors import RealtimeError, SessionClosed
+from ..errors import NotConnected, RealtimeError, SessionClosed, WaitTimeout
 from ..protocol.event_types import PUSH_TO_TALK, TURN_MODES, VAD_TYPES, VOICES
 from ..protocol.events import Event
 from ..protocol.server_errors import HARMLESS_ERROR_CODES, ErrorInfo, error_info
 from ..protocol.session_config import turn_mode
 from .endpoint_policy import EndpointFactory, local_server_endpoint
-from .local_events import CLOSED, CONNECTED, ERROR, SENT, TOOL_DONE, TOOL_STARTED, LogEntry, ToolCallRecord
+from .lifecycle import STATES
+from .local_events import CLOSED, CONNECTED, ERROR, SENT, STATE, TOOL_DONE, TOOL_STARTED, LogEntry, ToolCallRecord
 from .session import Session
 from .turns import OutOfBandResult, Reply
 
@@ -26,6 +27,8 @@ __all__ = [
     "HARMLESS_ERROR_CODES",
     "PUSH_TO_TALK",
     "SENT",
+    "STATE",
+    "STATES",
     "TOOL_DONE",
     "TOOL_STARTED",
     "TURN_MODES",
@@ -35,12 +38,14 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "LogEntry",
+    "NotConnected",
     "OutOfBandResult",
     "RealtimeError",
     "Reply",
     "Session",
     "SessionClosed",
     "ToolCallRecord",
+    "WaitTimeout",
     "error_info",
     "local_server_endpoint",
     "turn_mode",

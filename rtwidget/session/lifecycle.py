@@ -21,15 +21,20 @@ touched on the I/O loop only (or, with no I/O loop running, by the one caller).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
+import logging
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from .. import endpoints
 from .._loopthread import LoopThread
@@ -45,6 +50,8 @@ if TYPE_CHECKING:
     from .session import Session
 
 T = TypeVar("T")
+
+logger = logging.getLogger("rtwidget.session")
 
 # How long connecting waits for the socket, for session.created, and then for the answer to the session config.
 HANDSHAKE_TIMEOUT_S = 15.0
@@ -74,6 +81,8 @@ class LifecycleMixin:
     _connecting: asyncio.Task[None] | None
     _pump: tuple[asyncio.Task[Any], ...]
     _last_received: tuple[str, float] | None
+    _release: Release
+    _finalizer: weakref.finalize[Any, Any]
     _closer: asyncio.Task[None] | None = None
     #: How long each step of the handshake may take (seconds).
     handshake_timeout: float = HANDSHAKE_TIMEOUT_S
@@ -84,8 +93,8 @@ class LifecycleMixin:
         def _spawn(self, coro: Awaitable[Any], bucket: set[asyncio.Task[Any]] | None = None) -> asyncio.Task[Any]: ...
         def _flush(self) -> None: ...
         def expect(self, event_type: str, predicate: Any = None) -> asyncio.Future[Event]: ...
-        async def _reader(self, ws: ClientConnection) -> None: ...
-        async def _writer(self, ws: ClientConnection, queue: asyncio.Queue[str]) -> None: ...
+        def _receive(self, message: str | bytes) -> Event: ...
+        def _on_closed(self, ws: ClientConnection) -> None: ...
         def _after_close(self) -> None: ...
 
         _config: dict[str, Any]
@@ -209,6 +218,8 @@ class LifecycleMixin:
             if self.endpoint is None:  # decided once; the factory may block (it may start a server)
                 self.endpoint = await asyncio.get_running_loop().run_in_executor(None, self._choose_endpoint)
             await self._connect(self.endpoint)
+            if not self._connected:  # the server closed just as the handshake ended
+                raise SessionClosed(self.close_code, self.close_reason)
         except BaseException:
             await self._drop_socket()
             self._set_state(CLOSED_STATE if self._closing else IDLE)
@@ -245,9 +256,10 @@ class LifecycleMixin:
             raise
         self._connected = True
         self._write_queue = asyncio.Queue()
-        self._pump = (
-            self._spawn(self._reader(self._ws)),
-            self._spawn(self._writer(self._ws, self._write_queue)),
+        self._release.watch(self._ws, self._finalizer)
+        self._pump = (  # neither holds the session: an unclosed one can still be collected
+            self._spawn(_read(weakref.ref(self), self._ws)),
+            self._spawn(_write(self._ws, self._write_queue)),
         )
         self._emit_local(CONNECTED, endpoint.describe())
         try:
@@ -336,6 +348,83 @@ class LifecycleMixin:
             task.cancel()
         self._pump = ()
         self._connected = False
+
+
+async def _read(session_ref: weakref.ref[LifecycleMixin], ws: ClientConnection) -> None:
+    """The reader: each message to the session's pump (held weakly), then tell it the socket closed."""
+    try:
+        async for message in ws:
+            session = session_ref()
+            if session is None:
+                return
+            try:
+                session._receive(message)
+            except Exception:  # one bad message must not end the reader: log it and read on
+                logger.exception("rtwidget: failed to handle a server message; reading on")
+            del session
+    except ConnectionClosed:
+        pass
+    finally:
+        session = session_ref()
+        if session is not None:
+            session._on_closed(ws)
+
+
+async def _write(ws: ClientConnection, queue: asyncio.Queue[str]) -> None:
+    """The writer: the pump's queued wire texts to the socket, in order."""
+    try:
+        while True:
+            await ws.send(await queue.get())
+    except ConnectionClosed:
+        pass
+
+
+class Release:
+    """What a session that was never closed leaves behind (its I/O thread, tasks and socket), released by its
+    ``weakref.finalize`` with a ResourceWarning, like an unclosed file. Holds nothing that holds the session."""
+
+    def __init__(self, io: LoopThread, tasks: set[asyncio.Task[Any]]) -> None:
+        self.io = io
+        self.tasks = tasks
+        self.ws: ClientConnection | None = None
+        #: True once released: the socket's end is then ours, not the server's.
+        self.released = False
+        self._at_exit = False
+
+    def watch(self, ws: ClientConnection, finalizer: weakref.finalize[Any, Any]) -> None:
+        """Remember the open socket; the first time, release at exit before anything registered earlier (such
+        as the local server's own shutdown), so an unclosed script ends with no noise."""
+        self.ws = ws
+        if not self._at_exit:
+            self._at_exit = True
+            atexit.register(finalizer)
+
+    def __call__(self, label: str) -> None:
+        if not self.io.running:
+            return  # closed properly
+        self.released = True
+        warnings.warn(f"unclosed {label}: await session.close() when done", ResourceWarning, stacklevel=2)
+        if self.io.in_thread():  # collected on the I/O thread itself: the loop cannot wait for itself
+            self.io.call_soon(_stop_after, asyncio.ensure_future(self._shutdown()), self.io)
+            return
+        loop = self.io.loop
+        if loop is not None:
+            with contextlib.suppress(Exception):  # releasing anyway: the loop stops below
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(HANDSHAKE_TIMEOUT_S)
+        self.io.stop()
+
+    async def _shutdown(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        current = asyncio.current_task()
+        tasks = [t for t in self.tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _stop_after(shutdown: asyncio.Future[None], io: LoopThread) -> None:
+    shutdown.add_done_callback(lambda _: io.stop())
 
 
 async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:

@@ -9,7 +9,8 @@ awaited from the kernel's loop or from ``asyncio.run``. The :class:`~rtwidget.pr
 ``response_active``, ``connection``, ``config``) are meant for handlers and listeners, which run there.
 
 The pump: read a message, feed the core, log it, dispatch its event on the bus (:mod:`.dispatch`), start the
-tools it asks for, write what the core queued. Events are delivered by the bus; turns (``ask``,
+tools it asks for, write what the core queued. The states, connecting and closing are in :mod:`.lifecycle`
+(``session.state``: idle, connecting, open, closing, closed). Events are delivered by the bus; turns (``ask``,
 ``respond_out_of_band``) are in :mod:`.turns`; which endpoint to talk to is decided by :mod:`.endpoint_policy`.
 """
 
@@ -19,12 +20,12 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from .. import endpoints
 from .._loopthread import LoopThread
@@ -37,7 +38,7 @@ from ..protocol.tracker import FunctionCall
 from ..tools import Tool, ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
-from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin
+from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .sending import SendingMixin
@@ -119,6 +120,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self._pump: tuple[asyncio.Task[Any], ...] = ()
         # The type and monotonic time of the last server event (for timeout messages).
         self._last_received: tuple[str, float] | None = None
+        self._release = Release(self._io, self._tasks)
+        # Unclosed and collected (or still open at exit): release the thread and socket, with a ResourceWarning.
+        self._finalizer = weakref.finalize(self, self._release, f"rtwidget.Session {model} at 0x{id(self):x}")
 
     # ================================================================================ threads and loops
 
@@ -150,18 +154,6 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
 
     # ================================================================================ the pump
 
-    async def _reader(self, ws: ClientConnection) -> None:
-        try:
-            async for message in ws:
-                try:
-                    self._receive(message)
-                except Exception:  # one bad message must not end the reader: log it and read on
-                    logger.exception("rtwidget: failed to handle a server message; reading on")
-        except ConnectionClosed:
-            pass
-        finally:
-            self._on_closed(ws)
-
     def _receive(self, message: str | bytes) -> Event:
         """Feed one server message through the core, the log and the bus; start the tools it asks for."""
         event = self._conn.receive_text(message)
@@ -190,7 +182,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
             self._set_state(CLOSED_STATE)
         self.close_code = ws.close_code
         self.close_reason = ws.close_reason or ""
-        if not self._closing:
+        if not self._closing and not self._release.released:
             logger.warning(
                 "rtwidget: connection closed by the server (code %s%s)",
                 self.close_code,
@@ -199,14 +191,6 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self._bus.fail_waiters(SessionClosed(self.close_code, self.close_reason))
         self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason})
         self._bus.end_subscribers()
-
-    async def _writer(self, ws: ClientConnection, queue: asyncio.Queue[str]) -> None:
-        try:
-            while True:
-                text = await queue.get()
-                await ws.send(text)
-        except ConnectionClosed:
-            pass
 
     def _flush(self) -> None:
         """Move the core's queued client events to the writer (only while connected)."""

@@ -192,11 +192,12 @@ def test_calls_on_a_closed_session_raise_at_once_and_start_nothing(open_session:
 
 def test_after_the_server_drops_the_session_ask_raises_at_once() -> None:
     async def body() -> None:
-        script = Script().disconnect_after(2, code=1011, reason="dropped")
+        script = Script().disconnect_after(4, code=1011, reason="dropped")
         async with LocalServer(pace="fast", script=script) as server:
             session = Session(endpoint=server.url, modalities=["text"])
             try:
                 await session.connect()
+                session.send_text("the server drops the session while answering this")
                 await until_state(session, "closed")
                 with pytest.raises(SessionClosed) as info:
                     await session.ask("anyone?", timeout=None)  # would wait for ever if it waited at all
