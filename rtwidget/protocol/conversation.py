@@ -23,6 +23,14 @@ Json = dict[str, Any]
 MAX_CONTENT_INDEX = 63
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _obj(value: Any) -> Json | None:
+    return value if isinstance(value, dict) else None
+
+
 def _index(value: Any) -> int | None:
     """A content index the server may use, or None (not an int, negative, or beyond MAX_CONTENT_INDEX)."""
     if value is None:
@@ -97,14 +105,15 @@ class Item:
 
     def update_from(self, data: Json) -> None:
         """Take the fields a server item dict carries (never discarding assembled text)."""
-        self.type = data.get("type", self.type)
-        self.role = data.get("role", self.role)
-        self.status = data.get("status", self.status)
-        self.name = data.get("name", self.name)
-        self.call_id = data.get("call_id", self.call_id)
+        # Fields of the wrong type are ignored: readers of an Item may rely on its annotations.
+        self.type = _str(data.get("type")) or self.type
+        self.role = _str(data.get("role")) or self.role
+        self.status = _str(data.get("status")) or self.status
+        self.name = _str(data.get("name")) or self.name
+        self.call_id = _str(data.get("call_id")) or self.call_id
         if isinstance(data.get("arguments"), str) and data["arguments"]:
             self.arguments = data["arguments"]
-        if "output" in data:
+        if isinstance(data.get("output"), str):
             self.output = data["output"]
         for index, content in enumerate(data.get("content") or ()):
             if index > MAX_CONTENT_INDEX:
@@ -252,7 +261,7 @@ class Conversation:
         response = data.get("response") or {}
         rid = str(response.get("id") or "")
         out_of_band = "conversation_id" in response and response["conversation_id"] is None
-        self.responses[rid] = ResponseLane(rid, out_of_band, response.get("metadata"))
+        self.responses[rid] = ResponseLane(rid, out_of_band, _obj(response.get("metadata")))
 
     def _on_response_done(self, data: Json) -> None:
         response = data.get("response") or {}
@@ -260,10 +269,10 @@ class Conversation:
         lane = self.responses.get(rid)
         if lane is None:
             out_of_band = "conversation_id" in response and response["conversation_id"] is None
-            lane = self.responses[rid] = ResponseLane(rid, out_of_band, response.get("metadata"))
+            lane = self.responses[rid] = ResponseLane(rid, out_of_band, _obj(response.get("metadata")))
         lane.status = str(response.get("status") or "completed")
-        lane.status_details = response.get("status_details")
-        lane.usage = response.get("usage")
+        lane.status_details = _obj(response.get("status_details"))
+        lane.usage = _obj(response.get("usage"))
         for raw in response.get("output") or ():
             if isinstance(raw, dict) and raw.get("id"):
                 self._output_item(rid, raw)
@@ -343,7 +352,7 @@ class Conversation:
         item = self._items.get(str(data.get("item_id")))
         if item is not None and isinstance(data.get("arguments"), str):
             item.arguments = data["arguments"]
-            item.name = data.get("name", item.name)
+            item.name = _str(data.get("name")) or item.name
 
     def _on_input_transcription_delta(self, data: Json) -> None:
         part = self._part_of(data, "input_audio")

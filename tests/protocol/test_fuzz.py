@@ -52,6 +52,12 @@ def _pump(conn: Connection, text: str | bytes, handed: set[str]) -> Event:
 def _check_bounded(conn: Connection) -> None:
     for item in conn.conversation._items.values():
         assert len(item.parts) <= MAX_CONTENT_INDEX + 1
+        # Readers may trust the annotations, whatever types the server sent.
+        assert isinstance(item.type, str) and isinstance(item.arguments, str)
+        assert all(isinstance(v, (str, type(None))) for v in (item.role, item.status, item.name, item.output))
+        assert isinstance(item.call_id, (str, type(None)))
+    for lane in conn.conversation.responses.values():
+        assert all(isinstance(v, (dict, type(None))) for v in (lane.metadata, lane.usage, lane.status_details))
     expires = conn.expires_at
     assert expires is None or (isinstance(expires, int) and math.isfinite(expires))
 

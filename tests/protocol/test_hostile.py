@@ -139,6 +139,22 @@ def test_truncation_takes_only_a_finite_number(text: str, expected: int | None) 
     assert item is not None and item.truncated_at_ms == expected
 
 
+def test_item_and_response_fields_of_the_wrong_type_are_ignored() -> None:
+    conn = Connection()
+    item = S.function_call_item("item_1", "call_1", "tool", "{}")
+    bent = {**item, "role": ["x"], "status": 5, "name": {"a": 1}, "call_id": 7, "type": None, "output": [1]}
+    done = S.response_done("resp_1", output=[])
+    done["response"] |= {"metadata": "m", "usage": [1], "status_details": 3}
+    feed(conn, S.item_added(item, previous_item_id=None), S.item_added(bent, previous_item_id=None), done)
+    got = conn.conversation.get("item_1")
+    assert got is not None
+    assert (got.type, got.name, got.call_id, got.output) == ("function_call", "tool", "call_1", None)
+    feed(conn, {**S.arguments_done("resp_1", "item_1", "call_1", "tool", "{}"), "name": 5})
+    assert got.name == "tool"
+    lane = conn.conversation.responses["resp_1"]
+    assert (lane.metadata, lane.usage, lane.status_details) == (None, None, None)
+
+
 # ------------------------------------------------------------------------------------------ duplicates
 
 
