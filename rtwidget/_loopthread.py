@@ -59,8 +59,7 @@ class LoopThread:
                 try:
                     loop.run_forever()
                 finally:
-                    loop.run_until_complete(loop.shutdown_default_executor())
-                    loop.close()
+                    _finish(loop)
 
             thread = threading.Thread(target=run, name=self.name, daemon=True)
             thread.start()
@@ -120,3 +119,16 @@ class LoopThread:
             return
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+
+def _finish(loop: asyncio.AbstractEventLoop) -> None:
+    """After the loop stopped: cancel and await what still runs (a task destroyed pending is noise at exit),
+    then close async generators, the default executor and the loop."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()

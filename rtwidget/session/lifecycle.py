@@ -300,7 +300,8 @@ class LifecycleMixin:
         """Close the socket, cancel every task, stop the I/O thread.
 
         Safe from any thread and loop, from inside a handler or a tool, twice, and while connecting (the
-        connect then raises SessionClosed, or a ``start()`` future is cancelled).
+        connect then raises SessionClosed, or a ``start()`` future is cancelled). From the I/O thread itself (a
+        handler or a tool) it starts the closing and returns at once: the closing cancels that very handler.
         """
         if self._io.running:
             if self._io.in_thread():
