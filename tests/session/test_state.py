@@ -286,3 +286,40 @@ def test_close_from_another_thread_and_twice(open_session: Callable[..., Any]) -
             assert result == [None] and session.state == "closed"
 
     run(body)
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_close_from_inside_a_tool(local_server: LocalServer, kind: str) -> None:
+    async def body() -> None:
+        session = Session(endpoint=local_server.url, modalities=["text"])
+        called: list[str] = []
+
+        async def leave_async() -> str:
+            """Leave the conversation."""
+            called.append("async")
+            await session.close()
+            return "bye"
+
+        def leave_sync() -> str:
+            """Leave the conversation."""
+            called.append("sync")
+            session.stop()
+            return "bye"
+
+        session.add_tool(leave_async if kind == "async" else leave_sync, name="leave")
+        before = session_threads()
+        await session.connect()
+        try:
+            with pytest.raises(SessionClosed):
+                await session.ask("please leave now")
+            await until_state(session, "closed")
+            assert called == [kind]
+            for _ in range(500):
+                if session_threads() <= before:
+                    break
+                await asyncio.sleep(0.01)
+            assert session_threads() <= before
+        finally:
+            await session.close()
+
+    run(body)
