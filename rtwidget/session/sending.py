@@ -20,6 +20,10 @@ from ..protocol.connection import Connection
 
 T = TypeVar("T")
 
+_UNSET = object()
+# How many recent update() calls can still be taken back when the server refuses one.
+UNDO_KEPT = 64
+
 
 class SendingMixin:
     """``send``, ``update``, ``send_text``, the audio buffer, ``respond``, ``cancel``, ``truncate``, history."""
@@ -27,6 +31,8 @@ class SendingMixin:
     _io: LoopThread
     _conn: Connection
     _config: dict[str, Any]
+    # event_id of each recent update() -> the config values it replaced (_UNSET: the field was not set).
+    _config_undo: dict[str, dict[str, Any]]
     _state: str
 
     def _flush(self) -> None:
@@ -59,10 +65,24 @@ class SendingMixin:
 
         def run() -> str:
             event_id = self._conn.update_session(**session_fields)
-            self._config.update(session_fields)  # what a reconnect sends; only once the core accepted it
+            # What a reconnect sends: only once the core accepted it, and taken back if the server refuses it.
+            self._config_undo[event_id] = {k: self._config.get(k, _UNSET) for k in session_fields}
+            while len(self._config_undo) > UNDO_KEPT:
+                self._config_undo.pop(next(iter(self._config_undo)))
+            self._config.update(session_fields)
             return event_id
 
         return self._send_via(run)
+
+    def _undo_refused_update(self, cause_id: str | None) -> None:
+        """On the I/O loop: the server refused the ``update()`` sent as ``cause_id``; its fields leave the config
+        (so a later connect does not send them again)."""
+        undo = self._config_undo.pop(cause_id, None) if cause_id else None
+        for key, value in (undo or {}).items():
+            if value is _UNSET:
+                self._config.pop(key, None)
+            else:
+                self._config[key] = value
 
     def send_text(self, text: str, respond: bool = True) -> list[str]:
         """A user text message, then ``response.create`` if ``respond``; returns the event ids."""

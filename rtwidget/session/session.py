@@ -87,6 +87,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self.endpoint: endpoints.Endpoint | None = None
         # The session fields sent with the first session.update after connecting (GA friendly names).
         self._config: dict[str, Any] = dict(session_fields)
+        self._config_undo: dict[str, dict[str, Any]] = {}
         if instructions is not None:
             self._config["instructions"] = instructions
         if voice is not None:
@@ -173,6 +174,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     def _on_server_error(self, event: Event) -> None:
         self.errors.append(event)
         log_server_error(event)
+        self._undo_refused_update((event.cause or {}).get("event_id"))
 
     def _on_closed(self, ws: ClientConnection) -> None:
         if self._ws is not ws and self._ws is not None:

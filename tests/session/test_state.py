@@ -323,3 +323,24 @@ def test_close_from_inside_a_tool(local_server: LocalServer, kind: str) -> None:
             await session.close()
 
     run(body)
+
+
+def test_a_refused_update_leaves_the_config_and_the_next_connect_works() -> None:
+    async def body() -> None:
+        script = Script().fail("session.update", nth=2, code="invalid_value", message="no such voice")
+        async with LocalServer(pace="fast", script=script) as server:
+            session = Session(endpoint=server.url, modalities=["text"], voice="alloy")
+            try:
+                await session.connect()
+                refused = session.expect("error")
+                event_id = session.update(voice="cedar", instructions="new")
+                assert (await asyncio.wait_for(refused, scaled(10))).cause["event_id"] == event_id
+                assert session._config["voice"] == "alloy" and "instructions" not in session._config
+                await session.close()
+                await session.connect()  # the refused fields are not sent again
+                assert sent(session, "session.update")[-1]["session"].get("instructions") is None
+                assert session.config["audio"]["output"]["voice"] == "alloy"
+            finally:
+                await session.close()
+
+    run(body)
