@@ -55,10 +55,15 @@ from rtwidget.server import LocalServer
 
 server = LocalServer(pace="fast").start_in_thread()
 session = Session(endpoint=server.url, modalities=["text"])
+if sys.argv[1] == "widget":  # the widget connects the session too, and the script connects it again
+    from rtwidget import RealtimeWidget
+
+    widget = RealtimeWidget(session)
 
 async def main():
     await session.connect()
     print((await session.ask("bye")).text)
+    print("sockets:", [e.type for e in session.log].count("rtwidget.connected"))
     if sys.argv[1] == "close":
         await session.close()
 
@@ -66,11 +71,11 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("ending", ["close", "no close"])
+@pytest.mark.parametrize("ending", ["close", "no close", "widget"])
 def test_a_script_ends_with_a_clean_stderr(ending: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")}
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, ending], capture_output=True, text=True, timeout=TIMEOUT, env=env, check=True
     )
-    assert out.stdout.strip() == "You said: bye"
+    assert out.stdout.split("\n")[:2] == ["You said: bye", "sockets: 1"]
     assert out.stderr == ""
