@@ -81,6 +81,8 @@ class LifecycleMixin:
     _connecting: asyncio.Task[None] | None
     _pump: tuple[asyncio.Task[Any], ...]
     _last_received: tuple[str, float] | None
+    # The event_id of the session config sent in the handshake, or why the core refused to send it.
+    _config_sent: str | Exception | None = None
     _release: Release
     _finalizer: weakref.finalize[Any, Any]
     _closer: asyncio.Task[None] | None = None
@@ -234,7 +236,13 @@ class LifecycleMixin:
             self._conn = Connection(endpoint.dialect, envelope=self._envelope)
         elif self._conn.session:
             self._conn.reset()  # a reconnect is a new server session: no state survives it
+        # Registered before the socket opens; the config itself goes out the moment session.created is read
+        # (see _send_config), so no update() from another thread can slip in between and be sent twice.
+        self._config_sent = None
         created = self.expect("session.created")
+        updated = self.expect("session.updated")
+        refused = self.expect("error", self._refuses_config)
+        handshake = (created, updated, refused)
         self.close_code, self.close_reason = None, ""
         self._last_received = None
         try:
@@ -248,11 +256,11 @@ class LifecycleMixin:
                 open_timeout=self.handshake_timeout,
             )
         except TimeoutError:
-            created.cancel()  # its waiter goes with the next event
+            _cancel(handshake)  # their waiters go with the next event
             label = endpoint.describe()["label"]
             raise WaitTimeout(f"the WebSocket to {label} to open", self.handshake_timeout, "none") from None
         except BaseException:
-            created.cancel()
+            _cancel(handshake)
             raise
         self._connected = True
         self._write_queue = asyncio.Queue()
@@ -263,26 +271,36 @@ class LifecycleMixin:
         )
         self._emit_local(CONNECTED, endpoint.describe())
         try:
-            await asyncio.wait_for(created, timeout=self.handshake_timeout)
-        except asyncio.TimeoutError:
-            raise WaitTimeout("session.created", self.handshake_timeout, self._last_event_text()) from None
-        await self._send_initial_config()
+            try:
+                await asyncio.wait_for(created, timeout=self.handshake_timeout)
+            except asyncio.TimeoutError:
+                raise WaitTimeout("session.created", self.handshake_timeout, self._last_event_text()) from None
+            await self._config_answered(updated, refused)
+        finally:
+            _cancel(handshake)
 
-    async def _send_initial_config(self) -> None:
-        """Send the configured fields and wait until the server applied them (or said why not)."""
+    def _send_config(self) -> None:
+        """On reading session.created while connecting: send the configured fields at once (same callback)."""
         fields = dict(self._config)
         if len(self.tools):
             fields["tools"] = self.tools.schemas()
-        updated = self.expect("session.updated")
-        event_id = self._conn.update_session(**fields)
-        refused = self.expect("error", lambda e: (e.cause or {}).get("event_id") == event_id)
+        try:
+            self._config_sent = self._conn.update_session(**fields)
+        except Exception as exc:  # refused before sending: the handshake raises it
+            self._config_sent = exc
         self._flush()
+
+    def _refuses_config(self, event: Event) -> bool:
+        sent = self._config_sent
+        return isinstance(sent, str) and (event.cause or {}).get("event_id") == sent
+
+    async def _config_answered(self, updated: asyncio.Future[Event], refused: asyncio.Future[Event]) -> None:
+        """Wait until the server applied the session config (or said why not)."""
+        if isinstance(self._config_sent, Exception):
+            raise self._config_sent
         done, _ = await asyncio.wait(
             {updated, refused}, timeout=self.handshake_timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        for future in (updated, refused):
-            if future not in done:
-                future.cancel()
         if updated in done:
             updated.result()  # raises SessionClosed if the socket closed instead
         elif refused in done:
@@ -426,6 +444,12 @@ class Release:
 
 def _stop_after(shutdown: asyncio.Future[None], io: LoopThread) -> None:
     shutdown.add_done_callback(lambda _: io.stop())
+
+
+def _cancel(futures: tuple[asyncio.Future[Event], ...]) -> None:
+    for future in futures:
+        if not future.done():
+            future.cancel()
 
 
 async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:

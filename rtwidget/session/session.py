@@ -38,7 +38,7 @@ from ..protocol.tracker import FunctionCall
 from ..tools import Tool, ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
-from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
+from .lifecycle import CLOSED_STATE, CLOSING, CONNECTING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .sending import SendingMixin
@@ -168,6 +168,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
             self._spawn(self._answer_call(call), self._tool_runner.tasks)
         if event.type == "response.done":
             self._conn.reply_if_due()
+        elif event.type == "session.created" and self._state == CONNECTING:
+            self._send_config()
         self._flush()
         return event
 
