@@ -332,8 +332,8 @@ class LifecycleMixin:
 
     def _spawn_close(self) -> None:
         """Close from the I/O loop itself: run the closing as a task of its own that then stops the loop."""
-        if self._state in (CLOSING, CLOSED_STATE) and not self._connected:
-            return
+        if self._closer is not None and not self._closer.done():
+            return  # closing already
 
         async def closing() -> None:
             await self._close_on_loop()

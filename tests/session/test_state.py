@@ -363,3 +363,27 @@ def test_a_socket_error_leaves_the_session_idle_and_a_retry_really_retries() -> 
             await session.close()
 
     run(body)
+
+
+def test_close_from_a_handler_after_the_server_dropped_the_session_stops_its_thread() -> None:
+    async def body() -> None:
+        script = Script().disconnect_after(4, code=1011, reason="dropped")
+        async with LocalServer(pace="fast", script=script) as server:
+            session = Session(endpoint=server.url, modalities=["text"])
+            before = session_threads()
+            await session.connect()
+
+            async def close_on_closed(event: Any) -> None:
+                await session.close()
+                await session.close()  # twice, still from the I/O thread
+
+            session.on("rtwidget.closed", close_on_closed)
+            session.send_text("the server drops the session while answering this")
+            await until_state(session, "closed")
+            for _ in range(500):
+                if session_threads() <= before:
+                    break
+                await asyncio.sleep(0.01)
+            assert session_threads() <= before
+
+    run(body)
