@@ -15,7 +15,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClientEventError, ProtocolError, RealtimeError, SessionClosed
+from .errors import ClientEventError, NotConnected, ProtocolError, RealtimeError, SessionClosed, WaitTimeout
 
 if TYPE_CHECKING:
     from .endpoints import Endpoint
@@ -87,6 +87,7 @@ __all__ = [
     "ClientEventError",
     "Endpoint",
     "LogEntry",
+    "NotConnected",
     "OutOfBandResult",
     "ProtocolError",
     "RealtimeError",
@@ -98,5 +99,6 @@ __all__ = [
     "ToolCallRecord",
     "ToolRegistry",
     "ToolResult",
+    "WaitTimeout",
     "__version__",
 ]

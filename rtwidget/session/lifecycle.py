@@ -32,7 +32,6 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -45,6 +44,7 @@ from ..protocol.server_errors import error_info
 from ..tools import ToolRegistry
 from .endpoint_policy import EndpointChoice
 from .local_events import CONNECTED, STATE
+from .secrets import install_log_filter, open_socket
 
 if TYPE_CHECKING:
     from .session import Session
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 logger = logging.getLogger("rtwidget.session")
+# websockets logs every request header at DEBUG (the API key among them): redact before any handler sees it.
+install_log_filter()
 
 # How long connecting waits for the socket, for session.created, and then for the answer to the session config.
 HANDSHAKE_TIMEOUT_S = 15.0
@@ -246,7 +248,7 @@ class LifecycleMixin:
         self.close_code, self.close_reason = None, ""
         self._last_received = None
         try:
-            self._ws = await websockets.connect(
+            self._ws = await open_socket(  # websockets.connect, refusing cross-origin redirects and hiding keys
                 endpoint.url,
                 additional_headers=dict(endpoint.headers),
                 max_size=None,

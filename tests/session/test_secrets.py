@@ -261,7 +261,6 @@ def test_a_sentinel_key_shows_nowhere(
     assert any(r.name.startswith("websockets") for r in filtered.records)  # their DEBUG lines were captured
 
 
-@pytest.mark.xfail(strict=True, reason="until Session._connect opens its socket with secrets.open_socket")
 def test_a_failed_connect_shows_no_key() -> None:
     key = sentinel("connect")
 
