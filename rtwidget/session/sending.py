@@ -34,13 +34,10 @@ class SendingMixin:
     # event_id of each recent update() -> the config values it replaced (_UNSET: the field was not set).
     _config_undo: dict[str, dict[str, Any]]
     _state: str
-
-    def _flush(self) -> None:
-        """Move the core's queued client events to the writer (the session's pump)."""
-        raise NotImplementedError
-
-    def _require(self, what: str, *, socket: bool) -> None:
-        """Refuse ``what`` in the session's current state (the session's lifecycle overrides this)."""
+    # Provided by the session: move the core's queued client events to the writer (the pump), and refuse a call
+    # in the session's current state (the lifecycle).
+    _flush: Callable[[], None]
+    _require: Callable[..., None]
 
     def _send_via(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (which queues client events in the core) on the I/O loop, flush, and return its result.

@@ -12,10 +12,7 @@ them). The one documented exception: ``session.id``, ``session.object`` and ``se
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-from collections import Counter
 from typing import Any
 
 import pydantic
@@ -25,86 +22,34 @@ openai = pytest.importorskip("openai")
 from openai.types.realtime import RealtimeServerEvent  # noqa: E402
 from openai.types.realtime.realtime_session_create_response import RealtimeSessionCreateResponse  # noqa: E402
 
-from rtwidget import audio  # noqa: E402
 from rtwidget.server import LocalServer  # noqa: E402
-from rtwidget.server.voice import default_voice  # noqa: E402
-from tests.support import run, scaled  # noqa: E402
+from tests.server.conformance_support import (  # noqa: E402
+    TOOLS,
+    Checked,
+    audio_turn,
+    clear_delete_and_a_refused_cancel,
+    extras,
+    tool_round_trip,
+    until,
+)
+from tests.support import run  # noqa: E402
 
 ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeServerEvent)
-SESSION_READ_ONLY = {"id", "object", "expires_at"}
-TOOLS = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-            "required": ["city"],
-        },
-    }
-]
+SESSION_READ_ONLY = {"session.id", "session.object", "session.expires_at"}
 
 
-def extras(value: Any, path: str = "") -> list[str]:
-    """Dotted paths of every undeclared field in a validated SDK model tree."""
-    found: list[str] = []
-    if isinstance(value, pydantic.BaseModel):
-        for key in value.model_extra or {}:
-            found.append(f"{path}.{key}".lstrip("."))
-        for name in type(value).model_fields:
-            found += extras(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            found += extras(v, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            found += extras(v, f"{path}.{k}")
-    return found
+def _session_as_create_response(session: dict[str, Any]) -> None:
+    response_model = RealtimeSessionCreateResponse.model_validate(session)
+    assert extras(response_model) == [], extras(response_model)
 
 
-class Checked:
-    """Validates each raw server frame and remembers which SDK types were covered."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.models: Counter[str] = Counter()
-
-    def check(self, raw: bytes | str) -> dict[str, Any]:
-        model = ADAPTER.validate_json(raw)
-        data: dict[str, Any] = json.loads(raw)
-        assert model.type == data["type"]
-        bad = extras(model)
-        if data["type"] in ("session.created", "session.updated"):
-            bad = [b for b in bad if b not in {f"session.{k}" for k in SESSION_READ_ONLY}]
-            response_model = RealtimeSessionCreateResponse.model_validate(data["session"])
-            assert extras(response_model) == [], extras(response_model)
-        assert bad == [], f"{data['type']}: fields the SDK does not declare: {bad}"
-        self.events.append(data)
-        self.models[type(model).__name__] += 1
-        return data
-
-
-async def until(conn: Any, checked: Checked, type_: str, timeout: float = scaled(10.0)) -> dict[str, Any]:
-    async def loop() -> dict[str, Any]:
-        while True:
-            raw = await conn.recv_bytes()
-            conn.parse_event(raw)  # the SDK's own parser must accept it too
-            event = checked.check(raw)
-            if event["type"] == type_:
-                return event
-
-    return await asyncio.wait_for(loop(), timeout)
-
-
-def speech_then_silence() -> bytes:
-    pcm = default_voice().synthesize("Hello there, what is the weather like today?", voice="alloy")
-    silence = bytes(audio.BYTES_PER_SECOND)  # 1 s
-    return silence[: audio.BYTES_PER_SECOND // 2] + pcm + silence
+def ga_checked() -> Checked:
+    """GA frames: the read-only session fields are validated against ``RealtimeSessionCreateResponse``."""
+    return Checked(ADAPTER, SESSION_READ_ONLY, _session_as_create_response)
 
 
 async def conversation(server: LocalServer) -> Checked:
-    checked = Checked()
+    checked = ga_checked()
     client = openai.AsyncOpenAI(api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime"))
     async with client.realtime.connect(model="gpt-realtime") as conn:
         created = await until(conn, checked, "session.created")
@@ -142,45 +87,9 @@ async def conversation(server: LocalServer) -> Checked:
         await conn.conversation.item.truncate(item_id=assistant["id"], content_index=0, audio_end_ms=200)
         await until(conn, checked, "conversation.item.truncated")
 
-        # Audio turn: server VAD commits, transcribes and answers.
-        pcm = speech_then_silence()
-        for chunk in audio.chunks(pcm, 20):
-            await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
-        await until(conn, checked, "conversation.item.input_audio_transcription.completed")
-        done = await until(conn, checked, "response.done")
-        assert "seconds of audio" in done["response"]["output"][0]["content"][0]["transcript"]
-
-        # Tool round trip.
-        await conn.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "get_weather city=Paris days=2"}],
-            }
-        )
-        await conn.response.create()
-        done = await until(conn, checked, "response.done")
-        call = done["response"]["output"][0]
-        assert call["type"] == "function_call" and json.loads(call["arguments"]) == {
-            "city": "Paris",
-            "days": 2,
-        }
-        await conn.conversation.item.create(
-            item={"type": "function_call_output", "call_id": call["call_id"], "output": '{"temp_c": 21}'}
-        )
-        await until(conn, checked, "conversation.item.done")
-        await conn.response.create()
-        done = await until(conn, checked, "response.done")
-        assert done["response"]["output"][0]["content"][0]["transcript"] == 'get_weather returned: {"temp_c": 21}.'
-
-        # Buffer clear, delete, and an error (cancel with nothing running).
-        await conn.input_audio_buffer.clear()
-        await until(conn, checked, "input_audio_buffer.cleared")
-        await conn.conversation.item.delete(item_id=assistant["id"])
-        await until(conn, checked, "conversation.item.deleted")
-        await conn.response.cancel(event_id="cancel_1")
-        error = await until(conn, checked, "error")
-        assert error["error"]["code"] == "response_cancel_not_active"
+        await audio_turn(conn, checked)
+        await tool_round_trip(conn, checked, "conversation.item.done")
+        error = await clear_delete_and_a_refused_cancel(conn, checked, assistant["id"])
         assert error["error"]["event_id"] == "cancel_1"
     return checked
 
@@ -227,7 +136,7 @@ def test_cancelled_response_validates_too() -> None:
     """pace "realtime": cancel mid-audio, then truncate within what was sent."""
 
     async def main() -> Checked:
-        checked = Checked()
+        checked = ga_checked()
         async with LocalServer(pace="realtime") as server:
             client = openai.AsyncOpenAI(
                 api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime")

@@ -3,15 +3,13 @@
 ``client.beta.realtime.connect`` drives a text turn, an audio turn (server VAD) and a tool round trip against
 ``LocalServer(dialect="beta")``. Every raw frame is validated strictly with
 ``pydantic.TypeAdapter(<beta RealtimeServerEvent>).validate_json`` and then walked for fields the SDK's beta types
-do not declare (see :func:`tests.server.test_conformance.extras`). The one documented exception: ``session.object``
+do not declare (see :func:`tests.server.conformance_support.extras`). The one documented exception: ``session.object``
 and ``session.expires_at`` of ``session.created`` / ``session.updated``, which the real beta server sends but the
 SDK's beta ``Session`` type does not declare.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 from collections import Counter
 from typing import Any
@@ -23,11 +21,18 @@ openai = pytest.importorskip("openai")
 beta_events = pytest.importorskip("openai.types.beta.realtime.realtime_server_event")
 beta_client_events = pytest.importorskip("openai.types.beta.realtime.realtime_client_event")
 
-from rtwidget import audio  # noqa: E402
 from rtwidget.protocol.connection import Connection  # noqa: E402
 from rtwidget.server import LocalServer  # noqa: E402
-from tests.server.test_conformance import TOOLS, extras, speech_then_silence  # noqa: E402
-from tests.support import run, scaled  # noqa: E402
+from tests.server.conformance_support import (  # noqa: E402
+    TOOLS,
+    Checked,
+    audio_turn,
+    clear_delete_and_a_refused_cancel,
+    extras,
+    tool_round_trip,
+    until,
+)
+from tests.support import run  # noqa: E402
 
 ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_events.RealtimeServerEvent)
 CLIENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_client_events.RealtimeClientEvent)
@@ -35,40 +40,12 @@ SESSION_READ_ONLY = {"session.object", "session.expires_at"}
 BETA_TOOLS = [{k: v for k, v in tool.items()} for tool in TOOLS]
 
 
-class Checked:
-    """Validates each raw beta server frame and remembers which SDK beta types were covered."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.models: Counter[str] = Counter()
-
-    def check(self, raw: bytes | str) -> dict[str, Any]:
-        model = ADAPTER.validate_json(raw)
-        data: dict[str, Any] = json.loads(raw)
-        assert model.type == data["type"]
-        bad = extras(model)
-        if data["type"] in ("session.created", "session.updated"):
-            bad = [b for b in bad if b not in SESSION_READ_ONLY]
-        assert bad == [], f"{data['type']}: fields the SDK's beta types do not declare: {bad}"
-        self.events.append(data)
-        self.models[type(model).__name__] += 1
-        return data
-
-
-async def until(conn: Any, checked: Checked, type_: str, timeout: float = scaled(10.0)) -> dict[str, Any]:
-    async def loop() -> dict[str, Any]:
-        while True:
-            raw = await conn.recv_bytes()
-            conn.parse_event(raw)  # the SDK's own beta parser must accept it too
-            event = checked.check(raw)
-            if event["type"] == type_:
-                return event
-
-    return await asyncio.wait_for(loop(), timeout)
+def beta_checked() -> Checked:
+    return Checked(ADAPTER, SESSION_READ_ONLY, dialect="beta ")
 
 
 async def conversation(server: LocalServer) -> Checked:
-    checked = Checked()
+    checked = beta_checked()
     client = openai.AsyncOpenAI(api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime"))
     async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
         created = await until(conn, checked, "session.created")
@@ -112,42 +89,9 @@ async def conversation(server: LocalServer) -> Checked:
         assert done["response"]["modalities"] == ["text"] and done["response"]["max_output_tokens"] == 7
         assert done["response"]["output"][0]["content"][0]["type"] == "text"
 
-        # Audio turn: server VAD commits, transcribes and answers.
-        for chunk in audio.chunks(speech_then_silence(), 20):
-            await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
-        await until(conn, checked, "conversation.item.input_audio_transcription.completed")
-        done = await until(conn, checked, "response.done")
-        assert "seconds of audio" in done["response"]["output"][0]["content"][0]["transcript"]
-
-        # Tool round trip.
-        await conn.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "get_weather city=Paris days=2"}],
-            }
-        )
-        await conn.response.create()
-        done = await until(conn, checked, "response.done")
-        call = done["response"]["output"][0]
-        assert call["type"] == "function_call"
-        assert json.loads(call["arguments"]) == {"city": "Paris", "days": 2}
-        await conn.conversation.item.create(
-            item={"type": "function_call_output", "call_id": call["call_id"], "output": '{"temp_c": 21}'}
-        )
-        await until(conn, checked, "conversation.item.created")
-        await conn.response.create()
-        done = await until(conn, checked, "response.done")
-        assert done["response"]["output"][0]["content"][0]["transcript"] == 'get_weather returned: {"temp_c": 21}.'
-
-        # Buffer clear, delete, and an error (cancel with nothing running).
-        await conn.input_audio_buffer.clear()
-        await until(conn, checked, "input_audio_buffer.cleared")
-        await conn.conversation.item.delete(item_id=assistant["id"])
-        await until(conn, checked, "conversation.item.deleted")
-        await conn.response.cancel(event_id="cancel_1")
-        error = await until(conn, checked, "error")
-        assert error["error"]["code"] == "response_cancel_not_active"
+        await audio_turn(conn, checked)
+        await tool_round_trip(conn, checked, "conversation.item.created")
+        await clear_delete_and_a_refused_cancel(conn, checked, assistant["id"])
         # An error names the field as the beta client spelled it.
         await conn.send({"type": "session.update", "session": {"voice": 5}})
         error = await until(conn, checked, "error")
@@ -216,7 +160,7 @@ def test_cancelled_beta_response_validates_too() -> None:
     """pace "realtime": cancel mid-audio; the cancelled response.done is a beta one too."""
 
     async def main() -> Checked:
-        checked = Checked()
+        checked = beta_checked()
         async with LocalServer(dialect="beta", pace="realtime") as server:
             client = openai.AsyncOpenAI(
                 api_key="sk-local-test", websocket_base_url=server.url.removesuffix("/realtime")
