@@ -97,6 +97,13 @@ class InvalidEvent(Event):
         return False
 
 
+def _may_be_too_deep(text: str | bytes) -> bool:
+    """Cheap test first: nesting deeper than MAX_DEPTH needs more than MAX_DEPTH opening brackets in the text
+    (an audio delta has none, so the hot path never walks its tree)."""
+    opening: Any = ("{", "[") if isinstance(text, str) else (b"{", b"[")
+    return text.count(opening[0]) + text.count(opening[1]) > MAX_DEPTH
+
+
 def _too_deep(data: Json) -> bool:
     """True if ``data`` nests objects and arrays more than MAX_DEPTH levels (walked without recursion)."""
     level: list[Any] = [data]
@@ -134,14 +141,14 @@ class Codec:
     def decode(self, text: str | bytes) -> Event:
         """Parse one server message. Never raises."""
         try:
-            data = json.loads(text, parse_constant=_refuse_constant)
+            data = _DECODER.decode(text if isinstance(text, str) else _decoded(text))
         except RecursionError:
             return InvalidEvent("JSON nested too deeply to read (a hostile or broken server)", _as_text(text))
         except (ValueError, TypeError) as exc:
             return InvalidEvent(f"not JSON: {exc}", _as_text(text))
         if not isinstance(data, dict):
             return InvalidEvent(f"not a JSON object but {type(data).__name__}", _as_text(text))
-        if _too_deep(data):
+        if _may_be_too_deep(text) and _too_deep(data):
             return InvalidEvent(f"JSON nested more than {MAX_DEPTH} levels deep", _as_text(text))
         etype = data.get("type")
         if not isinstance(etype, str):
@@ -174,6 +181,15 @@ class Codec:
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are not JSON (RFC 8259), though Python's json reads them.
     raise ValueError(f"{name} is not a JSON number")
+
+
+# One decoder for every message: json.loads with any option builds a new JSONDecoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _decoded(raw: bytes) -> str:
+    # What json.loads does with bytes: detect UTF-8/16/32; invalid bytes raise (a ValueError: "not JSON").
+    return bytes(raw).decode(json.detect_encoding(raw), "surrogatepass")
 
 
 def _as_text(text: str | bytes) -> str:

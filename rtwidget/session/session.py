@@ -209,7 +209,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     def _log(self, direction: str, etype: str, size: int, data: dict[str, Any], cause_id: str | None = None) -> None:
         # Audio payloads are large and the log is for reading: keep their size only.
         kept = elide_audio(data)
-        kept_bytes = size if kept is data and size else len(json.dumps(kept, default=str))
+        kept_bytes = _kept_size(size, data, kept)
         entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, kept, cause_id)
         self.log.add(entry, kept_bytes)
         self._bus.deliver_log(entry)
@@ -359,3 +359,16 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
 
 async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
+
+
+def _kept_size(size: int, data: dict[str, Any], kept: dict[str, Any]) -> int:
+    """Bytes a log entry keeps: its wire size, less the audio elided from it. Cheap for the audio hot path (a
+    delta or a mic append only swaps one top-level string); anything else is measured as JSON."""
+    if kept is data and size:
+        return size
+    if size:
+        changed = [key for key, value in kept.items() if value is not data.get(key)]
+        if len(changed) == 1 and isinstance(data.get(changed[0]), str):
+            key = changed[0]
+            return size - len(data[key]) + len(str(kept[key]))
+    return len(json.dumps(kept, default=str))

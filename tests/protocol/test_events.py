@@ -274,3 +274,16 @@ def test_encode_does_not_mutate_its_argument() -> None:
     event = {"type": "response.create", "response": {"output_modalities": ["text"]}}
     Codec("beta", envelope=True).encode(event)
     assert event == {"type": "response.create", "response": {"output_modalities": ["text"]}}
+
+
+def test_many_brackets_but_shallow_is_still_an_event() -> None:
+    # More opening brackets than MAX_DEPTH sends the event through the depth walk, which lets a wide one pass.
+    many = json.dumps({"type": "rate_limits.updated", "rate_limits": [{"name": "t", "x": [{}]} for _ in range(200)]})
+    event = GA.decode(many)
+    assert event.known and len(event["rate_limits"]) == 200
+    assert GA.decode(many.encode("utf-8")).known  # bytes take the same path
+
+
+def test_invalid_utf8_bytes_are_not_json() -> None:
+    event = GA.decode(b'{"type": "error", "x": "\xff"}')
+    assert isinstance(event, InvalidEvent) and event.reason.startswith("not JSON")
