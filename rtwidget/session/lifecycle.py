@@ -281,6 +281,15 @@ class LifecycleMixin:
         finally:
             _cancel(handshake)
 
+    def _on_session_created(self) -> None:
+        """The pump read ``session.created``: while connecting, the config goes out in this same callback."""
+        if self._state == CONNECTING:
+            self._send_config()
+
+    def _dropped(self, ws: ClientConnection) -> bool:
+        """The socket ``ws`` closed: True if the session takes it as a drop to reconnect from."""
+        return False
+
     def _send_config(self) -> None:
         """On reading session.created while connecting: send the configured fields at once (same callback)."""
         fields = dict(self._config)

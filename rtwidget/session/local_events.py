@@ -5,7 +5,11 @@ direction ``"local"``:
 
 - ``rtwidget.connected``: the socket is open (data: the endpoint's ``describe()``, never its headers);
 - ``rtwidget.closed``: the socket closed (``code``, ``reason``);
-- ``rtwidget.state``: ``Session.state`` changed (``state``, ``previous``; see :mod:`.lifecycle`);
+- ``rtwidget.state``: ``Session.state`` changed (``state``, ``previous``; see :mod:`.lifecycle`; while
+  reconnecting also ``attempt``, ``delay_s`` and ``why``);
+- ``rtwidget.reconnected``: a dropped connection was replaced (``attempt``, ``restored``: items replayed,
+  ``not_restored``: ``[{item_id, role, type, reason}]``, ``queued``: sends made meanwhile, now sent);
+- ``rtwidget.expiring``: the session nears its ``expires_at`` (``expires_at``, ``seconds_left``, ``renew``);
 - ``rtwidget.tool.started`` / ``rtwidget.tool.done``: a tool call began / finished (before its output is sent);
 - ``rtwidget.sent``: a client event went to the writer (data: the client event);
 - ``rtwidget.error``: user code failed: a handler, a log listener, a ``wait_for`` predicate or a tool (data:
@@ -25,6 +29,8 @@ LOCAL_PREFIX = "rtwidget."
 CONNECTED = "rtwidget.connected"
 CLOSED = "rtwidget.closed"
 STATE = "rtwidget.state"
+RECONNECTED = "rtwidget.reconnected"
+EXPIRING = "rtwidget.expiring"
 TOOL_STARTED = "rtwidget.tool.started"
 TOOL_DONE = "rtwidget.tool.done"
 SENT = "rtwidget.sent"

@@ -168,8 +168,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
             self._spawn(self._answer_call(call), self._tool_runner.tasks)
         if event.type == "response.done":
             self._conn.reply_if_due()
-        elif event.type == "session.created" and self._state == CONNECTING:
-            self._send_config()
+        elif event.type == "session.created":
+            self._on_session_created()
         self._flush()
         return event
 
@@ -181,6 +181,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     def _on_closed(self, ws: ClientConnection) -> None:
         if self._ws is not ws and self._ws is not None:
             return
+        if self._dropped(ws):
+            return  # a drop the session reconnects from (see .reconnect): nobody is told it closed
         self._connected = False
         if self._state in (OPEN, CLOSING):
             self._set_state(CLOSED_STATE)
