@@ -79,26 +79,42 @@ class EventBus:
         self._spawn = spawn
         self._on_failure = on_failure
         self._lock = threading.Lock()
-        self._handlers: tuple[tuple[str, Handler], ...] = ()
+        # (pattern, handler, internal): internal ones (the widget's bridge, ask()'s turn watcher) are rtwidget's
+        # own, kept in registration order with the user's but out of reach of the user's off().
+        self._handlers: tuple[tuple[str, Handler, bool], ...] = ()
         self._waiters: tuple[_Waiter, ...] = ()
         self._subscribers: tuple[_Subscriber, ...] = ()
         self._log_listeners: tuple[LogListener, ...] = ()
 
     # ------------------------------------------------------------------ registering (any thread)
 
-    def on(self, event_type: str, handler: Handler) -> Handler:
-        """Call ``handler(event)`` for events matching ``event_type`` (see :func:`matches`)."""
+    def on(self, event_type: str, handler: Handler, *, internal: bool = False) -> Handler:
+        """Call ``handler(event)`` for events matching ``event_type`` (see :func:`matches`).
+
+        ``internal=True`` marks one of rtwidget's own handlers: only :meth:`off_internal` removes it.
+        """
         with self._lock:
-            self._handlers = (*self._handlers, (event_type, handler))
+            self._handlers = (*self._handlers, (event_type, handler, internal))
         return handler
 
     def off(self, event_type: str | None = None, handler: Handler | None = None) -> None:
-        """Remove handlers: by type, by handler, or both."""
+        """Remove the user's handlers: by type, by handler, or both (internal ones stay)."""
+        self._remove(event_type, handler, internal=False)
+
+    def off_internal(self, event_type: str, handler: Handler) -> None:
+        """Remove one of rtwidget's own handlers (registered with ``internal=True``)."""
+        self._remove(event_type, handler, internal=True)
+
+    def _remove(self, event_type: str | None, handler: Handler | None, *, internal: bool) -> None:
         with self._lock:
             self._handlers = tuple(
-                (t, h)
-                for t, h in self._handlers
-                if not ((event_type is None or t == event_type) and (handler is None or h == handler))
+                entry
+                for entry in self._handlers
+                if not (
+                    entry[2] == internal
+                    and (event_type is None or entry[0] == event_type)
+                    and (handler is None or entry[1] == handler)
+                )
             )
 
     def add_log_listener(self, listener: LogListener) -> None:
@@ -158,7 +174,7 @@ class EventBus:
     def dispatch(self, event: Event) -> None:
         """Deliver ``event`` to the handlers, then the waiters, then the subscribers. Never raises."""
         failures: list[tuple[FailureSource, Any, Exception]] = []
-        for pattern, handler in self._handlers:
+        for pattern, handler, _internal in self._handlers:
             if matches(pattern, event.type):
                 try:
                     result = handler(event)
@@ -262,8 +278,19 @@ class EventsMixin:
         return self._bus.on(event_type, handler)
 
     def off(self, event_type: str | None = None, handler: Handler | None = None) -> None:
-        """Remove handlers: by type, by handler, or both. Safe from any thread."""
+        """Remove handlers: by type, by handler, or both (``off()`` removes all of yours). Safe from any thread.
+
+        rtwidget's own handlers (the widget's, ``ask()``'s) are not yours: they stay.
+        """
         self._bus.off(event_type, handler)
+
+    def _on_internal(self, event_type: str, handler: Handler) -> Handler:
+        """Register one of rtwidget's own handlers, which the user's :meth:`off` never removes."""
+        return self._bus.on(event_type, handler, internal=True)
+
+    def _off_internal(self, event_type: str, handler: Handler) -> None:
+        """Remove a handler registered with :meth:`_on_internal`."""
+        self._bus.off_internal(event_type, handler)
 
     def add_log_listener(self, listener: LogListener) -> None:
         """Call ``listener(entry)`` on the I/O thread with every :class:`LogEntry` as it is logged.

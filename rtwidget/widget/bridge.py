@@ -106,7 +106,8 @@ class Bridge:
             ERROR: self._on_exception,
         }
         session.add_log_listener(self._on_log)
-        session.on("*", self._on_event)
+        # Internal: the user's session.off() must not cut the widget off its session.
+        session._on_internal("*", self._on_event)
 
     def detach(self) -> None:
         """Stop listening to the session: no handler or listener of the bridge stays registered, and nothing
@@ -115,7 +116,7 @@ class Bridge:
             return
         self._detached = True
         self.session.remove_log_listener(self._on_log)
-        self.session.off("*", self._on_event)
+        self.session._off_internal("*", self._on_event)
 
     # ============================================================================ session -> browser
 

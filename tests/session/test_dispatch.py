@@ -96,6 +96,68 @@ def test_listening_and_off_by_type_handler_or_both() -> None:
     assert seen == [] and not bus.listening
 
 
+def test_the_users_off_never_removes_internal_handlers() -> None:
+    bus, _ = bus_with_failures()
+    seen: list[str] = []
+
+    def mine(event: Event) -> None:
+        seen.append(f"user {event.type}")
+
+    def ours(event: Event) -> None:
+        seen.append(f"internal {event.type}")
+
+    bus.on("*", ours, internal=True)
+    bus.on("*", mine)
+    bus.on("*", mine, internal=True)  # the same callable as both: each registration keeps its own kind
+    bus.off()  # every user handler
+    bus.off("*")
+    bus.off("*", ours)  # an internal handler passed to the user's off(): still not removed
+    bus.off(handler=mine)
+    bus.dispatch(Event("a", {}))
+    assert seen == ["internal a", "user a"] and bus.listening
+    bus.off_internal("*", ours)
+    bus.off_internal("*", mine)
+    seen.clear()
+    bus.dispatch(Event("b", {}))
+    assert seen == [] and not bus.listening
+
+
+def test_session_off_leaves_internal_handlers_working(open_session: Callable[..., Any]) -> None:
+    async def body() -> None:
+        async with open_session() as session:
+            internal: list[str] = []
+            user: list[str] = []
+
+            def ours(event: Event) -> None:
+                internal.append(event.type)
+
+            session._on_internal("response.done", ours)
+            session.on("response.done", lambda e: user.append(e.type))
+            session.off()  # the user's "remove all my handlers"
+            await session.ask("still heard inside?")
+            assert internal == ["response.done"] and user == []
+            session._off_internal("response.done", ours)
+            await session.ask("and now?")
+            assert internal == ["response.done"]
+
+    run(body)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ask()'s turn watcher is still a user handler: session.py _turn must use _on_internal/_off_internal "
+    "(drop this marker with that change)",
+)
+def test_off_from_a_handler_during_ask_does_not_strand_the_ask(open_session: Callable[..., Any]) -> None:
+    async def body() -> None:
+        async with open_session() as session:
+            session.on("response.created", lambda e: session.off())  # the user clears their handlers mid-turn
+            reply = await session.ask("hello", timeout=scaled(10))
+            assert reply.text == "You said: hello"
+
+    run(body)
+
+
 def test_a_handler_added_during_delivery_sees_the_next_event() -> None:
     bus, _ = bus_with_failures()
     seen: list[str] = []
