@@ -3,16 +3,20 @@
 :func:`validate_client_event` raises :class:`~.errors.ClientEventError` (a ValueError) whose message names
 the field path and the fix. It catches what people keep getting wrong: unknown types, content types that do
 not fit the role, non-string function outputs, beta-only session fields on GA, a ``session.update`` without
-``session.type``, and malformed ``response.create`` parameters.
+``session.type``, and malformed ``response.create`` parameters. It also walks every value: anything JSON cannot
+carry (``object()``, sets, bytes, numpy scalars, non-string keys, NaN and infinities, nesting past
+:data:`~.events.MAX_DEPTH`) is refused with its path before it can reach the encoder.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from .errors import ClientEventError
 from .event_types import GA_CLIENT_EVENTS, ROLE_PARTS
+from .events import MAX_DEPTH
 from .session_config import BETA_SESSION_FIELDS, GA_SESSION_FIELDS, READ_ONLY_SESSION_FIELDS
 
 Json = dict[str, Any]
@@ -71,8 +75,87 @@ def validate_client_event(event: Any) -> None:
     if "event_id" in event and not isinstance(event["event_id"], str):
         raise _fail(etype, "event_id", "must be a string", "leave it out and rtwidget assigns one")
     check = _CHECKS.get(etype)
+    found = _not_json(event, 0)
+    if found is not None:
+        _refuse_not_json(found, etype, check, event)
     if check is not None:
         check(event)
+
+
+def _refuse_not_json(found: _Found, etype: str, check: Any, event: Json) -> None:
+    """Raise for a value JSON cannot carry, naming its path; the event's own check speaks first when it knows
+    the field better (``audio`` as bytes: "must be base64 text"). Checks assume JSON data, so one that
+    stumbles on the bad value is ignored."""
+    if check is not None:
+        try:
+            check(event)
+        except ClientEventError:
+            raise
+        except Exception:  # the walk's error below is the one to report
+            pass
+    parts, problem, fix = found
+    path = ""
+    for part in reversed(parts):
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    raise _fail(etype, path, problem, fix)
+
+
+# What _not_json finds: the path innermost first (keys and indexes), the problem, the fix.
+_Found = tuple[list[str | int], str, str]
+
+
+def _not_json(value: Any, depth: int) -> _Found | None:
+    """None if ``value`` encodes as strict JSON (RFC 8259), else what is wrong where. Cheap for the audio hot path:
+    exact types are tested first, and a path is built only on the way out of a failure."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return None
+    if kind is float:
+        return None if math.isfinite(value) else ([], f"is {value!r}, which JSON cannot carry", _NUMBER_FIX)
+    if depth >= MAX_DEPTH:
+        return [], f"nests deeper than {MAX_DEPTH} levels (or contains itself)", "send flatter data"
+    if isinstance(value, dict):
+        return _not_json_dict(value, depth)
+    if isinstance(value, (list, tuple)):
+        for index, child in enumerate(value):
+            found = _not_json(child, depth + 1)
+            if found is not None:
+                found[0].append(index)
+                return found
+        return None
+    return _not_json_scalar(value)
+
+
+def _not_json_dict(value: dict[Any, Any], depth: int) -> _Found | None:
+    for key, child in value.items():
+        if not isinstance(key, str):
+            return [], f"has the {type(key).__name__} key {key!r}; JSON keys are strings", "use string keys"
+        found = _not_json(child, depth + 1)
+        if found is not None:
+            found[0].append(key)
+            return found
+    return None
+
+
+_NUMBER_FIX = "send a finite number, or None for null"
+
+
+def _not_json_scalar(value: Any) -> _Found | None:
+    """Subclasses of str, int and float encode as their base type; anything else is not JSON."""
+    if isinstance(value, (str, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ([], f"is {float(value)!r}, which JSON cannot carry", _NUMBER_FIX)
+    name = type(value).__name__
+    if isinstance(value, (set, frozenset)):
+        fix = "use a list: sorted(value) or list(value)"
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        fix = "send text: decode it, or base64-encode audio (rtwidget.audio.b64encode)"
+    elif callable(getattr(value, "tolist", None)):
+        fix = "convert numpy values with .tolist() (or int() / float())"
+    else:
+        fix = "convert it to a string, number, bool, None, list or dict"
+    return [], f"is a {name}, which is not JSON", fix
 
 
 def _session_update(event: Json) -> None:

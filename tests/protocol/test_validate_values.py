@@ -1,0 +1,131 @@
+"""validate: values JSON cannot carry (objects, sets, bytes, NaN, infinities, odd keys, deep nesting) are refused
+with the field path and the fix, before the encoder sees them; and nothing is queued."""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+import pytest
+
+from rtwidget.protocol.connection import Connection
+from rtwidget.protocol.errors import ClientEventError
+from rtwidget.protocol.events import MAX_DEPTH
+from rtwidget.protocol.validate import validate_client_event
+
+Json = dict[str, Any]
+
+
+def text_item(value: Any) -> Json:
+    part = {"type": "input_text", "text": "hi", "extra": value}
+    return {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [part]}}
+
+
+def refuse(event: Any) -> ClientEventError:
+    conn = Connection()
+    with pytest.raises(ClientEventError) as info:
+        conn.send(event)
+    assert conn.data_to_send() == []  # nothing queued
+    return info.value
+
+
+class Loud(enum.IntEnum):
+    ON = 1
+
+
+class Tag(str):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+class Arrayish:
+    def tolist(self) -> list[int]:
+        return [1]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem", "fix"),
+    [
+        (object(), "is a object, which is not JSON", "convert it to a string"),
+        ({1, 2}, "is a set, which is not JSON", "use a list"),
+        (frozenset(), "is a frozenset, which is not JSON", "use a list"),
+        (b"abc", "is a bytes, which is not JSON", "base64-encode audio"),
+        (bytearray(b"a"), "is a bytearray, which is not JSON", "decode it"),
+        (Arrayish(), "is a Arrayish, which is not JSON", ".tolist()"),
+        (float("nan"), "is nan, which JSON cannot carry", "finite number, or None"),
+        (float("inf"), "is inf, which JSON cannot carry", "finite number"),
+        (-float("inf"), "is -inf, which JSON cannot carry", "finite number"),
+        (Ratio("nan"), "is nan, which JSON cannot carry", "finite number"),
+    ],
+)
+def test_a_value_json_cannot_carry_is_refused_with_its_path(value: Any, problem: str, fix: str) -> None:
+    err = refuse(text_item(value))
+    assert err.path == "item.content[0].extra"
+    assert err.problem == problem
+    assert fix in err.fix
+    assert "item.content[0].extra" in str(err) and fix in str(err)
+
+
+def test_nan_anywhere_is_refused_not_sent_as_NaN() -> None:
+    err = refuse({"type": "response.create", "response": {"max_output_tokens": float("nan")}})
+    assert err.path == "response.max_output_tokens"
+    err = refuse(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "tools": [{"type": "function", "name": "f", "parameters": {"default": [1, (2, float("inf"))]}}],
+            },
+        }
+    )
+    assert err.path == "session.tools[0].parameters.default[1][1]"
+
+
+def test_a_key_that_is_not_a_string_is_refused() -> None:
+    err = refuse({"type": "response.create", "response": {"metadata": {1: "x"}}})
+    assert (err.path, err.fix) == ("response.metadata", "use string keys")
+    assert "int key 1" in err.problem
+    # the session check stumbles on the int key (difflib); the walk's error is the one reported
+    err = refuse({"type": "session.update", "session": {"type": "realtime", 5: "x"}})
+    assert err.path == "session" and "int key 5" in err.problem
+
+
+def test_nesting_past_the_limit_or_a_cycle_is_refused() -> None:
+    deep: Any = "leaf"
+    for _ in range(MAX_DEPTH + 1):
+        deep = [deep]
+    err = refuse({"type": "response.create", "response": {"instructions": deep}})
+    assert err.path.startswith("response.instructions[0][0]") and f"deeper than {MAX_DEPTH}" in err.problem
+    loop: list[Any] = []
+    loop.append(loop)
+    err = refuse({"type": "response.create", "response": {"x": loop}})
+    assert "contains itself" in err.problem
+
+
+def test_the_events_own_check_speaks_first_when_it_knows_the_field() -> None:
+    err = refuse({"type": "input_audio_buffer.append", "audio": b"\x00\x00"})
+    assert (err.path, err.problem) == ("audio", "must be base64 text")
+
+
+def test_subclasses_of_json_types_pass_and_encode() -> None:
+    event = text_item({"loud": Loud.ON, "tag": Tag("t"), "ratio": Ratio(0.5), "t": (1, 2), "n": None, "b": True})
+    validate_client_event(event)
+    conn = Connection()
+    conn.send(event)
+    [(_, wire)] = conn.data_to_send()
+    assert json.loads(wire)["item"]["content"][0]["extra"] == {
+        "loud": 1,
+        "tag": "t",
+        "ratio": 0.5,
+        "t": [1, 2],
+        "n": None,
+        "b": True,
+    }
+
+
+def test_the_hot_path_event_passes() -> None:
+    validate_client_event({"type": "input_audio_buffer.append", "audio": "AAAA", "event_id": "e1"})
