@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 from typing import Any
 
 import pydantic
@@ -92,13 +93,37 @@ def output_to_string(value: Any) -> str:
       ``pydantic_core.to_jsonable_python``; numpy arrays and scalars by their ``tolist()``; any other object
       by its ``str()``. Non-ASCII text stays as is (``ensure_ascii=False``).
 
-    Raises ``ValueError`` only for values JSON cannot represent at all, such as a list that contains itself.
+    Raises ``ValueError`` for values JSON cannot represent, such as a list that contains itself, and for NaN or
+    an infinity anywhere in the value (Python would write ``NaN``, which is not JSON and which the model cannot
+    read reliably). They are refused rather than turned into ``null`` in silence: the call fails as
+    ``"bad_output"``, so the model reads an error output naming where the number was, and the session reports an
+    ``rtwidget.error``. Return ``None`` for a missing number (or a string such as ``"unknown"``).
     """
     if isinstance(value, enum.Enum):
         return output_to_string(value.value)
     if isinstance(value, str):
         return str.__str__(value)
-    return json.dumps(value, ensure_ascii=False, default=_jsonable)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_jsonable, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        where = _non_finite_path(json.loads(json.dumps(value, ensure_ascii=False, default=_jsonable)))
+    raise ValueError(
+        f"the return value holds {where}, which JSON cannot carry: return None for a missing number, or a string"
+    )
+
+
+def _non_finite_path(data: Any, path: str = "") -> str:
+    """Where the first NaN or infinity is in decoded JSON data, as ``"nan at ['temps'][2]"``."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return f"{data!r} at {path}" if path else repr(data)
+    children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, child in children:
+        found = _non_finite_path(child, f"{path}[{key!r}]")
+        if found:
+            return found
+    return ""
 
 
 def _jsonable(value: Any) -> Any:
