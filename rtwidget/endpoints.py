@@ -107,8 +107,9 @@ _NAMED = re.compile(
 _SUBPROTOCOL_KEY = re.compile(rf"(?P<prefix>{re.escape(KEY_SUBPROTOCOL_PREFIX)})[^\s,'\"]+", re.IGNORECASE)
 _BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'<>]+@")
-# OpenAI key shapes (sk-..., sk-proj-...), wherever they appear.
-_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+# OpenAI key shapes (sk-..., sk-proj-...), wherever they appear, and the masked form of OpenAI's 401 message
+# ("Incorrect API key provided: sk-proj-****...wxyz": still a part of a key).
+_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_*-]{8,}")
 _known_lock = threading.Lock()
 _known: dict[str, None] = {}  # insertion-ordered set, bounded: the oldest forgotten first
 

@@ -133,3 +133,13 @@ def test_secrets_of_every_kind_of_endpoint() -> None:
     assert key in endpoints.secrets_of(endpoints.custom(f"ws://h/rt?api-key={key}"))
     assert key in endpoints.secrets_of(endpoints.custom("ws://h/rt", {"X-Custom-Auth": key}))  # any name
     assert endpoints.secrets_of(endpoints.custom("ws://h/rt", {"OpenAI-Beta": "realtime=v1"})) == set()
+
+
+def test_redact_hides_bare_bearer_tokens_and_openais_masked_keys() -> None:
+    secret = _sentinel("bare")
+    token = "tok" + "SENTINEL" * 2  # not key-shaped: only the Bearer scheme gives it away
+    assert endpoints.redact(f"sent Bearer {token} to h") == "sent Bearer <redacted> to h"
+    assert endpoints.redact(f"ValueError: bad key {secret}") == "ValueError: bad key <redacted>"
+    masked = "sk-proj-" + "*" * 20 + "wxyz"  # how OpenAI's 401 message quotes the key it refused
+    assert endpoints.redact(f"Incorrect API key provided: {masked}.") == "Incorrect API key provided: <redacted>."
+    assert endpoints.redact("sk-learn and risk-free") == "sk-learn and risk-free"  # too short, or not a key

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import logging
 import pathlib
 import re
@@ -275,3 +276,108 @@ def test_a_failed_connect_shows_no_key() -> None:
             await session.close()
 
     run(body)
+
+
+# ================================================================================ refused upgrades (401, 403, 404)
+
+
+def test_a_wrong_or_missing_token_is_a_clear_401_and_the_session_stays_idle() -> None:
+    token, wrong = sentinel("server-token"), sentinel("wrong-key")
+
+    async def body() -> list[RealtimeError]:
+        caught: list[RealtimeError] = []
+        async with LocalServer(pace="fast", token=token) as server:
+            for kwargs in ({"api_key": wrong}, {}):
+                session = Session(endpoint=server.url, **kwargs)
+                try:
+                    with pytest.raises(RealtimeError) as info:
+                        await session.connect()
+                    caught.append(info.value)
+                    assert session.state == "idle" and not session.connected
+                    assert key_free(session, [token, wrong])
+                finally:
+                    await session.close()
+            # The same session type gets in with the right token: the refusal was the key's, nothing else's.
+            async with Session(endpoint=server.url, api_key=token) as admitted:
+                assert admitted.state == "open"
+        return caught
+
+    bad_key, no_key = run(body)
+    for error in (bad_key, no_key):
+        shown = "".join(traceback.format_exception(error))
+        assert error.code == "http_401" and "HTTP 401 Unauthorized" in str(error)
+        assert "Check the API key: OPENAI_API_KEY" in str(error) and "the token it printed" in str(error)
+        assert token not in shown and wrong not in shown and error.__cause__ is None
+    assert "Incorrect API key provided" in str(bad_key)  # the server's own message
+    assert "You didn't provide an API key" in str(no_key)
+
+
+def key_free(session: Session, keys: list[str]) -> bool:
+    text = repr(vars(session)) + repr(session) + repr(list(session.log))
+    return not any(key in text for key in keys)
+
+
+def test_a_wrong_path_is_a_clear_404_naming_the_model_or_deployment(local_server: LocalServer) -> None:
+    key = sentinel("not-found")
+    url = local_server.url.replace("/v1/realtime", "/v1/elsewhere") + f"?model=m&api-key={key}"
+
+    async def body() -> RealtimeError:
+        with pytest.raises(RealtimeError) as info:
+            await secrets.open_socket(url)
+        return info.value
+
+    error = run(body)
+    assert error.code == "http_404" and "HTTP 404 Not Found: Not found: /v1/elsewhere" in str(error)
+    assert "model (or Azure deployment) name" in str(error)
+    assert key not in str(error) and "api-key=<redacted>" in str(error)
+
+
+class Refuser:
+    """A server on loopback that refuses every upgrade with one status and body (as OpenAI or a proxy would)."""
+
+    def __init__(self, status: int, body: str, content_type: str = "application/json") -> None:
+        self.status, self.body, self.content_type = status, body, content_type
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response:
+        response = connection.respond(HTTPStatus(self.status), self.body)
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = self.content_type
+        return response
+
+    async def handler(self, connection: ServerConnection) -> None:
+        raise AssertionError("never upgraded")
+
+
+@pytest.mark.parametrize(
+    "status, body, expected",
+    [
+        (
+            403,
+            {"error": {"message": "Country, region, or territory not supported", "type": "x", "code": "unsupported"}},
+            "HTTP 403 Forbidden: Country, region, or territory not supported. The key is valid but may not use this",
+        ),
+        (
+            401,
+            {"error": {"message": "Incorrect API key provided: sk-proj-********************wxyz.", "code": "k"}},
+            "HTTP 401 Unauthorized: Incorrect API key provided: <redacted>. Check the API key",
+        ),
+        (404, "<html>no such deployment</html>", "HTTP 404 Not Found: <html>no such deployment</html>. Check the URL"),
+        (502, "", "HTTP 502 Bad Gateway. The server failed: try again later."),
+    ],
+)
+def test_openai_shaped_refusals_say_the_status_the_servers_message_and_the_fix(
+    status: int, body: Any, expected: str
+) -> None:
+    refuser = Refuser(status, json.dumps(body) if isinstance(body, dict) else body)
+    key = sentinel("refused")
+
+    async def main() -> RealtimeError:
+        async with serve(refuser.handler, "127.0.0.1", 0, process_request=refuser.process_request) as server:
+            url = f"ws://bob:{key}@127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/realtime?api-key={key}"
+            with pytest.raises(RealtimeError) as info:
+                await secrets.open_socket(url, additional_headers={"Authorization": f"Bearer {key}"})
+            return info.value
+
+    error = run(main)
+    assert expected in str(error) and error.code == f"http_{status}"
+    assert key not in "".join(traceback.format_exception(error))
