@@ -10,6 +10,8 @@ In the manner of the websockets library's protocol objects::
     for call in conn.function_calls_to_run():
         ...                                  # run the tool, then conn.function_output(call.call_id, output)
     conn.reply_if_due()                      # after outputs: exactly one response.create, when due
+    for lost in conn.check_stalled(now, 60): # on a timer: a response the server went silent on is given up
+        ...
 
 Every protocol decision lives here or below: event grammar, ids, error linking, conversation state and the
 reply rule. The I/O layer only moves text and runs tools.
@@ -18,7 +20,6 @@ reply rule. The I/O layer only moves text and runs tools.
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
 import math
 import secrets
@@ -33,7 +34,7 @@ from .events import Codec, Event
 from .pcm import BYTES_PER_MS
 from .server_errors import error_info
 from .session_config import modalities, session_fields
-from .tracker import FunctionCall, ResponseTracker
+from .tracker import FunctionCall, LostResponse, ResponseTracker
 from .validate import validate_client_event
 
 Json = dict[str, Any]
@@ -157,25 +158,42 @@ class Connection:
             self._buffer_bytes = 0
         self.tracker.client_sent(event, reply=reply)
 
-    def data_to_send(self) -> list[tuple[Json, str]]:
-        """Drain the queued client events as ``(event, wire_text)`` pairs, in order."""
+    @property
+    def queued(self) -> int:
+        """How many client events wait in :meth:`data_to_send`."""
+        return len(self._outgoing)
+
+    def data_to_send(self, now: float | None = None) -> list[tuple[Json, str]]:
+        """Drain the queued client events as ``(event, wire_text)`` pairs, in order.
+
+        ``now`` (the caller's clock, in seconds) is when they go out: an unanswered ``response.create`` is
+        declared lost that long after it (see :meth:`check_stalled`).
+        """
         out, self._outgoing = self._outgoing, []
+        if now is not None:
+            for event, _ in out:
+                if event["type"] == "response.create":
+                    self.tracker.mark_sent(str(event["event_id"]), now)
         return out
 
     # ------------------------------------------------------------------------------------------ receiving
 
-    def receive_text(self, text: str | bytes) -> Event:
+    def receive_text(self, text: str | bytes, now: float | None = None) -> Event:
         """Parse and fold one server message; never raises. Then drain :meth:`function_calls_to_run`.
 
-        An event whose ``event_id`` was seen lately comes back with ``duplicate`` set and changes nothing.
+        An event whose ``event_id`` was seen lately, or a second ``response.done`` for one response, comes back
+        with ``duplicate`` set and changes nothing. An event that could not be folded into the state (a shape
+        not expected) comes back all the same, with ``fold_error`` saying what failed. ``now`` (the caller's
+        clock, in seconds) is when it arrived: see :meth:`check_stalled`.
         """
         event = self.codec.decode(text)
         if self._repeated(event.event_id):
             event.duplicate = True
             return event
-        # A server event of a shape we did not expect must not break the reader: it is still returned (logged).
-        with contextlib.suppress(Exception):
-            self._fold(event)
+        try:
+            self._fold(event, now)
+        except Exception as exc:  # the reader must not break: the event is still returned, flagged
+            event.fold_error = f"{type(exc).__name__}: {exc}"
         return event
 
     def _repeated(self, event_id: str | None) -> bool:
@@ -188,7 +206,7 @@ class Connection:
             self._seen.popitem(last=False)
         return False
 
-    def _fold(self, event: Event) -> None:
+    def _fold(self, event: Event, now: float | None) -> None:
         etype = event.type
         if etype == "error":
             cause_id = error_info(event.data).event_id
@@ -201,7 +219,7 @@ class Connection:
         elif etype == "input_audio_buffer.committed":
             self._on_committed(event.data)
         self.conversation.apply(event)
-        self._calls.extend(self.tracker.server_received(event))
+        self._calls.extend(self.tracker.server_received(event, now))
 
     def _on_committed(self, data: Json) -> None:
         item_id = data.get("item_id")
@@ -212,6 +230,21 @@ class Connection:
             self.conversation.set_input_audio(item_id, self._committing_ms)
         self._committing_ms = None
         self._buffer_bytes = 0
+
+    def check_stalled(self, now: float, silence_s: float) -> list[LostResponse]:
+        """Give up on what the server went silent on, as of ``now`` (the caller's clock, in seconds): a response
+        with no event for ``silence_s`` seconds, a ``response.create`` unanswered as long. Returns what was
+        declared lost; afterwards the conversation accepts new turns, and :meth:`reply_if_due` sends a reply
+        requested meanwhile. Call it when :meth:`stall_deadline` says.
+        """
+        if not silence_s > 0:
+            raise ValueError(f"silence_s must be a positive number of seconds, not {silence_s!r}")
+        return self.tracker.check_stalled(now, silence_s)
+
+    def stall_deadline(self, silence_s: float) -> float | None:
+        """When (the caller's clock) :meth:`check_stalled` could next declare something lost; None when no
+        response is in progress or awaited."""
+        return self.tracker.stall_deadline(silence_s)
 
     def function_calls_to_run(self) -> list[FunctionCall]:
         """Function calls from finished responses that have not been handed out yet."""

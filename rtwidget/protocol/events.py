@@ -34,10 +34,12 @@ class Event:
     ``cause`` is set on ``error`` events when the server named the client event that caused it (the client
     event as it was sent, without audio payloads). Index it like the dict: ``event["response"]``.
     ``duplicate`` is True when the connection had seen the event already (its ``event_id``, or a second
-    ``response.done`` for one response) and did not act on it again: log it, do nothing else.
+    ``response.done`` for one response) and did not act on it again: log it, do nothing else. ``fold_error``
+    says what failed (``"KeyError: 'x'"``) when the connection could not fold the event into its state; the
+    event is delivered all the same.
     """
 
-    __slots__ = ("cause", "data", "duplicate", "type")
+    __slots__ = ("cause", "data", "duplicate", "fold_error", "type")
 
     def __init__(self, type: str, data: Json) -> None:
         self.type = type
@@ -46,6 +48,8 @@ class Event:
         # True when the connection saw this event before (same event_id, or a response that already ended)
         # and did not act on it again; the session logs it.
         self.duplicate = False
+        # Why the connection could not fold this event into its state (an exception, as text), or None.
+        self.fold_error: str | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
