@@ -47,6 +47,7 @@ class LogEntry:
     size: int  # bytes of wire text (0 for local events)
     data: dict[str, Any]  # the event, audio payloads replaced by "<N bytes>"
     cause_id: str | None = None  # for an error event: the event_id of the client event that caused it
+    duplicate: bool = False  # a server event seen already (its event_id, or a response that ended): not acted on
 
 
 @dataclass
