@@ -4,7 +4,10 @@
   races at DEBUG, session-ending errors at ERROR with a hint, the rest at WARNING with the client event that
   caused it.
 - User code that raised (a handler, a log listener, a ``wait_for`` predicate, a tool) becomes the data of an
-  ``rtwidget.error`` event: ``source``, ``name``, ``error_type``, ``message``, ``traceback``.
+  ``rtwidget.error`` event: ``source``, ``name``, ``error_type``, ``message``, ``traceback``. The message and the
+  traceback go through :func:`~rtwidget.endpoints.redact` first: an exception that quotes a URL with its
+  ``?api-key=`` or ``user:password@``, or a header, must not carry the key to the widget, its saved state or
+  ``session.errors``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Literal
 
+from ..endpoints import redact
 from ..protocol.events import Event
 from ..protocol.server_errors import error_info
 from ..tools import ToolResult
@@ -61,8 +65,8 @@ def failure_data(source: FailureSource, name: str, exc: BaseException) -> dict[s
         "source": source,
         "name": name,
         "error_type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "message": redact(str(exc)),
+        "traceback": redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))),
     }
 
 
@@ -82,8 +86,8 @@ def tool_failure_data(result: ToolResult) -> dict[str, Any] | None:
         "source": "tool",
         "name": result.name,
         "error_type": error_type,
-        "message": message,
-        "traceback": result.traceback or "",
+        "message": redact(message),
+        "traceback": redact(result.traceback or ""),
     }
 
 

@@ -16,6 +16,9 @@ imports the widget class.
 - Everything else (event-log rows, items, tools, responses) goes as ``batch`` messages (:mod:`.batch`).
 - Barge-in: :class:`~.playhead.Playhead` decides whether, and where, to truncate after a flush.
 - Failures of user code (the session's ``rtwidget.error``) reach the browser as ``exception`` messages.
+- Every text that may quote an exception, a URL or a server's words (the status line, notices, exceptions) goes
+  through :func:`~rtwidget.endpoints.redact`: traits are saved with the notebook, and a key in an exception's
+  ``?api-key=`` or ``user:password@`` must not be.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Protocol
 
 from .. import audio
 from ..audio import MIN_COMMIT_MS
+from ..endpoints import redact
 from ..session import (
     CLOSED,
     CONNECTED,
@@ -203,7 +207,9 @@ class Bridge:
             self.notice("error", f"Server error {info.label}: {info.message}")
 
     def _on_exception(self, data: dict[str, Any]) -> None:
-        error = clip({k: v for k, v in data.items() if k != "type"}, MAX_TEXT)
+        # The session redacts its rtwidget.error data already; this is the last door before the browser.
+        shown = {k: redact(v) if isinstance(v, str) else v for k, v in data.items() if k != "type"}
+        error = clip(shown, MAX_TEXT)
         self.exceptions.append(error)
         self._send({"kind": "exception", "error": error})
 
@@ -214,12 +220,11 @@ class Bridge:
             "dialect": data.get("dialect"),
             "model": self.session.model,
         }
-        self._set(endpoint=endpoint, connected_at=time.time(), status="connected", status_message="")
+        self._status("connected", endpoint=endpoint, connected_at=time.time())
 
     def _on_closed(self, data: dict[str, Any]) -> None:
         code, reason = data.get("code"), data.get("reason")
-        message = f"closed (code {code}{': ' + reason if reason else ''})"
-        self._set(status="closed", status_message=message, connected_at=0.0)
+        self._status("closed", f"closed (code {code}{': ' + reason if reason else ''})", connected_at=0.0)
         self.playhead.reset()
         self._send({"kind": "stop"})
         self.flush()  # the loop may stop right after this: send what is pending now
@@ -253,8 +258,12 @@ class Bridge:
         }
 
     def notice(self, level: str, text: str) -> None:
-        """A line the user must see in the widget."""
-        self._send({"kind": "notice", "level": level, "text": text})
+        """A line the user must see in the widget (redacted: it may quote an exception)."""
+        self._send({"kind": "notice", "level": level, "text": redact(text)})
+
+    def _status(self, status: str, message: str = "", **traits: Any) -> None:
+        """Set the status traits (synced, and saved with the notebook), the message redacted, and ``traits``."""
+        self._set(status=status, status_message=redact(message), **traits)
 
     # ============================================================================ connecting
 
@@ -262,16 +271,16 @@ class Bridge:
         """Connect the session in the background (from any thread); the status traits follow."""
         if self.session.connected:
             return
-        self._set(status="connecting", status_message="")
+        self._status("connecting")
         self.session.start().add_done_callback(self._connect_done)
 
     def _connect_done(self, future: Any) -> None:
         if future.cancelled():  # closed while connecting
-            self._set(status="closed")
+            self._status("closed")
             return
         exc = future.exception()
         if exc is not None:
-            self._set(status="error", status_message=f"could not connect: {exc}")
+            self._status("error", f"could not connect: {exc}")
             self.notice("error", f"Could not connect: {exc}")
 
     # ============================================================================ browser -> session

@@ -254,3 +254,35 @@ def test_a_handler_failing_on_every_event_is_one_error_not_a_flood(open_session:
             assert len(errors) == 2 and errors[1]["repeats"] == first_turn - 1
 
     run(body)
+
+
+def test_a_key_in_a_failing_handlers_or_tools_exception_never_reaches_rtwidget_error(
+    open_session: Callable[..., Any],
+) -> None:
+    key = "sk-" + "reporting-" + "SENTINEL" * 2  # built at run time: no key-shaped literal in the repo
+    password = "pw" + "SENTINEL" * 2  # not key-shaped: only its place in the URL gives it away
+    url = f"wss://bob:{password}@rt.example.com/v1/realtime?api-key={key}"
+
+    async def body() -> None:
+        async with open_session() as session:
+
+            def leaky_handler(event: Event) -> None:
+                raise ConnectionError(f"could not reach {url}")
+
+            @session.tool
+            def leaky_tool() -> str:
+                """Fails quoting a URL with its credentials."""
+                raise RuntimeError(f"upstream {url} said no; Authorization: Bearer {password}")
+
+            session.on("response.done", leaky_handler)
+            await session.ask("call leaky_tool")
+            announced = {e["source"]: e.data for e in local_errors(session)}
+            assert sorted(announced) == ["handler", "tool"]
+            for data in announced.values():
+                assert "<redacted>" in data["message"] and "<redacted>" in data["traceback"]
+                assert "rt.example.com/v1/realtime?api-key=<redacted>" in data["message"]
+            # (The tool's error output to the model is the tool layer's, not reported here: not checked.)
+            shown = repr(announced) + repr([e for e in session.log if e.type == ERROR]) + repr(local_errors(session))
+            assert key not in shown and password not in shown
+
+    run(body)
