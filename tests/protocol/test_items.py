@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from rtwidget.protocol import items as build
+from rtwidget.protocol.connection import Connection
+from rtwidget.protocol.errors import ClientEventError
 from rtwidget.protocol.validate import validate_item
 
 
@@ -162,7 +165,12 @@ def test_history_items_passes_ready_items_through_and_skips_empty_text() -> None
 
 
 def test_history_tool_message_without_fields() -> None:
-    assert build.history_items([{"role": "tool"}]) == [{"type": "function_call_output", "call_id": "", "output": ""}]
+    # It used to give a function_call_output with call_id "", which the validator refuses when it is sent.
+    with pytest.raises(ValueError, match=r"history\[0\]\.tool_call_id is None: a tool result needs the id"):
+        build.history_items([{"role": "tool"}])
+    assert build.history_items([{"role": "tool", "tool_call_id": "c1"}]) == [
+        {"type": "function_call_output", "call_id": "c1", "output": ""}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -201,3 +209,101 @@ def test_history_items_accepts_any_mapping_and_iterable() -> None:
     items = build.history_items(iter([MappingProxyType({"role": "user", "content": "hi"})]))
     assert items == [build.user_text("hi")]
     assert json.loads(json.dumps(items)) == items
+
+
+# ------------------------------------------------------------------------------ history: bad input
+
+
+def _call(**fields: object) -> dict[str, object]:
+    return {"role": "assistant", "content": None, "tool_calls": [fields]}
+
+
+@pytest.mark.parametrize(
+    ("messages", "error", "match"),
+    [
+        (None, TypeError, r"history must be a list of messages, not NoneType"),
+        (5, TypeError, r"history must be a list of messages, not int"),
+        ("text", TypeError, r"history must be a list of messages, not str"),
+        (b"text", TypeError, r"not bytes"),
+        ({"role": "user", "content": "hi"}, TypeError, r"not dict: .*a single message goes in a list"),
+        ([None], TypeError, r"history\[0\] must be a dict"),
+        ([{"role": "user"}], ValueError, r"history\[0\]\.content is missing: add the text of the user message"),
+        ([{"role": "system", "content": None}], ValueError, r"history\[0\]\.content is missing"),
+        ([{"role": "tool", "tool_call_id": 7}], ValueError, r"history\[0\]\.tool_call_id is 7"),
+        ([{"role": "tool", "tool_call_id": ""}], ValueError, r"history\[0\]\.tool_call_id is ''"),
+        (
+            [{"role": "tool", "tool_call_id": "c", "content": {"t": float("nan")}}],
+            ValueError,
+            r"history\[0\]\.content: Out of range float.*use finite numbers",
+        ),
+        (
+            [{"role": "user", "content": "x", "tool_calls": []}],
+            ValueError,
+            r"history\[0\]\.tool_calls: only assistant messages",
+        ),
+        (
+            [{"role": "assistant", "tool_calls": "get_weather"}],
+            TypeError,
+            r"history\[0\]\.tool_calls must be a list of .*not str",
+        ),
+        ([{"role": "assistant", "tool_calls": 3}], TypeError, r"tool_calls must be a list.*not int"),
+        ([{"role": "assistant", "tool_calls": [None]}], TypeError, r"tool_calls\[0\] must be a dict.*not NoneType"),
+        ([_call(id="c", function="f")], TypeError, r"tool_calls\[0\]\.function must be a dict.*not str"),
+        ([_call(id="c", function={})], ValueError, r"tool_calls\[0\]\.function\.name is None: give the name"),
+        ([_call(id="c", function={"name": 3})], ValueError, r"tool_calls\[0\]\.function\.name is 3"),
+        ([_call(function={"name": "f"})], ValueError, r"tool_calls\[0\]\.id is None: give the call id"),
+        ([_call(id=5, name="f")], ValueError, r"tool_calls\[0\]\.id is 5"),
+        (
+            [_call(id="c", name="f", arguments={"x": float("inf")})],
+            ValueError,
+            r"tool_calls\[0\]\.function\.arguments: Out of range float",
+        ),
+    ],
+)
+def test_history_bad_input_names_the_message_and_field(messages: object, error: type[Exception], match: str) -> None:
+    conn = Connection()
+    with pytest.raises(error, match=match):
+        conn.load_history(messages)  # type: ignore[arg-type]
+    assert conn.data_to_send() == []
+
+
+def test_history_ready_items_are_validated_with_their_index() -> None:
+    conn = Connection()
+    bad = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x", "tags": {1, 2}}]}
+    with pytest.raises(ClientEventError) as info:
+        conn.load_history([{"role": "user", "content": "first"}, bad])
+    assert info.value.event_type == "load_history" and info.value.path == "history[1].content[0].tags"
+    assert "is a set, which is not JSON" in str(info.value) and "use a list" in str(info.value)
+    with pytest.raises(ClientEventError, match=r"load_history: history\[0\]\.type: unknown item type 'mesage'"):
+        conn.load_history([{"type": "mesage", "role": "user"}])
+    assert conn.data_to_send() == []  # all or nothing: "first" is not left queued for the next send
+    conn.send_text("unrelated", respond=False)
+    assert [json.loads(wire)["item"]["content"][0]["text"] for _, wire in conn.data_to_send()] == ["unrelated"]
+
+
+def test_history_half_bad_is_all_or_nothing_even_from_a_generator() -> None:
+    conn = Connection()
+
+    def messages() -> Iterator[dict[str, object]]:
+        yield {"role": "user", "content": "one"}
+        yield {"role": "assistant", "content": "two"}
+        yield {"role": "user", "content": 3}
+
+    with pytest.raises(ValueError, match=r"history\[2\]\.content must be a string"):
+        conn.load_history(messages())
+    assert conn.data_to_send() == []
+
+
+def test_history_beta_assistant_items_are_read_as_ga_and_written_per_dialect() -> None:
+    beta_item = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "hi"}]}
+    assert build.history_items([beta_item]) == [build.assistant_text("hi")]
+    assert build.history_items([beta_item], dialect="beta") == [beta_item]
+    with pytest.raises(ValueError, match="unknown dialect"):
+        build.history_items([], dialect="v3")
+
+
+def test_output_string_refuses_nan() -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        build.output_string([float("nan")])
+    with pytest.raises(ValueError, match="Out of range float"):
+        build.function_call_output("c1", {"x": float("inf")})
