@@ -38,6 +38,7 @@ from ..session import (
     ERROR,
     PUSH_TO_TALK,
     SENT,
+    STATE,
     TOOL_DONE,
     TOOL_STARTED,
     TURN_MODES,
@@ -46,10 +47,12 @@ from ..session import (
     error_info,
     turn_mode,
 )
+from ..session.local_events import EXPIRING, RECONNECTED
 from .batch import PanelBatch
 from .eventlog import RowLog, clip, public
 from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
 from .playhead import Playhead
+from .status import STATUS_OF_STATE, expiring_text, reconnected_text, reconnecting_text
 
 logger = logging.getLogger("rtwidget.widget")
 
@@ -106,6 +109,9 @@ class Bridge:
             TOOL_STARTED: lambda data: self.batch.tools([self.tools.started(data)]),
             TOOL_DONE: lambda data: self.batch.tools([self.tools.done(data)]),
             CONNECTED: self._on_connected,
+            STATE: self._on_state,
+            RECONNECTED: self._on_reconnected,
+            EXPIRING: self._on_expiring,
             CLOSED: self._on_closed,
             ERROR: self._on_exception,
         }
@@ -220,11 +226,34 @@ class Bridge:
             "dialect": data.get("dialect"),
             "model": self.session.model,
         }
-        self._status("connected", endpoint=endpoint, connected_at=time.time())
+        # The status says "connected" once the session is open (the handshake done): see _on_state.
+        self._set(endpoint=endpoint, connected_at=time.time())
+
+    def _on_state(self, data: dict[str, Any]) -> None:
+        state, previous = data.get("state"), data.get("previous")
+        if state == "reconnecting":
+            self._status("reconnecting", reconnecting_text(data))
+        elif state == "idle" and previous == "connecting":
+            self._status("idle", "could not connect")  # who started the connect says why (see _connect_done)
+        elif isinstance(state, str) and state in STATUS_OF_STATE:
+            self._status(STATUS_OF_STATE[state])
+        # "closed" is told by rtwidget.closed, with the code and the reason.
+
+    def _on_reconnected(self, data: dict[str, Any]) -> None:
+        line, missing = reconnected_text(data)
+        self._status("connected", line)
+        if missing:
+            self.notice("warning", missing)
+
+    def _on_expiring(self, data: dict[str, Any]) -> None:
+        line = expiring_text(data)
+        self._status(str(self._trait("status")), line)
+        self.notice("warning", line[0].upper() + line[1:] + ".")
 
     def _on_closed(self, data: dict[str, Any]) -> None:
-        code, reason = data.get("code"), data.get("reason")
-        self._status("closed", f"closed (code {code}{': ' + reason if reason else ''})", connected_at=0.0)
+        code, reason, why = data.get("code"), data.get("reason"), data.get("why")
+        message = f"closed (code {code}{': ' + reason if reason else ''}){': ' + why if why else ''}"
+        self._status("closed", message, connected_at=0.0)
         self.playhead.reset()
         self._send({"kind": "stop"})
         self.flush()  # the loop may stop right after this: send what is pending now

@@ -29,11 +29,12 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> list[MockComm]:
 
 @pytest.fixture
 def live(local_server: LocalServer, comms: list[MockComm]) -> Iterator[tuple[RealtimeWidget, MockComm]]:
-    """A widget whose session connected to the local server (``session.updated`` seen), and its comm."""
+    """A widget whose session is open on the local server (the handshake done: ``session.updated`` seen), and
+    its comm."""
     session = Session(endpoint=local_server.url)
     w = RealtimeWidget(session)
     comm = comms[-1]
-    wait_until(lambda: w.status == "connected" and session.config, what="connected")
+    wait_until(lambda: session.state == "open" and w.status == "connected" and session.config, what="open")
     yield w, comm
     session.stop().result(10)
     w.close()

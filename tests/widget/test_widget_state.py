@@ -8,11 +8,14 @@ import asyncio
 import concurrent.futures
 import json
 from types import SimpleNamespace
+from typing import Any
 
 from rtwidget import Session
 from rtwidget.server import LocalServer
-from rtwidget.session import CLOSED
+from rtwidget.session import CLOSED, STATE
+from rtwidget.session.local_events import EXPIRING, RECONNECTED
 from rtwidget.widget import RealtimeWidget
+from rtwidget.widget.status import expiring_text, reconnected_text, reconnecting_text
 from tests.support import received, run
 
 from .comm_double import MockComm, barrier, browser_says, wait_until
@@ -95,3 +98,103 @@ def test_status_lines_notices_and_exceptions_are_redacted(live: tuple[RealtimeWi
     notices = [c["text"] for c, _ in comm.custom("notice")]
     assert any("<redacted>" in n for n in notices)
     assert key not in shown(w, comm) and password not in shown(w, comm)
+
+
+# ============================================================================ the state in the status line
+
+
+def synced(comm: MockComm, name: str) -> list[Any]:
+    """Every value of trait ``name`` the kernel synced, in order (a repeat of the last one dropped)."""
+    values: list[Any] = []
+    for state in comm.states():
+        if name in state and (not values or values[-1] != state[name]):
+            values.append(state[name])
+    return values
+
+
+def test_the_status_follows_the_sessions_states_from_connecting_to_closed(
+    local_server: LocalServer, comms: list[MockComm]
+) -> None:
+    session = Session(endpoint=local_server.url)
+    w = RealtimeWidget(session)
+    comm = comms[-1]
+    wait_until(lambda: session.state == "open" and w.status == "connected", what="open")
+    session.stop().result(10)
+    wait_until(lambda: w.status == "closed", what="closed")
+    assert synced(comm, "status") == ["connecting", "connected", "closing", "closed"]
+    assert w.status_message == "closed (code 1000)"
+    w.close()
+
+
+def test_reconnecting_then_reconnected_in_the_status_line(live: tuple[RealtimeWidget, MockComm]) -> None:
+    w, comm = live
+    session = w.session
+    why = "the server closed the connection with code 1011 (server error)"
+    reconnecting = {"state": "reconnecting", "previous": "open", "attempt": 2, "delay_s": 1.5, "why": why}
+    session.call_soon(session._emit_local, STATE, reconnecting)
+    barrier(w, comm, "reconnecting")
+    assert w.status == "reconnecting"
+    assert w.status_message == f"reconnecting (attempt 2, in 1.5 s): {why}"
+    lost = {
+        "item_id": "item_spoken",
+        "role": "user",
+        "type": "message",
+        "reason": "audio without a transcript (turn on input transcription to keep spoken turns)",
+    }
+    session.call_soon(session._emit_local, STATE, {"state": "open", "previous": "reconnecting"})
+    reconnected = {"attempt": 2, "restored": 6, "not_restored": [lost], "queued": 2, "lost_response": None}
+    session.call_soon(session._emit_local, RECONNECTED, reconnected)
+    barrier(w, comm, "reconnected")
+    assert w.status == "connected"
+    assert w.status_message == "reconnected: 6 items restored, 1 not restored (audio without a transcript), " + (
+        "2 queued sends sent"
+    )
+    notice = comm.custom("notice")[-1][0]
+    assert (
+        notice["level"] == "warning" and "user item item_spoken: audio without a transcript (turn on" in notice["text"]
+    )
+    assert synced(comm, "status")[-2:] == ["reconnecting", "connected"]
+    assert synced(comm, "status_message")[-3:] == [f"reconnecting (attempt 2, in 1.5 s): {why}", "", w.status_message]
+
+
+def test_the_expiry_warning_and_a_close_after_giving_up(live: tuple[RealtimeWidget, MockComm]) -> None:
+    w, comm = live
+    session = w.session
+    expiring = {"expires_at": 2_000_000_000.0, "seconds_left": 299.6, "renew": "warn"}
+    session.call_soon(session._emit_local, EXPIRING, expiring)
+    barrier(w, comm, "expiring")
+    assert w.status == "connected"
+    assert w.status_message == (
+        "the session ends in 5:00 (its time limit): start a new session then, or set session.renew = 'auto'"
+    )
+    assert comm.custom("notice")[-1][0] == {
+        "kind": "notice",
+        "level": "warning",
+        "text": ("The session ends in 5:00 (its time limit): start a new session then, or set session.renew = 'auto'."),
+    }
+    gave_up = "gave up reconnecting after 8 attempts; last: reconnect attempt 8 failed: refused"
+    session.call_soon(session._emit_local, CLOSED, {"code": 1006, "reason": "", "why": gave_up})
+    barrier(w, comm, "closed")
+    assert (w.status, w.status_message) == ("closed", f"closed (code 1006): {gave_up}")
+
+
+def test_the_state_texts() -> None:
+    assert reconnecting_text({"attempt": 1, "delay_s": 0.0}) == "reconnecting (attempt 1, in 0 s)"
+    assert (
+        reconnecting_text({"attempt": 3, "delay_s": "soon", "why": "reset"})
+        == "reconnecting (attempt 3, in ? s): reset"
+    )
+    line, notice = reconnected_text({"restored": 1, "not_restored": [], "queued": 1, "lost_response": "resp_1"})
+    assert line == "reconnected: 1 item restored, 1 queued send sent, the response in progress was lost"
+    assert notice is None
+    two = [{"item_id": "a", "role": "assistant", "reason": "r1 (why)"}, {"item_id": "b", "type": "x", "reason": "r1"}]
+    line, notice = reconnected_text({"restored": 0, "not_restored": two})
+    assert line == "reconnected: 0 items restored, 2 not restored (r1)"
+    assert notice == "Reconnected, but 2 item(s) could not be restored: assistant item a: r1 (why); x item b: r1."
+    auto = expiring_text({"seconds_left": 61, "renew": "auto"})
+    assert (
+        auto
+        == "the session ends in 1:01 (its time limit): renewing it (a new connection with the history) when "
+        + ("no response is running")
+    )
+    assert expiring_text({"seconds_left": None}).startswith("the session ends in 0:00")
