@@ -30,16 +30,23 @@ export function turnModeLabel(mode) {
   return TURN_MODE_LABELS[mode] ?? mode;
 }
 
+/** Statuses during which the session holds (or is getting) a connection: Connect is off, Disconnect on. */
+const LIVE_STATUSES = new Set(["connecting", "connected", "reconnecting"]);
+
 /**
  * The status line: "connected · local server (local) · model · ga · connected 1:05 · 29:55 left — message".
+ * A message that begins with the status word says more than it ("reconnecting (attempt 2, in 1.5 s): why",
+ * "closed (code 1000)"): it leads the line in the status word's place.
  * @param {import("./model.js").AnyModel} model
  * @param {number} now Unix seconds
  * @returns {{status: string, text: string, message: string}}
  */
 export function statusLine(model, now) {
   const status = String(model.get("status") ?? "idle");
+  const message = String(model.get("status_message") || "");
+  const leads = message !== "" && message.startsWith(status);
   const ep = model.get("endpoint") ?? {};
-  const parts = [status];
+  const parts = [leads ? message : status];
   const where = ep.label || ep.kind;
   if (where) parts.push(ep.kind && ep.label && ep.label !== ep.kind ? `${ep.label} (${ep.kind})` : where);
   if (ep.model) parts.push(ep.model);
@@ -48,8 +55,19 @@ export function statusLine(model, now) {
   const expiresAt = Number(model.get("expires_at")) || 0;
   if (status === "connected" && connectedAt > 0) parts.push(`connected ${formatClock(now - connectedAt)}`);
   if (status === "connected" && expiresAt > 0) parts.push(`${formatClock(expiresAt - now)} left`);
-  const message = String(model.get("status_message") || "");
-  return { status, text: parts.join(" \u00b7 ") + (message ? ` \u2014 ${message}` : ""), message };
+  const tail = message && !leads ? ` \u2014 ${message}` : "";
+  return { status, text: parts.join(" \u00b7 ") + tail, message };
+}
+
+/**
+ * Which connection buttons work in a status: Connect when there is no connection, Disconnect while there is
+ * one (or one is being made or remade); neither while closing.
+ * @param {string} status
+ * @returns {{connect: boolean, disconnect: boolean}}
+ */
+export function connectionButtons(status) {
+  const live = LIVE_STATUSES.has(status);
+  return { connect: !live && status !== "closing", disconnect: live };
 }
 
 /**
@@ -169,9 +187,9 @@ export class Controls {
     setText(this.status, text);
     this.status.title = message;
     this.dot.className = `rtwidget-dot rtwidget-dot-${status}`;
-    const busy = status === "connecting" || status === "connected";
-    this.connect.disabled = busy;
-    this.disconnect.disabled = !busy;
+    const buttons = connectionButtons(status);
+    this.connect.disabled = !buttons.connect;
+    this.disconnect.disabled = !buttons.disconnect;
   }
 
   drawControls() {
