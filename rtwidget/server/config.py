@@ -37,8 +37,10 @@ class EngineConfig:
     model: str = DEFAULT_MODEL
     pace: Pace = "realtime"
     script: Script | None = None
-    # Maximum session duration: session_expired and a close after this long.
-    session_minutes: int = 60
+    # Maximum session duration: session_expired and a close after this long (a fraction for tests).
+    session_minutes: float = 60
+    # Which of the server's connections this engine serves (1 for the first): scripts may target one.
+    connection: int = 1
     # Seed for the ids (event_, item_, resp_, sess_, call_); None for fresh random ids.
     seed: int | None = None
     # Size of the output audio deltas, and how far ahead of real time they are released (pace realtime).

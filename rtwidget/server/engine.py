@@ -98,7 +98,9 @@ class Engine:
             release_due=lambda: self._pump(self._clock()),
         )
         self._input = InputBuffer(outbox, self._session, self._conversation, self._responses, self.brain)
-        self._scripts = ScriptRunner(config.script, outbox, clock=clock, known_ids=self._known_ids)
+        self._scripts = ScriptRunner(
+            config.script, outbox, clock=clock, known_ids=self._known_ids, connection=config.connection
+        )
         outbox.on_emit = self._scripts.after_event
         outbox.on_close = self._drop_pending
         # Client event type -> the collaborator's handler (every GA client event has one).
@@ -200,6 +202,11 @@ class Engine:
     def close_reason(self) -> str:
         return self._outbox.close_reason
 
+    @property
+    def close_reset(self) -> bool:
+        """True when the socket is to be dropped with no close frame (a scripted network failure)."""
+        return self._outbox.close_reset
+
     # ---------------------------------------------------------------------------------------- internals
 
     def _decode(self, text: str | bytes) -> Json:
@@ -241,7 +248,7 @@ class Engine:
         if idle is not None and idle <= now:
             self._input.idle_timeout()
         if now >= self._expires_at:
-            minutes = self.config.session_minutes
+            minutes = f"{self.config.session_minutes:g}"
             self._outbox.error(
                 ApiError(f"Your session hit the maximum duration of {minutes} minutes.", "session_expired"), None
             )

@@ -104,6 +104,9 @@ class LocalServer:
     ``token``: the API key clients must send (Bearer, ``api-key`` or the key subprotocol). On loopback none is
     needed (None); on any other ``host`` one is required, and generated when not given (read it from
     :attr:`token`, and hand it to whoever should connect).
+
+    ``session_minutes``: how long a session lives before ``session_expired`` and a close (the API's cap is 60; a
+    fraction of a minute lets a test see a client renew its session).
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class LocalServer:
         seed: int | None = None,
         token: str | None = None,
         send_timeout: float = 30.0,
+        session_minutes: float = 60,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
@@ -129,6 +133,10 @@ class LocalServer:
             raise ValueError(f"port must be an integer from 0 (a free port) to 65535, not {port!r}")
         if isinstance(send_timeout, bool) or not isinstance(send_timeout, (int, float)) or not send_timeout > 0:
             raise ValueError(f"send_timeout must be a positive number of seconds, not {send_timeout!r}")
+        if isinstance(session_minutes, bool) or not isinstance(session_minutes, (int, float)) or session_minutes <= 0:
+            raise ValueError(
+                f"session_minutes must be a positive number (the API's cap is 60), not {session_minutes!r}"
+            )
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise ValueError("token must be a non-empty string: pass token=None to have one generated")
         self.host = host
@@ -143,6 +151,7 @@ class LocalServer:
         self._seed = seed
         self._requested_port = port
         self.send_timeout = float(send_timeout)
+        self.session_minutes = session_minutes
         self._server: Server | None = None
         # Connection pump tasks (one per open connection), so stop() can wait for them.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -301,7 +310,14 @@ class LocalServer:
         assert request is not None
         self.connections_served += 1
         model = _model_from(request.path)
-        config = EngineConfig(model=model, pace=self.pace, script=self.script, seed=self._seed)
+        config = EngineConfig(
+            model=model,
+            pace=self.pace,
+            script=self.script,
+            seed=self._seed,
+            session_minutes=self.session_minutes,
+            connection=self.connections_served,
+        )
         engine = Engine(
             config,
             clock=time.time,
@@ -359,7 +375,10 @@ async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float, work:
                 except asyncio.TimeoutError:
                     return False
             if engine.close_code is not None:
-                await ws.close(engine.close_code, engine.close_reason)
+                if engine.close_reset:
+                    ws.transport.abort()  # no close frame: what a dropped network looks like to the client
+                else:
+                    await ws.close(engine.close_code, engine.close_reason)
                 return True
             if receiving is None:
                 receiving = asyncio.ensure_future(ws.recv())

@@ -35,6 +35,8 @@ class Outbox:
         # Set when the socket must be closed; nothing is queued after that.
         self.close_code: int | None = None
         self.close_reason = ""
+        # True: drop the TCP connection with no close frame (a scripted network failure).
+        self.close_reset = False
         # Called after each queued event (scripts count them) and once on close (pending work is dropped).
         self.on_emit: Callable[[], None] | None = None
         self.on_close: Callable[[], None] | None = None
@@ -68,12 +70,14 @@ class Outbox:
         """Queue the ``error`` event for ``err``, naming the client event it answers (or None)."""
         self.emit(err.event(event_id))
 
-    def close(self, code: int, reason: str) -> None:
-        """Ask for the socket to be closed with ``code`` (the first call wins); nothing more is queued."""
+    def close(self, code: int, reason: str, *, reset: bool = False) -> None:
+        """Ask for the socket to be closed with ``code`` (the first call wins; ``reset``: with no close frame);
+        nothing more is queued."""
         if self.closed:
             return
         self.close_code = code
         self.close_reason = reason
+        self.close_reset = reset
         if self.on_close is not None:
             self.on_close()
 

@@ -14,8 +14,10 @@ actions
     ``fail={code, message, type?, param?}``   only with ``on=``: the client event is refused with this
                             ``error`` (its ``event_id`` echoed) instead of being handled.
     ``error={code, message, type?, param?}``  an extra ``error`` event (not tied to a client event).
-    ``disconnect={code?, reason?}``           close the connection (default code 1011); nothing more is sent.
-``delay_ms`` delays the action after its trigger (on the engine's clock).
+    ``disconnect={code?, reason?, reset?}``   close the connection (default code 1011); nothing more is sent.
+                            ``reset: true`` drops the TCP connection with no close frame (a network failure).
+``delay_ms`` delays the action after its trigger (on the engine's clock). ``connection=N`` applies the rule
+only on the server's N-th connection (1 for the first), so a client that reconnects is not hit again.
 
 The JSON form (``rtwidget serve --script file.json``) is the same thing as a dict::
 
@@ -55,6 +57,7 @@ class Rule:
     error: Json | None = None
     disconnect: Json | None = None
     delay_ms: int = 0
+    connection: int | None = None
 
     def __post_init__(self) -> None:
         if (self.on is None) == (self.after_events is None):
@@ -70,6 +73,8 @@ class Rule:
                 raise ValueError(f"'{name}' needs a 'message' string")
         if self.nth < 0 or self.delay_ms < 0 or (self.after_events is not None and self.after_events < 1):
             raise ValueError("nth and delay_ms must be >= 0, after_events >= 1")
+        if self.connection is not None and self.connection < 1:
+            raise ValueError("connection counts the server's connections from 1 (or None for every one)")
 
     def to_dict(self) -> Json:
         out: Json = {}
@@ -85,11 +90,13 @@ class Rule:
                 out[name] = list(value) if name == "emit" else dict(value)
         if self.delay_ms:
             out["delay_ms"] = self.delay_ms
+        if self.connection is not None:
+            out["connection"] = self.connection
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
-        known = {"on", "nth", "after_events", "delay_ms", *_ACTIONS}
+        known = {"on", "nth", "after_events", "delay_ms", "connection", *_ACTIONS}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown script rule keys {sorted(unknown)}; known: {sorted(known)}")
@@ -107,6 +114,7 @@ class Rule:
             error=dict(data["error"]) if data.get("error") is not None else None,
             disconnect=dict(data["disconnect"]) if data.get("disconnect") is not None else None,
             delay_ms=int(data.get("delay_ms", 0)),
+            connection=None if data.get("connection") is None else int(data["connection"]),
         )
 
 
@@ -170,9 +178,13 @@ class Script:
         """Send an ``error`` once ``events`` server events have been sent."""
         return self.add(Rule(after_events=events, error=_error_spec(code, message, type, param)))
 
-    def disconnect_after(self, events: int, *, code: int = 1011, reason: str = "") -> Script:
-        """Close the connection once ``events`` server events have been sent."""
-        return self.add(Rule(after_events=events, disconnect={"code": code, "reason": reason}))
+    def disconnect_after(
+        self, events: int, *, code: int = 1011, reason: str = "", reset: bool = False, connection: int | None = None
+    ) -> Script:
+        """Close the connection once ``events`` server events have been sent (``reset``: with no close frame;
+        ``connection``: only on the server's N-th connection)."""
+        spec: Json = {"code": code, "reason": reason, "reset": reset}
+        return self.add(Rule(after_events=events, disconnect=spec, connection=connection))
 
     def to_dict(self) -> Json:
         out: Json = {"rules": [r.to_dict() for r in self.rules]}

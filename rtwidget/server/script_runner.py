@@ -40,12 +40,14 @@ class ScriptRunner:
         *,
         clock: Callable[[], float],
         known_ids: Callable[[], Mapping[str, Any]],
+        connection: int = 1,
     ) -> None:
         self._outbox = outbox
         self._clock = clock
         # "$item_id" and "$response_id": the newest item and response, for emitted events.
         self._known_ids = known_ids
-        self._rules = [_RuleState(r) for r in (script.rules if script else ())]
+        rules = script.rules if script else ()
+        self._rules = [_RuleState(r) for r in rules if r.connection in (None, connection)]
         self._client_counts: dict[str, int] = {}
         # Delayed actions: heap of (due, sequence number, action).
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -96,7 +98,8 @@ class ScriptRunner:
         elif rule.error is not None:
             outbox.error(ApiError.from_spec(rule.error, "server_error"), None)
         elif rule.disconnect is not None:
-            outbox.close(int(rule.disconnect.get("code", 1011)), str(rule.disconnect.get("reason", "")))
+            spec = rule.disconnect
+            outbox.close(int(spec.get("code", 1011)), str(spec.get("reason", "")), reset=bool(spec.get("reset")))
 
     # -- timers ---------------------------------------------------------------------------------------
 

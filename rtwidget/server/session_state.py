@@ -91,7 +91,7 @@ class SessionState:
             "tracing": None,
             "truncation": "auto",
             "prompt": None,
-            "expires_at": int(started_at) + config.session_minutes * 60,
+            "expires_at": int(started_at + config.session_minutes * 60),
             "audio": {
                 "input": {
                     "format": dict(GA_FORMAT),

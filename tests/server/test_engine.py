@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rtwidget.protocol.event_types import GA_CLIENT_EVENTS
+from rtwidget.server import LocalServer
 from rtwidget.server.script import Script
 
 from .engine_harness import T0, TOOLS, Harness, error, types
@@ -173,3 +174,28 @@ def test_session_expires() -> None:
     assert err["error"]["code"] == "session_expired"
     assert err["error"]["message"] == "Your session hit the maximum duration of 1 minutes."
     assert h.engine.close_code == 1000
+
+
+def test_script_rules_for_one_connection_and_a_reset_without_close_frame() -> None:
+    script = Script().disconnect_after(3, code=1011, reset=True, connection=2)
+    assert Script.from_dict(script.to_dict()) == script
+    first = Harness(script=script)  # connection 1: the rule is not for it
+    first.start()
+    first.say("hi")
+    assert first.engine.close_code is None
+    second = Harness(script=script, connection=2)
+    second.start()
+    second.say("hi")
+    assert second.engine.close_code == 1011 and second.engine.close_reset
+    with pytest.raises(ValueError, match="connection counts the server's connections from 1"):
+        Script.from_dict({"rules": [{"after_events": 1, "disconnect": {}, "connection": 0}]})
+
+
+def test_session_expires_after_a_fraction_of_a_minute() -> None:
+    h = Harness(session_minutes=0.1)
+    (created,) = h.start()
+    assert created["session"]["expires_at"] == int(T0 + 6)
+    (err,) = h.advance(6)
+    assert err["error"]["message"] == "Your session hit the maximum duration of 0.1 minutes."
+    with pytest.raises(ValueError, match="session_minutes must be a positive number"):
+        LocalServer(session_minutes=0)
