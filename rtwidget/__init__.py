@@ -15,7 +15,15 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClientEventError, NotConnected, ProtocolError, RealtimeError, SessionClosed, WaitTimeout
+from .errors import (
+    ClientEventError,
+    ConnectionLost,
+    NotConnected,
+    ProtocolError,
+    RealtimeError,
+    SessionClosed,
+    WaitTimeout,
+)
 
 if TYPE_CHECKING:
     from .endpoints import Endpoint
@@ -85,6 +93,7 @@ _register_display()
 
 __all__ = [
     "ClientEventError",
+    "ConnectionLost",
     "Endpoint",
     "LogEntry",
     "NotConnected",

@@ -3,6 +3,7 @@
 Exception
 └── RealtimeError                     the root; also: the server answered a request with an ``error`` event
     ├── SessionClosed                 the WebSocket closed (code and reason kept); the session is closed
+    │   └── ConnectionLost            it dropped under a waiting call; the session reconnects by itself
     ├── NotConnected                  a call that needs the socket on a session never connected
     ├── WaitTimeout (+TimeoutError)   a wait ran out: says what for, how long, and what the session saw last
     └── ProtocolError (+ValueError)   an event that does not follow the Realtime protocol
@@ -38,6 +39,23 @@ class SessionClosed(RealtimeError):
         )
         self.close_code = close_code
         self.close_reason = close_reason
+
+
+class ConnectionLost(SessionClosed):
+    """The connection dropped under a call that waited for the server (an ``ask()``, a ``wait_for``). The
+    session reconnects by itself (``session.state == "reconnecting"``), but that call's answer is lost: make it
+    again once the session is open. ``why`` says in plain words how the connection ended."""
+
+    def __init__(self, why: str, close_code: int | None = None) -> None:
+        RealtimeError.__init__(
+            self,
+            f"the connection dropped ({why}); the session is reconnecting, and the answer this call waited for is "
+            "lost: call it again once session.state is 'open'",
+            code="connection_lost",
+        )
+        self.close_code = close_code
+        self.close_reason = why
+        self.why = why
 
 
 class NotConnected(RealtimeError):

@@ -3,12 +3,15 @@
 The states (``Session.state``), each change announced as an ``rtwidget.state`` event ``{state, previous}``::
 
     idle ──connect()──> connecting ──handshake done──> open ──close() / the server closes──> closing ─> closed
-      ^                     │ handshake failed (socket closed, back to idle)                          │
-      └─────────────────────┘                                      connect() again (a new socket) <───┘
+      ^                     │ handshake failed (socket closed, back to idle)  │  ^                        │
+      └─────────────────────┘                                   drop / renew v  │ restored               │
+                                                                      reconnecting ── gave up ──> closed │
+                                                                   connect() again (a new socket) <──────┘
 
-(``reconnecting`` is reserved for the automatic reconnect.) ``connect()`` is idempotent: while connecting,
-every caller (a widget's ``start()``, a cell's ``connect()``) awaits the same attempt; while open it returns at
-once. A failed handshake closes its socket and leaves ``connected`` False, so a later ``connect()`` really retries.
+``reconnecting`` is the automatic reconnect (and the renewal before ``expires_at``) of :mod:`.reconnect`.
+``connect()`` is idempotent: while connecting (or reconnecting), every caller (a widget's ``start()``, a cell's
+``connect()``) awaits the same attempt; while open it returns at once. A failed handshake closes its socket and
+leaves ``connected`` False, so a later ``connect()`` really retries.
 
 Which calls work in which state: sends (``send_text``, ``send``, ...) on an idle or connecting session are
 validated and queued, and go out once the handshake is done; calls that wait for the server (``ask``,
@@ -44,6 +47,7 @@ from ..protocol.server_errors import error_info
 from ..tools import ToolRegistry
 from .endpoint_policy import EndpointChoice
 from .local_events import CONNECTED, STATE
+from .reconnect import RECONNECTING, ReconnectMixin
 from .secrets import install_log_filter, open_socket
 
 if TYPE_CHECKING:
@@ -59,11 +63,11 @@ install_log_filter()
 HANDSHAKE_TIMEOUT_S = 15.0
 
 IDLE, CONNECTING, OPEN, CLOSING, CLOSED_STATE = "idle", "connecting", "open", "closing", "closed"
-#: Every value of ``Session.state`` ("reconnecting" is reserved for the automatic reconnect).
-STATES = (IDLE, CONNECTING, OPEN, "reconnecting", CLOSING, CLOSED_STATE)
+#: Every value of ``Session.state``.
+STATES = (IDLE, CONNECTING, OPEN, RECONNECTING, CLOSING, CLOSED_STATE)
 
 
-class LifecycleMixin:
+class LifecycleMixin(ReconnectMixin):
     """Connecting and closing, for :class:`~rtwidget.session.session.Session` (a mixin, so that module stays
     about the pump)."""
 
@@ -108,7 +112,8 @@ class LifecycleMixin:
 
     @property
     def state(self) -> str:
-        """``"idle"``, ``"connecting"``, ``"open"``, ``"closing"`` or ``"closed"`` (see :mod:`.lifecycle`)."""
+        """``"idle"``, ``"connecting"``, ``"open"``, ``"reconnecting"``, ``"closing"`` or ``"closed"`` (see
+        :mod:`.lifecycle`)."""
         return self._state
 
     @property
@@ -136,13 +141,29 @@ class LifecycleMixin:
             raise SessionClosed(self.close_code, self.close_reason or f"{what}: the session is {self._state}")
         if socket and self._state == IDLE:
             raise NotConnected(what)
+        self._check_queue(what)
 
     async def _until_open(self, what: str) -> None:
         """On the I/O loop: refuse ``what`` unless the session is open, or wait while it is connecting."""
         self._require(what, socket=True)
-        if self._connecting is not None:
-            await asyncio.shield(self._connecting)
+        await self._settled()
         self._require(what, socket=True)
+
+    async def _settled(self) -> None:
+        """Wait while a connect or a reconnect is under way (its failure is raised here too)."""
+        attempt = self._connecting or (self._reconnect_task if self._state == RECONNECTING else None)
+        if attempt is None:
+            return
+        try:
+            await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if (current is not None and getattr(current, "cancelling", lambda: 0)()) or not attempt.cancelled():
+                raise  # this caller was cancelled (a close() cancelling start()): it ends cancelled
+            raise SessionClosed(self.close_code, f"closed while {self._state_word(attempt)}") from None
+
+    def _state_word(self, attempt: asyncio.Task[None]) -> str:
+        return "reconnecting" if attempt is self._reconnect_task else "connecting"
 
     # ------------------------------------------------------------------ threads and loops
 
@@ -200,20 +221,17 @@ class LifecycleMixin:
         await self.close()
 
     async def _open(self) -> None:
+        if self._state == RECONNECTING:
+            await self._settled()
+            if self._state != OPEN:
+                raise SessionClosed(self.close_code, self.close_why or self.close_reason)
         if self._state == OPEN:
             return
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._open_once())
             self._tasks.add(self._connecting)
             self._connecting.add_done_callback(self._tasks.discard)
-        attempt = self._connecting
-        try:
-            await asyncio.shield(attempt)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if (current is not None and getattr(current, "cancelling", lambda: 0)()) or not attempt.cancelled():
-                raise  # this caller was cancelled (a close() cancelling start()): it ends cancelled
-            raise SessionClosed(self.close_code, "closed while connecting") from None
+        await self._settled()
 
     async def _open_once(self) -> None:
         self._set_state(CONNECTING)
@@ -231,6 +249,8 @@ class LifecycleMixin:
         finally:
             self._connecting = None
         self._set_state(OPEN)
+        self._opened_at, self._last_attempt = time.monotonic(), 0
+        self._schedule_expiry()
 
     async def _connect(self, endpoint: endpoints.Endpoint) -> None:
         """Open the socket to ``endpoint``, wait for ``session.created``, then send the session config."""
@@ -265,11 +285,13 @@ class LifecycleMixin:
             _cancel(handshake)
             raise
         self._connected = True
-        self._write_queue = asyncio.Queue()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        # Reconnecting, nothing goes out before the config and the replayed history (see .reconnect._restore).
+        self._held_queue, self._write_queue = queue, (None if self._state == RECONNECTING else queue)
         self._release.watch(self._ws, self._finalizer)
         self._pump = (  # neither holds the session: an unclosed one can still be collected
             self._spawn(_read(weakref.ref(self), self._ws)),
-            self._spawn(_write(self._ws, self._write_queue)),
+            self._spawn(_write(self._ws, queue)),
         )
         self._emit_local(CONNECTED, endpoint.describe())
         try:
@@ -282,13 +304,12 @@ class LifecycleMixin:
             _cancel(handshake)
 
     def _on_session_created(self) -> None:
-        """The pump read ``session.created``: while connecting, the config goes out in this same callback."""
+        """The pump read ``session.created``: the config (and, reconnecting, the history) goes out in this same
+        callback."""
         if self._state == CONNECTING:
             self._send_config()
-
-    def _dropped(self, ws: ClientConnection) -> bool:
-        """The socket ``ws`` closed: True if the session takes it as a drop to reconnect from."""
-        return False
+        elif self._state == RECONNECTING:
+            self._restore()
 
     def _send_config(self) -> None:
         """On reading session.created while connecting: send the configured fields at once (same callback)."""
@@ -355,6 +376,7 @@ class LifecycleMixin:
 
     async def _close_on_loop(self) -> None:
         self._closing = True
+        self._cancel_expiry()
         if self._state != CLOSED_STATE:
             self._set_state(CLOSING)
         if self._ws is not None:

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..errors import RealtimeError, SessionClosed
+from ..errors import ConnectionLost, RealtimeError, SessionClosed
 from ..protocol.connection import Connection
 from ..protocol.conversation import Item
 from ..protocol.events import Event
 from ..protocol.server_errors import error_info
-from .local_events import CLOSED, SENT, TOOL_DONE, ToolCallRecord
+from .local_events import CLOSED, SENT, STATE, TOOL_DONE, ToolCallRecord
 
 T = TypeVar("T")
 
@@ -76,9 +76,12 @@ class Turn(ABC, Generic[T]):
         """Settle :attr:`result` when ``event`` finishes the turn (an ``on("*")`` handler)."""
 
     def _settled_by_failure(self, event: Event, request_ids: Iterable[str | None]) -> bool:
-        """Fail the turn on a refusal of one of ``request_ids`` or on the socket closing; True if it did."""
+        """Fail the turn on a refusal of one of ``request_ids``, on the socket closing or dropping (the session
+        reconnects, but this turn's answer is lost); True if it did."""
         if event.type == "error" and event.cause and event.cause.get("event_id") in set(request_ids):
             self.result.set_exception(refusal(event))
+        elif event.type == STATE and event.get("state") == "reconnecting" and event.get("attempt") == 1:
+            self.result.set_exception(ConnectionLost(str(event.get("why") or ""), event.get("close_code")))
         elif event.type == CLOSED:
             self.result.set_exception(SessionClosed(event.get("code"), event.get("reason") or ""))
         else:

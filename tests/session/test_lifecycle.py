@@ -103,6 +103,7 @@ def test_disconnect_surfaces_close_code() -> None:
         script = Script().disconnect_after(6, code=1011, reason="scripted")
         async with LocalServer(pace="realtime", script=script) as server:
             session = Session(endpoint=server.url)
+            session.reconnect = False  # a drop closes the session (tests/session/test_reconnect.py: the default)
             await session.connect()
             try:
                 with pytest.raises(SessionClosed) as info:

@@ -196,6 +196,7 @@ def test_after_the_server_drops_the_session_ask_raises_at_once() -> None:
         script = Script().disconnect_after(4, code=1011, reason="dropped")
         async with LocalServer(pace="fast", script=script) as server:
             session = Session(endpoint=server.url, modalities=["text"])
+            session.reconnect = False  # a drop closes the session (test_reconnect.py: the default reconnects)
             try:
                 await session.connect()
                 session.send_text("the server drops the session while answering this")
@@ -370,6 +371,7 @@ def test_close_from_a_handler_after_the_server_dropped_the_session_stops_its_thr
         script = Script().disconnect_after(4, code=1011, reason="dropped")
         async with LocalServer(pace="fast", script=script) as server:
             session = Session(endpoint=server.url, modalities=["text"])
+            session.reconnect = False  # a drop closes the session (test_reconnect.py: the default reconnects)
             before = session_threads()
             await session.connect()
 

@@ -1,0 +1,394 @@
+"""Reconnect and renewal: a dropped connection replaced, with the session's config, tools and history.
+
+When the socket of an open session closes for a reason worth retrying (a reset with no close frame, the client's
+keepalive getting no answer, the server's codes 1001 and 1011-1014), the session:
+
+1. says why in plain words (a log warning, and ``rtwidget.state`` "reconnecting" with ``attempt``, ``delay_s``
+   and ``why``), and fails every call that waited for the server with :class:`~rtwidget.errors.ConnectionLost`;
+2. waits an exponential backoff with jitter, opens a new socket and, when ``session.created`` arrives, sends in
+   this order: the session config with the tools, the conversation replayed as items
+   (:mod:`rtwidget.protocol.history_replay`), then what was sent meanwhile (queued, at most
+   :data:`QUEUE_LIMIT` events: past that a send is refused with a clear error);
+3. once the server has taken the replay: state "open", and ``rtwidget.reconnected`` saying what was restored,
+   what could not be, and how many queued sends went out.
+
+After ``reconnect_attempts`` failures it gives up: state "closed", as if the server had closed. A normal close
+(1000), a policy close (1008) or a server that broke the protocol ends the session as before, with the plain-words
+reason in ``session.close_why``.
+
+Renewal: the server ends every session at its ``expires_at`` (the API's 60-minute cap). ``renew_margin`` seconds
+before (five minutes), the session emits ``rtwidget.expiring``; with ``session.renew = "auto"`` it then renews
+itself as soon as no response is running (the same steps as a reconnect, with no wait), with ``"warn"`` (the
+default) it logs a warning, with ``"off"`` it only emits the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import ClientConnection
+
+from .. import endpoints
+from ..errors import ConnectionLost, RealtimeError, SessionClosed, WaitTimeout
+from ..protocol.errors import ClientEventError
+from ..protocol.history_replay import Replay, replay_of
+from .local_events import CLOSED, EXPIRING, RECONNECTED, STATE
+
+if TYPE_CHECKING:
+    from ..protocol.connection import Connection
+    from ..protocol.events import Event
+    from .dispatch import EventBus
+    from .lifecycle import Release
+
+logger = logging.getLogger("rtwidget.session")
+
+RECONNECTING = "reconnecting"
+# Close codes from the server after which a new connection may well work (going away, server error, restart,
+# try again later, bad gateway). 1000 (normal) and 1008 (policy) end the session.
+RECONNECT_CLOSE_CODES = frozenset({1001, 1011, 1012, 1013, 1014})
+_CODE_WORDS = {
+    1000: "normal closure",
+    1001: "going away",
+    1002: "protocol error",
+    1003: "unsupported data",
+    1007: "invalid data",
+    1008: "policy violation",
+    1009: "message too big",
+    1011: "server error",
+    1012: "service restart",
+    1013: "try again later",
+    1014: "bad gateway",
+}
+# What the client's own close frame means, when the client ended the connection because of the server.
+_CLIENT_CLOSES = {
+    1002: ("the server broke the WebSocket protocol", False),
+    1007: ("the server sent text that is not valid UTF-8", False),
+    1009: ("the server sent a message too big to read", False),
+    1011: ("the client's keepalive ping got no answer (the network or the server stalled)", True),
+}
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+RECONNECT_ATTEMPTS = 8
+# A connection that drops again within this many seconds of a reconnect continues the count of attempts, so a
+# server that drops every new connection is given up on rather than retried for ever.
+STABLE_S = 30.0
+# Sends made while reconnecting that are kept to go out once reconnected; past this a send is refused.
+QUEUE_LIMIT = 1000
+# How long before expires_at the session warns or renews, and the latest it renews even mid-response.
+RENEW_MARGIN_S = 300.0
+RENEW_LATEST_S = 30.0
+RENEW_MODES = ("auto", "warn", "off")
+
+
+def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before reconnect ``attempt`` (1, 2, ...): doubling from 0.5 s up to 30 s, each times a
+    random 0.5-1.0 so that many clients dropped at once (a classroom on one wifi) do not return in step."""
+    ceiling = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** max(0, attempt - 1))
+    return ceiling * (0.5 + rng() / 2)
+
+
+def why_closed(ws: ClientConnection) -> tuple[str, bool]:
+    """How ``ws`` ended, in plain words, and whether a new connection is worth trying."""
+    protocol = ws.protocol
+    received, sent = protocol.close_rcvd, protocol.close_sent
+    if received is not None:
+        words = _CODE_WORDS.get(received.code)
+        named = f" ({words})" if words else ""
+        reason = f": {received.reason}" if received.reason else ""
+        return f"the server closed the connection with code {received.code}{named}{reason}", (
+            received.code in RECONNECT_CLOSE_CODES
+        )
+    if sent is not None and sent.code in _CLIENT_CLOSES:
+        return _CLIENT_CLOSES[sent.code]
+    return "the connection was reset with no close frame (the network dropped, or the server died)", True
+
+
+class ReconnectMixin:
+    """The reconnect and the renewal, for :class:`~rtwidget.session.session.Session` (through its lifecycle)."""
+
+    #: Reconnect by itself when the connection drops (set False to have a drop close the session).
+    reconnect: bool = True
+    #: How many attempts before giving up (each waits :func:`backoff_delay`).
+    reconnect_attempts: int = RECONNECT_ATTEMPTS
+    #: Seconds before ``expires_at`` at which the session warns or renews.
+    renew_margin: float = RENEW_MARGIN_S
+    #: How the connection ended, in plain words (None while it has not).
+    close_why: str | None = None
+    _renew: str = "warn"
+    _renewing: bool = False
+    _reconnect_task: asyncio.Task[None] | None = None
+    _replay: Replay | None = None
+    # The event ids the replayed items go out with, and how many queued sends went out after them.
+    _replay_ids: tuple[str, ...] = ()
+    _requeued: int = 0
+    # The writer's queue of a new socket, held back until the config and the replay are queued in front.
+    _held_queue: asyncio.Queue[str] | None = None
+    _expiry_timer: asyncio.TimerHandle | None = None
+    _opened_at: float = 0.0
+    # The attempt that last succeeded (0 after a fresh connect), to continue the count if the new one flaps.
+    _last_attempt: int = 0
+
+    if TYPE_CHECKING:
+        _conn: Connection
+        _bus: EventBus
+        _release: Release
+        _state: str
+        _connected: bool
+        _closing: bool
+        _ws: ClientConnection | None
+        _pump: tuple[asyncio.Task[Any], ...]
+        _write_queue: asyncio.Queue[str] | None
+        endpoint: endpoints.Endpoint | None
+        close_code: int | None
+        close_reason: str
+        handshake_timeout: float
+        errors: Any
+
+        def _emit_local(self, etype: str, data: dict[str, Any]) -> None: ...
+        def _set_state(self, state: str) -> None: ...
+        def _spawn(self, coro: Any, bucket: Any = None) -> asyncio.Task[Any]: ...
+        def _flush(self) -> None: ...
+        def _send_config(self) -> None: ...
+        def expect(self, event_type: str, predicate: Any = None) -> asyncio.Future[Event]: ...
+        async def _connect(self, endpoint: endpoints.Endpoint) -> None: ...
+        async def _drop_socket(self) -> None: ...
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def renew(self) -> str:
+        """``"auto"`` (renew before ``expires_at``, history restored), ``"warn"`` (the default) or ``"off"``."""
+        return self._renew
+
+    @renew.setter
+    def renew(self, mode: str) -> None:
+        if mode not in RENEW_MODES:
+            raise ValueError(f"renew must be one of {', '.join(map(repr, RENEW_MODES))}, not {mode!r}")
+        self._renew = mode
+
+    def _check_queue(self, what: str) -> None:
+        """Refuse a send while reconnecting once :data:`QUEUE_LIMIT` sends wait already."""
+        if self._state == RECONNECTING and what == "sending" and self._conn.queued >= QUEUE_LIMIT:
+            raise RealtimeError(
+                f"the session is reconnecting and {QUEUE_LIMIT} sends already wait to go out: wait until "
+                "session.state is 'open' (await session.connect() waits for it) before sending more",
+                code="reconnect_queue_full",
+            )
+
+    # ------------------------------------------------------------------ the drop
+
+    def _dropped(self, ws: ClientConnection) -> bool:
+        """The socket ``ws`` closed: True if the session reconnects (nobody is told it closed)."""
+        if self._closing or self._release.released:
+            return False
+        why, retry = why_closed(ws)
+        self.close_code, self.close_reason = ws.close_code, ws.close_reason or ""
+        if self._state == RECONNECTING:  # an attempt's socket closed during its handshake: that attempt fails
+            self._connected = False
+            self._bus.fail_waiters(ConnectionLost(why, self.close_code))
+            return True
+        if self._state != "open":
+            return False
+        if self._renewing:
+            why, retry = "renewing the session before its time limit (expires_at)", True
+        self.close_why = why
+        if not (retry and self.reconnect):
+            logger.warning("rtwidget: the connection ended: %s", why)
+            return False
+        self._begin_reconnect(why)
+        return True
+
+    def _begin_reconnect(self, why: str) -> None:
+        self._connected = False
+        self._ws = None
+        current = asyncio.current_task()
+        for task in self._pump:
+            if task is not current:
+                task.cancel()
+        self._pump = ()
+        self._cancel_expiry()
+        self._replay = replay_of(self._conn.conversation)
+        lost = self._conn.tracker.active
+        self._bus.fail_waiters(ConnectionLost(why, self.close_code))
+        flapping = not self._renewing and time.monotonic() - self._opened_at < STABLE_S
+        first = self._last_attempt + 1 if flapping else 1
+        self._reconnect_task = self._spawn(self._reconnect_loop(why, lost, first))
+
+    def _announce(self, attempt: int, delay: float, why: str) -> None:
+        previous, self._state = self._state, RECONNECTING
+        data = {"state": RECONNECTING, "previous": previous, "attempt": attempt, "delay_s": round(delay, 2)}
+        self._emit_local(STATE, {**data, "why": why, "close_code": self.close_code})
+
+    async def _reconnect_loop(self, why: str, lost_response: str | None, first: int) -> None:
+        renewing = self._renewing
+        for attempt in range(first, self.reconnect_attempts + 1):
+            delay = 0.0 if renewing and attempt == 1 else backoff_delay(attempt)
+            self._announce(attempt, delay, why)
+            logger.warning("rtwidget: %s; reconnecting (attempt %d in %.1f s)", why, attempt, delay)
+            await asyncio.sleep(delay)
+            try:
+                await self._reopen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # this attempt failed: say why, and try again
+                await self._drop_socket()
+                why = f"reconnect attempt {attempt} failed: {endpoints.redact(str(exc)) or type(exc).__name__}"
+                continue
+            self._renewing = False
+            self._last_attempt = attempt
+            self._reconnected(attempt, lost_response)
+            return
+        self._renewing = False
+        self._give_up(why)
+
+    # ------------------------------------------------------------------ the new connection
+
+    async def _reopen(self) -> None:
+        """One attempt: a new socket and handshake; then wait until the server has taken the replay."""
+        assert self.endpoint is not None  # decided on the first connect
+        replay = self._replay or Replay()
+        self._replay_ids = tuple(self._conn.new_event_id() for _ in replay.items)
+        self._requeued = 0
+        taken = self._replay_taken(replay) if replay.items else None
+        try:
+            await self._connect(self.endpoint)
+            if not self._connected:
+                raise SessionClosed(self.close_code, self.close_reason)
+            if taken is not None:
+                await self._wait_replay(taken)
+        finally:
+            for future in taken or ():
+                future.cancel()
+
+    def _replay_taken(self, replay: Replay) -> tuple[asyncio.Future[Event], asyncio.Future[Event]]:
+        """Futures for the server's answer to the last replayed item (added, or refused)."""
+        last_item, last_event = replay.items[-1].get("id"), self._replay_ids[-1]
+        added = self.expect("conversation.item.added", lambda e: (e.get("item") or {}).get("id") == last_item)
+        refused = self.expect("error", lambda e: (e.cause or {}).get("event_id") == last_event)
+        return added, refused
+
+    async def _wait_replay(self, taken: tuple[asyncio.Future[Event], ...]) -> None:
+        done, _ = await asyncio.wait(taken, timeout=self.handshake_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            waited = "the server to take the replayed conversation"
+            raise WaitTimeout(waited, self.handshake_timeout, "its answer to the last replayed item never came")
+        for future in done:
+            future.result()  # raises ConnectionLost if the socket closed instead
+
+    def _restore(self) -> None:
+        """On reading ``session.created`` while reconnecting: config, replay, then the sends made meanwhile."""
+        queued = [event for event, _ in self._conn.data_to_send()]
+        self._conn.tracker.reset()  # the queued sends are recorded again below, in their new order
+        self._write_queue = self._held_queue
+        self._send_config()
+        replay = self._replay or Replay()
+        for item, event_id in zip(replay.items, self._replay_ids, strict=True):
+            self._conn.send({"type": "conversation.item.create", "event_id": event_id, "item": item}, reply=False)
+        for event in queued:
+            try:
+                self._conn.send(event)
+                self._requeued += 1
+            except ClientEventError as exc:  # valid when queued; says why if the new dialect refuses it
+                logger.warning("rtwidget: a send queued while reconnecting was refused: %s", exc)
+        self._flush()
+
+    def _reconnected(self, attempt: int, lost_response: str | None) -> None:
+        replay = self._replay or Replay()
+        refused = {
+            (event.cause or {}).get("event_id"): event for event in self.errors if event.type == "error" and event.cause
+        }
+        not_restored = list(replay.not_restored)
+        for item, event_id in zip(replay.items, self._replay_ids, strict=True):
+            if event_id in refused:
+                message = (refused[event_id].get("error") or {}).get("message", "refused")
+                reason = f"refused by the server: {message}"
+                not_restored.append(
+                    {"item_id": item.get("id"), "role": item.get("role"), "type": item["type"], "reason": reason}
+                )
+        restored = len(replay.items) - (len(not_restored) - len(replay.not_restored))
+        self._replay = None
+        self._set_state("open")
+        self._opened_at = time.monotonic()
+        self._schedule_expiry()
+        data = {
+            "attempt": attempt,
+            "restored": restored,
+            "not_restored": not_restored,
+            "shortened": replay.shortened,
+            "queued": self._requeued,
+            "lost_response": lost_response,
+        }
+        logger.warning(
+            "rtwidget: reconnected (attempt %d): %d items restored, %d not restored, %d queued sends sent",
+            attempt,
+            restored,
+            len(not_restored),
+            self._requeued,
+        )
+        self._emit_local(RECONNECTED, data)
+
+    def _give_up(self, why: str) -> None:
+        self.close_why = f"gave up reconnecting after {self.reconnect_attempts} attempts; last: {why}"
+        logger.warning("rtwidget: %s", self.close_why)
+        self._replay = None
+        self._set_state("closed")
+        # Told first, so that a wait_for("rtwidget.closed") is answered; then every other wait ends.
+        self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason, "why": self.close_why})
+        self._bus.fail_waiters(SessionClosed(self.close_code, self.close_why))
+        self._bus.end_subscribers()
+
+    # ------------------------------------------------------------------ renewal
+
+    def _schedule_expiry(self) -> None:
+        """On the I/O loop, once open: be told ``renew_margin`` seconds before the session's ``expires_at``."""
+        self._cancel_expiry()
+        expires = self._conn.expires_at
+        if expires is not None:
+            delay = max(0.0, expires - self.renew_margin - time.time())
+            # Held weakly: a pending timer must not keep an unclosed session from being collected.
+            self._expiry_timer = asyncio.get_running_loop().call_later(delay, _expiring, weakref.ref(self))
+
+    def _cancel_expiry(self) -> None:
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+
+    def _expiring(self) -> None:
+        self._expiry_timer = None
+        expires = self._conn.expires_at
+        if self._state != "open" or expires is None:
+            return
+        left = max(0.0, expires - time.time())
+        self._emit_local(EXPIRING, {"expires_at": expires, "seconds_left": round(left, 1), "renew": self._renew})
+        if self._renew == "auto" and time.monotonic() - self._opened_at >= self.renew_margin / 2:
+            self._spawn(self._renew_when_quiet(expires))
+        elif self._renew != "off":
+            hint = (
+                "the server's sessions are shorter than renew_margin, so renewing would not help"
+                if self._renew == "auto"
+                else "set session.renew = 'auto' to renew it with its history"
+            )
+            logger.warning("rtwidget: the session ends in %.0f s (the server's time limit); %s", left, hint)
+
+    async def _renew_when_quiet(self, expires: float) -> None:
+        """Renew once no response is running (or ``RENEW_LATEST_S`` before the end, running or not)."""
+        while self._state == "open" and self._conn.tracker.busy and time.time() < expires - RENEW_LATEST_S:
+            await asyncio.sleep(0.2)
+        ws = self._ws
+        if self._state != "open" or ws is None:
+            return
+        logger.info("rtwidget: renewing the session before its time limit")
+        self._renewing = True
+        await ws.close(1000, "renewing the session")  # the reader then sees the drop and reconnects
+
+
+def _expiring(session_ref: weakref.ref[ReconnectMixin]) -> None:
+    session = session_ref()
+    if session is not None:
+        session._expiring()
