@@ -249,8 +249,8 @@ class LifecycleMixin(ReconnectMixin):
         finally:
             self._connecting = None
         self._set_state(OPEN)
-        self._opened_at, self._last_attempt = time.monotonic(), 0
-        self._schedule_expiry()
+        self._last_attempt = 0
+        self._opened()
 
     async def _connect(self, endpoint: endpoints.Endpoint) -> None:
         """Open the socket to ``endpoint``, wait for ``session.created``, then send the session config."""

@@ -116,8 +116,7 @@ class ReconnectMixin:
     reconnect: bool = True
     #: How many attempts before giving up (each waits :func:`backoff_delay`).
     reconnect_attempts: int = RECONNECT_ATTEMPTS
-    #: Seconds before ``expires_at`` at which the session warns or renews.
-    renew_margin: float = RENEW_MARGIN_S
+    _renew_margin: float = RENEW_MARGIN_S
     #: How the connection ended, in plain words (None while it has not).
     close_why: str | None = None
     _renew: str = "warn"
@@ -131,6 +130,8 @@ class ReconnectMixin:
     _held_queue: asyncio.Queue[str] | None = None
     _expiry_timer: asyncio.TimerHandle | None = None
     _opened_at: float = 0.0
+    # How long the server session had to live when it opened (renewing a session shorter than the margin loops).
+    _life_at_open: float | None = None
     # The attempt that last succeeded (0 after a fresh connect), to continue the count if the new one flaps.
     _last_attempt: int = 0
 
@@ -151,6 +152,7 @@ class ReconnectMixin:
         errors: Any
 
         def _emit_local(self, etype: str, data: dict[str, Any]) -> None: ...
+        def call_soon(self, fn: Callable[..., Any], *args: Any) -> None: ...
         def _set_state(self, state: str) -> None: ...
         def _spawn(self, coro: Any, bucket: Any = None) -> asyncio.Task[Any]: ...
         def _flush(self) -> None: ...
@@ -171,6 +173,20 @@ class ReconnectMixin:
         if mode not in RENEW_MODES:
             raise ValueError(f"renew must be one of {', '.join(map(repr, RENEW_MODES))}, not {mode!r}")
         self._renew = mode
+
+    @property
+    def renew_margin(self) -> float:
+        """Seconds before ``expires_at`` at which the session warns or renews (default 300); a change applies at
+        once to the open connection."""
+        return self._renew_margin
+
+    @renew_margin.setter
+    def renew_margin(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 86400:
+            raise ValueError(f"renew_margin must be a number of seconds between 0 and 86400, not {seconds!r}")
+        self._renew_margin = float(seconds)
+        if self._state == "open":
+            self.call_soon(self._schedule_expiry)
 
     def _check_queue(self, what: str) -> None:
         """Refuse a send while reconnecting once :data:`QUEUE_LIMIT` sends wait already."""
@@ -314,8 +330,7 @@ class ReconnectMixin:
         restored = len(replay.items) - (len(not_restored) - len(replay.not_restored))
         self._replay = None
         self._set_state("open")
-        self._opened_at = time.monotonic()
-        self._schedule_expiry()
+        self._opened()
         data = {
             "attempt": attempt,
             "restored": restored,
@@ -345,10 +360,19 @@ class ReconnectMixin:
 
     # ------------------------------------------------------------------ renewal
 
+    def _opened(self) -> None:
+        """The session is open (connected or reconnected): note when, and watch its expiry."""
+        self._opened_at = time.monotonic()
+        expires = self._conn.expires_at
+        self._life_at_open = None if expires is None else expires - time.time()
+        self._schedule_expiry()
+
     def _schedule_expiry(self) -> None:
         """On the I/O loop, once open: be told ``renew_margin`` seconds before the session's ``expires_at``."""
         self._cancel_expiry()
         expires = self._conn.expires_at
+        if self._state != "open":
+            return
         if expires is not None:
             delay = max(0.0, expires - self.renew_margin - time.time())
             # Held weakly: a pending timer must not keep an unclosed session from being collected.
@@ -366,7 +390,7 @@ class ReconnectMixin:
             return
         left = max(0.0, expires - time.time())
         self._emit_local(EXPIRING, {"expires_at": expires, "seconds_left": round(left, 1), "renew": self._renew})
-        if self._renew == "auto" and time.monotonic() - self._opened_at >= self.renew_margin / 2:
+        if self._renew == "auto" and (self._life_at_open or 0.0) > self.renew_margin:
             self._spawn(self._renew_when_quiet(expires))
         elif self._renew != "off":
             hint = (

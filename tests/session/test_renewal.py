@@ -97,3 +97,26 @@ def test_auto_renewal_does_not_loop_when_the_servers_sessions_are_shorter_than_t
                 await session.close()
 
     run(body)
+
+
+def test_a_new_margin_applies_at_once_to_the_open_connection(local_server: LocalServer) -> None:
+    async def body() -> None:
+        session = Session(endpoint=local_server.url, modalities=["text"])
+        session.renew = "auto"
+        with pytest.raises(ValueError, match="renew_margin must be a number of seconds"):
+            session.renew_margin = 0
+        with pytest.raises(ValueError, match="renew_margin must be a number of seconds"):
+            session.renew_margin = "soon"  # type: ignore[assignment]
+        try:
+            await session.connect()
+            await session.ask("hello there")
+            left = session.time_left
+            assert left is not None and left > 3000  # an hour-long session: nothing due for 55 minutes
+            session.renew_margin = left - 0.5  # as if 55 minutes had passed
+            await until(lambda: local(session, "rtwidget.reconnected"))
+            assert local(session, "rtwidget.reconnected")[0]["restored"] == 2
+            assert session.state == "open"
+        finally:
+            await session.close()
+
+    run(body)
