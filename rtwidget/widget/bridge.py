@@ -47,7 +47,7 @@ from ..session import (
     error_info,
     turn_mode,
 )
-from ..session.local_events import EXPIRING, RECONNECTED
+from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
 from .batch import PanelBatch
 from .eventlog import RowLog, clip, public
 from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
@@ -133,7 +133,9 @@ class Bridge:
     def _on_log(self, entry: LogEntry) -> None:
         if self._detached:
             return
-        row, created = self.rows.add(entry.time, entry.direction, entry.type, entry.size, entry.data, entry.cause_id)
+        # rtwidget's own events quote exceptions and close reasons (rare, small): redacted like the status line.
+        data = redacted(entry.data) if entry.direction == "local" else entry.data
+        row, created = self.rows.add(entry.time, entry.direction, entry.type, entry.size, data, entry.cause_id)
         self.batch.row(row, created)
         c = self.counters
         c["events"] += 1
@@ -146,7 +148,10 @@ class Bridge:
         if self._detached:
             return
         etype: str = event.type
-        data: dict[str, Any] = event.data
+        # rtwidget's own events may quote an exception (a tool's error, a close reason): redacted, except
+        # rtwidget.sent, which carries a client event as sent (microphone audio included: too big to scan).
+        local = etype.startswith(LOCAL_PREFIX) and etype != SENT
+        data: dict[str, Any] = redacted(event.data) if local else event.data
         handler = self._event_handlers.get(etype)
         if handler is not None:
             handler(data)
@@ -213,9 +218,7 @@ class Bridge:
             self.notice("error", f"Server error {info.label}: {info.message}")
 
     def _on_exception(self, data: dict[str, Any]) -> None:
-        # The session redacts its rtwidget.error data already; this is the last door before the browser.
-        shown = {k: redact(v) if isinstance(v, str) else v for k, v in data.items() if k != "type"}
-        error = clip(shown, MAX_TEXT)
+        error = clip({k: v for k, v in data.items() if k != "type"}, MAX_TEXT)
         self.exceptions.append(error)
         self._send({"kind": "exception", "error": error})
 
@@ -421,3 +424,14 @@ class Bridge:
             self.session.update(voice=value)
         elif name == "instructions":
             self.session.update(instructions=value)
+
+
+def redacted(value: Any) -> Any:
+    """A copy of ``value`` (dicts and lists of JSON values) with every string passed through ``redact``."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value

@@ -198,3 +198,27 @@ def test_the_state_texts() -> None:
         + ("no response is running")
     )
     assert expiring_text({"seconds_left": None}).startswith("the session ends in 0:00")
+
+
+def test_a_failing_tools_key_reaches_neither_the_tools_panel_nor_the_log_rows(
+    live: tuple[RealtimeWidget, MockComm],
+) -> None:
+    w, comm = live
+    session = w.session
+    key = sentinel("widget-tool")
+
+    @session.tool
+    def leaky_tool() -> str:
+        """Fails quoting a URL with its key."""
+        raise RuntimeError(f"upstream wss://h.example/rt?api-key={key} said no")
+
+    browser_says(w, {"kind": "text", "text": "call leaky_tool"})
+    wait_until(lambda: comm.custom("exception"), what="the tool's failure")
+    barrier(w, comm, "after-tool")
+    batches = [c for c, _ in comm.custom("batch")]
+    tools = [t for c in batches for t in c.get("tools", []) if t.get("status") == "error"]
+    assert tools and "api-key=<redacted>" in tools[-1]["error"]
+    local_rows = [r for c in batches for r in c.get("rows", []) if r["type"].startswith("rtwidget.tool.")]
+    assert [r["type"] for r in local_rows] == ["rtwidget.tool.started", "rtwidget.tool.done"]
+    seen = json.dumps([tools, local_rows, comm.custom("exception")], default=repr)
+    assert key not in seen and "<redacted>" in seen
