@@ -222,3 +222,25 @@ def test_a_failing_tools_key_reaches_neither_the_tools_panel_nor_the_log_rows(
     assert [r["type"] for r in local_rows] == ["rtwidget.tool.started", "rtwidget.tool.done"]
     seen = json.dumps([tools, local_rows, comm.custom("exception")], default=repr)
     assert key not in seen and "<redacted>" in seen
+
+
+def test_the_widget_and_a_cell_connecting_at_once_share_one_socket(comms: list[MockComm]) -> None:
+    async def main() -> tuple[int, int, str, str]:
+        async with LocalServer(pace="fast") as server:
+            session = Session(endpoint=server.url)
+            w = RealtimeWidget(session)  # starts connecting in the background
+            await session.connect()  # the next cell, while the widget's connect may still run
+            await session.connect()  # and again: connected already, nothing new
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, lambda: wait_until(lambda: w.status == "connected", what="connected"))
+            during = server.open_connections
+            await session.close()
+            await loop.run_in_executor(None, lambda: wait_until(lambda: w.status == "closed", what="closed"))
+            await loop.run_in_executor(
+                None, lambda: wait_until(lambda: server.open_connections == 0, what="the server to see the close")
+            )
+            after = server.open_connections
+            w.close()
+            return during, after, session.state, w.status
+
+    assert run(main) == (1, 0, "closed", "closed")
