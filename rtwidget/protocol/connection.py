@@ -207,6 +207,8 @@ class Connection:
         return False
 
     def _fold(self, event: Event, now: float | None) -> None:
+        if _malformed(event.data):
+            return  # nothing to read in it (it is still returned and logged)
         etype = event.type
         if etype == "error":
             cause_id = error_info(event.data).event_id
@@ -375,6 +377,16 @@ class Connection:
         self._buffer_bytes = 0
         self._committing_ms = None
         self._calls = []
+
+
+def _malformed(data: Json) -> bool:
+    """True for an event whose ``response`` or ``item`` is not an object (or whose response ``output`` is not a
+    list): fields of the wrong type are read as absent, and such an event has nothing else to fold."""
+    response = data.get("response")
+    if response is not None and not (isinstance(response, dict) and isinstance(response.get("output", []), list)):
+        return True
+    item = data.get("item")
+    return item is not None and not isinstance(item, dict)
 
 
 def _response_params(response: Mapping[str, Any]) -> Json:

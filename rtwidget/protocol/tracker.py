@@ -127,9 +127,9 @@ class ResponseTracker:
         etype = event.type
         calls: list[FunctionCall] = []
         if etype == "response.created":
-            self._on_created(event.data.get("response") or {})
+            self._on_created(_obj(event.data.get("response")))
         elif etype == "response.done":
-            response = event.data.get("response") or {}
+            response = _obj(event.data.get("response"))
             rid = str(response.get("id") or "")
             if _remember(self._done, rid):
                 event.duplicate = True
@@ -139,7 +139,7 @@ class ResponseTracker:
                 return []
             calls = self._on_done(response)
         elif etype in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
-            self._on_item(event.data.get("item") or {})
+            self._on_item(_obj(event.data.get("item")))
         elif etype == "error":
             self._on_error(event.cause or {})
         if now is not None:
@@ -210,7 +210,8 @@ class ResponseTracker:
         # A refusal comes before the end of the response that caused it: creates not refused now were taken.
         self._forget_answered()
         calls = []
-        for item in response.get("output") or ():
+        output = response.get("output")
+        for item in output if isinstance(output, list) else ():
             if isinstance(item, dict) and item.get("type") == "function_call" and item.get("call_id"):
                 if item.get("status") not in (None, "completed"):
                     continue  # a call cut off by cancellation has no valid arguments to run
@@ -313,6 +314,11 @@ class ResponseTracker:
     def reset(self) -> None:
         """Forget everything (a new connection starts a new server session)."""
         self.__init__()  # type: ignore[misc]
+
+
+def _obj(value: Any) -> Json:
+    """``value`` if it is an object, else an empty one: a server's field of the wrong type is read as absent."""
+    return value if isinstance(value, dict) else {}
 
 
 def _remember(seen: dict[str, None], key: str) -> bool:

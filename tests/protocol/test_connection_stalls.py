@@ -206,3 +206,16 @@ def test_queued_counts_the_client_events_waiting_to_be_sent() -> None:
     assert conn.queued == 2
     conn.data_to_send()
     assert conn.queued == 0
+
+
+@pytest.mark.parametrize("response", ["not an object", 5, None, {"id": "resp_1", "output": 7}])
+def test_a_response_of_the_wrong_shape_is_read_as_empty_not_a_fold_error(response: object) -> None:
+    conn = Connection()
+    conn.send_text("hi")
+    flush(conn, 0.0)
+    at(conn, 1.0, S.response_created("resp_1"))
+    events = at(
+        conn, 2.0, {"type": "response.created", "response": response}, {"type": "response.done", "response": response}
+    )
+    assert [e.fold_error for e in events] == [None, None]
+    assert conn.function_calls_to_run() == []
