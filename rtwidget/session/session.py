@@ -41,6 +41,13 @@ from .endpoint_policy import EndpointChoice, EndpointFactory
 from .lifecycle import CLOSED_STATE, CLOSING, CONNECTING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
+from .response_watch import (
+    RESPONSE_TIMEOUT_S,
+    LostTurnGuard,
+    ResponseWatch,
+    check_response_timeout,
+    fold_failure_data,
+)
 from .sending import SendingMixin
 from .tool_runner import ToolRunner
 from .turns import AskTurn, OutOfBandResult, OutOfBandTurn, Reply, Turn
@@ -48,6 +55,9 @@ from .turns import AskTurn, OutOfBandResult, OutOfBandTurn, Reply, Turn
 logger = logging.getLogger("rtwidget.session")
 
 T = TypeVar("T")
+
+# Tools registered in a burst go out as one session.update, once no change came for this long (seconds).
+TOOLS_DEBOUNCE_S = 0.05
 
 
 class Session(LifecycleMixin, EventsMixin, SendingMixin):
@@ -57,6 +67,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     is decided once, on the first connect: ``endpoint=`` (an Endpoint or a URL), else ``api_key=``,
     ``OPENAI_API_KEY`` or Azure settings, else ``endpoint_factory(model)`` (by default rtwidget's local
     server). Extra keyword arguments are session fields (friendly or beta-style names are translated to GA).
+
+    ``response_timeout`` (seconds, default 60; None: never) gives up on a response the server goes silent on:
+    an ``rtwidget.error`` says which, and the session accepts new turns (see :mod:`.response_watch`).
     """
 
     def __init__(
@@ -75,8 +88,12 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         log_size: int = 5000,
         log_max_bytes: int = LOG_MAX_BYTES,
         endpoint_factory: EndpointFactory | None = None,
+        response_timeout: float | None = RESPONSE_TIMEOUT_S,
         **session_fields: Any,
     ) -> None:
+        self._response_watch = ResponseWatch(
+            check_response_timeout(response_timeout), lambda: self._conn, self._emit_local, self._resume
+        )
         self.model = model
         self._envelope = envelope
         # What decides the endpoint (it may start the local server, so it runs on the first connect, not here).
@@ -99,6 +116,10 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         for fn in tools:
             self.tools.add(fn)
         self.tools.listeners.append(self._tools_changed)
+        # A tool change waits to go out (set in any thread), when the last one came, and its timer (I/O loop).
+        self._tools_pending = False
+        self._tools_touched = 0.0
+        self._tools_timer: asyncio.TimerHandle | None = None
         #: Every event sent, received and local, oldest dropped beyond ``log_size`` entries or ``log_max_bytes``.
         self.log = SessionLog(log_size, log_max_bytes)
         #: Server ``error`` events and local ``rtwidget.error`` events (user code that failed), newest last.
@@ -150,17 +171,43 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         """``"ga"`` or ``"beta"``."""
         return self._conn.dialect
 
+    @property
+    def response_timeout(self) -> float | None:
+        """Seconds of silence from the server after which a response in progress (or a ``response.create`` not
+        answered) is declared lost; None never gives up. Settable."""
+        return self._response_watch.timeout
+
+    @response_timeout.setter
+    def response_timeout(self, value: float | None) -> None:
+        self._response_watch.timeout = check_response_timeout(value)
+
     def _after_close(self) -> None:
+        self._stop_timers()
         self._tool_runner.shutdown()
+
+    def _stop_timers(self) -> None:
+        """The socket closed: no response is watched, no tool update waits (the next handshake sends them)."""
+        self._response_watch.cancel()
+        if self._tools_timer is not None:
+            self._tools_timer.cancel()
+            self._tools_timer = None
+        self._tools_pending = False
 
     # ================================================================================ the pump
 
     def _receive(self, message: str | bytes) -> Event:
         """Feed one server message through the core, the log and the bus; start the tools it asks for."""
-        event = self._conn.receive_text(message)
-        self._last_received = (event.type, time.monotonic())
+        now = time.monotonic()
+        event = self._conn.receive_text(message, now)
+        self._last_received = (event.type, now)
         cause_id = (event.cause or {}).get("event_id") if event.type == "error" else None
-        self._log("server", event.type, len(message), event.data, cause_id)
+        self._log("server", event.type, len(message), event.data, cause_id, duplicate=event.duplicate)
+        if event.duplicate:  # seen already: logged as such, never acted on twice
+            logger.info("rtwidget: ignored a duplicate server event %s (%s)", event.type, event.event_id)
+            return event
+        if event.fold_error is not None:
+            logger.warning("rtwidget: could not fold the server event %s: %s", event.type, event.fold_error)
+            self._emit_local(ERROR, fold_failure_data(event))
         if event.type == "error":
             self._on_server_error(event)
         self._bus.dispatch(event)
@@ -171,7 +218,13 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         elif event.type == "session.created":
             self._on_session_created()
         self._flush()
+        self._response_watch.arm()
         return event
+
+    def _resume(self) -> None:
+        """A response was declared lost: send a reply requested meanwhile."""
+        self._conn.reply_if_due()
+        self._flush()
 
     def _on_server_error(self, event: Event) -> None:
         self.errors.append(event)
@@ -181,6 +234,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     def _on_closed(self, ws: ClientConnection) -> None:
         if self._ws is not ws and self._ws is not None:
             return
+        self._stop_timers()
         if self._dropped(ws):
             return  # a drop the session reconnects from (see .reconnect): nobody is told it closed
         self._connected = False
@@ -198,21 +252,36 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason})
         self._bus.end_subscribers()
 
-    def _flush(self) -> None:
-        """Move the core's queued client events to the writer (only while connected)."""
+    def _flush(self, tools_due: bool = False) -> None:
+        """Move the core's queued client events to the writer (only while connected); a pending tool update goes
+        first (``tools_due``: even with nothing else to send)."""
         if not self._connected or self._write_queue is None:
             return
-        for event, text in self._conn.data_to_send():
+        now = time.monotonic()
+        queued = self._conn.data_to_send(now)
+        if self._tools_pending and self._state == OPEN and (queued or tools_due):
+            queued = self._tools_update(now) + queued  # the model must know the tools before what comes next
+        for event, text in queued:
             self._log("client", event["type"], len(text), event)
             self._write_queue.put_nowait(text)
             if self._bus.listening:
                 self._bus.dispatch(Event(SENT, event))
+        self._response_watch.arm()
 
-    def _log(self, direction: str, etype: str, size: int, data: dict[str, Any], cause_id: str | None = None) -> None:
+    def _log(
+        self,
+        direction: str,
+        etype: str,
+        size: int,
+        data: dict[str, Any],
+        cause_id: str | None = None,
+        *,
+        duplicate: bool = False,
+    ) -> None:
         # Audio payloads are large and the log is for reading: keep their size only.
         kept = elide_audio(data)
         kept_bytes = _kept_size(size, data, kept)
-        entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, kept, cause_id)
+        entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, kept, cause_id, duplicate)
         self.log.add(entry, kept_bytes)
         self._bus.deliver_log(entry)
 
@@ -248,14 +317,40 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         return self.tools.add(fn, name=name, description=description, reply=reply, timeout=timeout)
 
     def _tools_changed(self) -> None:
-        # Called in whatever thread changed the registry: one session.update with the whole tool list.
-        if self._connected:
+        # Called in whatever thread changed the registry. A burst of changes (1,000 tools registered in a loop)
+        # sends ONE session.update with the whole list, once no change came for TOOLS_DEBOUNCE_S.
+        self._tools_touched = time.monotonic()
+        if self._connected and not self._tools_pending:
+            self._tools_pending = True
             self._io.call_soon(self._send_tools)
 
     def _send_tools(self) -> None:
-        if self._connected:
+        """On the I/O loop: send the tool list once the changes settled and the handshake is done (or with the
+        next client event, whichever comes first)."""
+        self._tools_timer = None
+        if not self._tools_pending:
+            return  # sent already, ahead of a client event
+        if not self._connected or self._state not in (CONNECTING, OPEN):
+            self._tools_pending = False  # the next handshake sends the tools with the config
+            return
+        wait = TOOLS_DEBOUNCE_S - (time.monotonic() - self._tools_touched)
+        if wait > 0 or self._state != OPEN:
+            delay = max(wait, TOOLS_DEBOUNCE_S / 5)  # still connecting: look again a little later
+            self._tools_timer = asyncio.get_running_loop().call_later(delay, self._send_tools)
+            return
+        self._flush(tools_due=True)
+
+    def _tools_update(self, now: float) -> list[tuple[dict[str, Any], str]]:
+        """The whole tool list as one ``session.update``, queued and drained now."""
+        if self._tools_timer is not None:
+            self._tools_timer.cancel()
+            self._tools_timer = None
+        self._tools_pending = False  # before reading the list: a change from now on schedules another update
+        try:
             self._conn.update_session(tools=self.tools.schemas())
-            self._flush()
+        except Exception:  # refused by the core: the server keeps the tools it had
+            logger.exception("rtwidget: could not send the tool list")
+        return self._conn.data_to_send(now)
 
     async def _answer_call(self, call: FunctionCall) -> None:
         result = await self._tool_runner.run(call)
@@ -346,12 +441,14 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     async def _turn(self, turn: Turn[T]) -> T:
         """On the I/O loop: watch every event while ``turn`` sends its request, until it settles."""
         await self._until_open("ask()" if isinstance(turn, AskTurn) else "respond_out_of_band()")
-        self.on("*", turn.watch)
+        # The turn's watcher, which also fails the turn if its response is declared lost (see .response_watch).
+        watch = LostTurnGuard(turn.result, turn.watch, out_of_band=not isinstance(turn, AskTurn))
+        self.on("*", watch)
         try:
             self._send_via(turn.send)
             return await turn.result
         finally:
-            self.off("*", turn.watch)
+            self.off("*", watch)
 
     def __repr__(self) -> str:
         where = self.endpoint.describe()["label"] if self.endpoint else "not connected"
