@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from typing import Any
 
 from .errors import ClientEventError
@@ -392,3 +393,41 @@ _CHECKS = {
     "response.create": _response_create,
     "response.cancel": _cancel,
 }
+
+
+# ------------------------------------------------------------------ arguments of the session's public calls
+
+
+def check_str(name: str, value: Any, fix: str, *, empty: bool = True) -> str:
+    """``value`` if it is a str (non-empty unless ``empty``); else TypeError / ValueError naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__} {_short(value)}: {fix}")
+    if not empty and not value:
+        raise ValueError(f"{name} must not be empty: {fix}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a bool; else TypeError naming ``name`` (a truthy string or None is a mistake)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {type(value).__name__} {_short(value)}")
+    return value
+
+
+def check_ms(name: str, value: Any) -> float:
+    """``value`` as a float of milliseconds: a real number (not a bool), finite and >= 0; else TypeError /
+    ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a number of milliseconds, not {type(value).__name__} {_short(value)}: "
+            "pass e.g. 1500 (float(text) for a string)"
+        )
+    ms = float(value)
+    if not math.isfinite(ms) or ms < 0:
+        raise ValueError(f"{name} must be a finite number of milliseconds >= 0, got {ms!r}")
+    return ms
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -7,6 +7,11 @@ queues it; the session's pump then moves it to the writer. All are safe from any
 
 Sends before ``connect()`` (or while connecting) are validated and queued, and go out in order once the socket
 opens; on a closing or closed session they raise :class:`~rtwidget.errors.SessionClosed` and send nothing.
+
+Bad arguments raise a TypeError or ValueError (a :class:`~rtwidget.errors.ClientEventError` for an event the API
+would refuse) that names the argument and the fix, and nothing is sent or queued: plain arguments are checked
+here on the caller's thread, events by the protocol core before they are queued, and ``load_history`` builds and
+checks every item before the first is queued.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, TypeVar
 from .. import audio as audio_mod
 from .._loopthread import LoopThread
 from ..protocol.connection import Connection
+from ..protocol.validate import check_bool, check_ms, check_str
 
 T = TypeVar("T")
 
@@ -83,11 +89,21 @@ class SendingMixin:
 
     def send_text(self, text: str, respond: bool = True) -> list[str]:
         """A user text message, then ``response.create`` if ``respond``; returns the event ids."""
+        check_str("text", text, "pass the message as a string (str(value) to send a number)")
+        check_bool("respond", respond)
         return self._send_via(lambda: self._conn.send_text(text, respond=respond))
 
     def append_audio(self, pcm: audio_mod.PcmLike, sample_rate: int = audio_mod.SAMPLE_RATE) -> list[str]:
-        """Stream microphone audio into the input buffer (resampled to 24 kHz PCM16, sent in 100 ms appends)."""
+        """Stream microphone audio into the input buffer (resampled to 24 kHz PCM16, sent in 100 ms appends).
+
+        ``pcm`` and ``sample_rate`` are read as by :func:`rtwidget.audio.to_pcm16` (which says what each dtype
+        and shape means, and what is refused). Empty audio appends nothing and returns ``[]`` (a microphone
+        callback may have nothing yet); on a closed session it still raises SessionClosed.
+        """
         data = audio_mod.to_pcm16(pcm, sample_rate)
+        if not data:
+            self._require("sending", socket=False)
+            return []
         return self._send_via(lambda: [self._conn.append_audio(c) for c in audio_mod.chunks(data, 100)])
 
     def commit_audio(self) -> str:
@@ -109,8 +125,14 @@ class SendingMixin:
 
         With ``commit=True`` it becomes one user ``input_audio`` item (so server VAD cannot split it), then
         ``response.create`` if ``respond``. With ``commit=False`` it is only appended to the input buffer.
+        ``pcm`` and ``sample_rate`` are read as by :func:`rtwidget.audio.to_pcm16`; empty audio raises
+        ValueError (an empty utterance is a mistake, and the server would refuse it).
         """
+        check_bool("commit", commit)
+        check_bool("respond", respond)
         data = audio_mod.to_pcm16(pcm, sample_rate)
+        if not data:
+            raise ValueError("pcm is empty: send_audio() needs at least one sample of audio")
         if not commit:
             return self.append_audio(data)
         return self._send_via(lambda: self._conn.send_audio_item(data, respond=respond))
@@ -124,9 +146,19 @@ class SendingMixin:
         return self._send_via(self._conn.cancel)
 
     def truncate(self, item_id: str, audio_end_ms: float) -> str | None:
-        """Cut an assistant item at the audio actually played (clamped; None if all of it was heard)."""
-        return self._send_via(lambda: self._conn.truncate(item_id, audio_end_ms))
+        """Cut an assistant item at the audio actually played (clamped; None if all of it was heard).
+
+        ``item_id`` is a non-empty str; ``audio_end_ms`` a finite number of milliseconds >= 0 (not a bool).
+        """
+        check_str("item_id", item_id, "pass the id of the assistant item that was playing", empty=False)
+        end_ms = check_ms("audio_end_ms", audio_end_ms)
+        return self._send_via(lambda: self._conn.truncate(item_id, end_ms))
 
     def load_history(self, messages: Iterable[Mapping[str, Any]]) -> list[str]:
-        """Add earlier messages (``[{"role": "user", "content": "..."}]`` or items) with the right content types."""
+        """Add earlier messages (``[{"role": "user", "content": "..."}]`` or items) with the right content types.
+
+        All or nothing: every message is converted and checked before the first item is queued; a bad one raises
+        TypeError or ValueError naming ``history[i]`` and the field (see
+        :func:`rtwidget.protocol.items.history_items`), and nothing is sent.
+        """
         return self._send_via(lambda: self._conn.load_history(messages))

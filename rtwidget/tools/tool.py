@@ -15,6 +15,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import re
 import time
 import traceback
@@ -67,12 +68,14 @@ class Tool:
         localns: Mapping[str, Any] | None = None,
     ) -> None:
         if not callable(fn):
-            raise TypeError(f"a tool must be callable, got {type(fn).__name__}")
+            raise TypeError(
+                f"a tool must be callable, got {type(fn).__name__} {fn!r:.60}: pass the function itself, "
+                "e.g. add_tool(get_weather), not its name or its result"
+            )
         if localns is None:
             localns = caller_locals()
         name = _checked_name(_default_name(fn) if name is None else name)
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"tool {name!r}: timeout must be positive seconds or None, got {timeout!r}")
+        _check_options(name, description, reply, timeout)
 
         self.name: str = name
         self.fn = fn
@@ -255,6 +258,23 @@ def parse_arguments(arguments: str | dict[str, Any] | None) -> tuple[dict[str, A
     if not isinstance(parsed, dict):
         return None, f"arguments must be a JSON object, got {type(parsed).__name__}"
     return parsed, None
+
+
+def _check_options(name: str, description: Any, reply: Any, timeout: Any) -> None:
+    """TypeError / ValueError naming the option of tool ``name`` that is wrong, and the fix."""
+    if description is not None and not isinstance(description, str):
+        raise TypeError(f"tool {name!r}: description must be a str or None, not {type(description).__name__}")
+    if not isinstance(reply, bool):
+        raise TypeError(f"tool {name!r}: reply must be True or False, not {type(reply).__name__} {reply!r:.60}")
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"tool {name!r}: timeout must be seconds (a number) or None, not {type(timeout).__name__} "
+            f"{timeout!r:.60}: pass e.g. timeout=30"
+        )
+    if not 0 < timeout < math.inf:
+        raise ValueError(f"tool {name!r}: timeout must be positive seconds or None, got {timeout!r}")
 
 
 def _checked_name(name: Any) -> str:

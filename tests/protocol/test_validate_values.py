@@ -12,7 +12,7 @@ import pytest
 from rtwidget.protocol.connection import Connection
 from rtwidget.protocol.errors import ClientEventError
 from rtwidget.protocol.events import MAX_DEPTH
-from rtwidget.protocol.validate import validate_client_event
+from rtwidget.protocol.validate import check_bool, check_ms, check_str, validate_client_event
 
 Json = dict[str, Any]
 
@@ -129,3 +129,40 @@ def test_subclasses_of_json_types_pass_and_encode() -> None:
 
 def test_the_hot_path_event_passes() -> None:
     validate_client_event({"type": "input_audio_buffer.append", "audio": "AAAA", "event_id": "e1"})
+
+
+# ------------------------------------------------------------------ arguments of the session's public calls
+
+
+def test_check_str() -> None:
+    assert check_str("text", "hi", "fix it") == "hi"
+    assert check_str("text", "", "fix it") == ""
+    with pytest.raises(TypeError, match=r"^text must be a str, not int 5: fix it$"):
+        check_str("text", 5, "fix it")
+    with pytest.raises(TypeError, match=r"^x must be a str, not Long 'x{56}\.\.\.: f$"):  # a long repr is cut
+        check_str("x", Long(), "f")
+    with pytest.raises(ValueError, match=r"^item_id must not be empty: pass an id$"):
+        check_str("item_id", "", "pass an id", empty=False)
+
+
+class Long:
+    def __repr__(self) -> str:
+        return "'" + "x" * 100 + "'"
+
+
+def test_check_bool() -> None:
+    assert check_bool("respond", False) is False
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match=r"^respond must be True or False, not "):
+            check_bool("respond", bad)
+
+
+def test_check_ms() -> None:
+    assert check_ms("audio_end_ms", 1500) == 1500.0
+    assert check_ms("audio_end_ms", 0.5) == 0.5
+    for bad in ("abc", True, None, [1]):
+        with pytest.raises(TypeError, match=r"^audio_end_ms must be a number of milliseconds, not .*pass e\.g\. 1500"):
+            check_ms("audio_end_ms", bad)
+    for bad in (float("inf"), float("nan"), -1, -float("inf")):
+        with pytest.raises(ValueError, match=r"^audio_end_ms must be a finite number of milliseconds >= 0"):
+            check_ms("audio_end_ms", bad)
