@@ -10,8 +10,11 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+import rtwidget.session.reconnect as reconnect_mod
 from rtwidget import Session
-from rtwidget.server import LocalServer
+from rtwidget.server import LocalServer, Script
 from rtwidget.session import CLOSED, STATE
 from rtwidget.session.local_events import EXPIRING, RECONNECTED
 from rtwidget.widget import RealtimeWidget
@@ -244,3 +247,32 @@ def test_the_widget_and_a_cell_connecting_at_once_share_one_socket(comms: list[M
             return during, after, session.state, w.status
 
     assert run(main) == (1, 0, "closed", "closed")
+
+
+def test_a_real_drop_shows_reconnecting_then_what_was_restored(
+    comms: list[MockComm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconnect_mod, "backoff_delay", lambda attempt: 0.05)
+    # 50 server events in: the second turn's response is mid-audio (see tests/session/test_reconnect.py).
+    script = Script().disconnect_after(50, reset=True, connection=1)
+    server = LocalServer(pace="fast", script=script).start_in_thread()
+    session = Session(endpoint=server.url)
+    w = RealtimeWidget(session)
+    comm = comms[-1]
+    try:
+        wait_until(lambda: session.state == "open" and w.status == "connected", what="open")
+        browser_says(w, {"kind": "text", "text": "hello there"})
+        wait_until(lambda: received(session, "response.done"), what="the first reply")
+        browser_says(w, {"kind": "text", "text": "tell me more"})
+        wait_until(lambda: w.status_message.startswith("reconnected:"), what="the reconnect")
+        (done,) = [e.data for e in list(session.log) if e.type == "rtwidget.reconnected"]
+        assert w.status == "connected" and w.status_message == reconnected_text(done)[0]
+        assert done["restored"] >= 2 and server.connections_served == 2
+        reconnecting = [m for m in synced(comm, "status_message") if m.startswith("reconnecting")]
+        assert len(reconnecting) == 1
+        assert reconnecting[0].startswith("reconnecting (attempt 1, in 0.05 s): the connection was reset with no close")
+        assert synced(comm, "status")[-2:] == ["reconnecting", "connected"]
+    finally:
+        session.stop().result(10)
+        w.close()
+        server.stop_in_thread()
