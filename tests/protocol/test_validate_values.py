@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtwidget.protocol.connection import Connection
 from rtwidget.protocol.errors import ClientEventError
@@ -166,3 +168,42 @@ def test_check_ms() -> None:
     for bad in (float("inf"), float("nan"), -1, -float("inf")):
         with pytest.raises(ValueError, match=r"^audio_end_ms must be a finite number of milliseconds >= 0"):
             check_ms("audio_end_ms", bad)
+
+
+# ------------------------------------------------------------------ property: validated means strict JSON
+
+_BAD = st.sampled_from([object(), {1}, frozenset(), b"x", bytearray(b"y"), float("nan"), float("inf"), -float("inf")])
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=6), _BAD)
+_VALUES = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(0, 2)), inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["response.create", "conversation.item.create", "session.update"]), _VALUES, _VALUES)
+def test_what_validates_encodes_as_strict_json(etype: str, value: Any, other: Any) -> None:
+    event: Json = {"type": "response.create", "response": {"instructions": "x", "metadata": {}, "extra": value}}
+    if etype == "conversation.item.create":
+        event = text_item(value)
+        event["item"]["content"][0]["more"] = other
+    elif etype == "session.update":
+        event = {"type": "session.update", "session": {"type": "realtime", "instructions": value}}
+    conn = Connection()
+    try:
+        conn.send(event)
+    except ClientEventError as exc:
+        assert exc.path and exc.fix  # refused: it names where and what to do, and nothing is queued
+        assert conn.data_to_send() == []
+        return
+    [(_, wire)] = conn.data_to_send()
+    json.loads(wire, parse_constant=_no_constant)  # strict JSON: no NaN or Infinity on the wire
+
+
+def _no_constant(name: str) -> Any:
+    raise AssertionError(f"{name} on the wire")
