@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ..protocol.events import Event
     from .dispatch import EventBus
     from .lifecycle import Release
+    from .tool_runner import ToolRunner
 
 logger = logging.getLogger("rtwidget.session")
 
@@ -151,6 +152,8 @@ class ReconnectMixin:
         handshake_timeout: float
         errors: Any
 
+        _tool_runner: ToolRunner
+
         def _emit_local(self, etype: str, data: dict[str, Any]) -> None: ...
         def call_soon(self, fn: Callable[..., Any], *args: Any) -> None: ...
         def _set_state(self, state: str) -> None: ...
@@ -206,13 +209,13 @@ class ReconnectMixin:
         why, retry = why_closed(ws)
         self.close_code, self.close_reason = ws.close_code, ws.close_reason or ""
         if self._state == RECONNECTING:  # an attempt's socket closed during its handshake: that attempt fails
+            if ws is not self._ws:
+                return True  # the socket that dropped (or was renewed) ending late: nothing to do
             self._connected = False
             self._bus.fail_waiters(ConnectionLost(why, self.close_code))
             return True
         if self._state != "open":
             return False
-        if self._renewing:
-            why, retry = "renewing the session before its time limit (expires_at)", True
         self.close_why = why
         if not (retry and self.reconnect):
             logger.warning("rtwidget: the connection ended: %s", why)
@@ -221,6 +224,9 @@ class ReconnectMixin:
         return True
 
     def _begin_reconnect(self, why: str) -> None:
+        # The state changes at once (announced by the loop): the old socket's reader, ending just after, must
+        # find the session reconnecting already, not open.
+        previous, self._state = self._state, RECONNECTING
         self._connected = False
         self._ws = None
         current = asyncio.current_task()
@@ -234,18 +240,19 @@ class ReconnectMixin:
         self._bus.fail_waiters(ConnectionLost(why, self.close_code))
         flapping = not self._renewing and time.monotonic() - self._opened_at < STABLE_S
         first = self._last_attempt + 1 if flapping else 1
-        self._reconnect_task = self._spawn(self._reconnect_loop(why, lost, first))
+        self._reconnect_task = self._spawn(self._reconnect_loop(why, lost, first, previous))
 
-    def _announce(self, attempt: int, delay: float, why: str) -> None:
-        previous, self._state = self._state, RECONNECTING
+    def _announce(self, attempt: int, delay: float, why: str, previous: str) -> None:
+        self._state = RECONNECTING
         data = {"state": RECONNECTING, "previous": previous, "attempt": attempt, "delay_s": round(delay, 2)}
         self._emit_local(STATE, {**data, "why": why, "close_code": self.close_code})
 
-    async def _reconnect_loop(self, why: str, lost_response: str | None, first: int) -> None:
+    async def _reconnect_loop(self, why: str, lost_response: str | None, first: int, previous: str) -> None:
         renewing = self._renewing
         for attempt in range(first, self.reconnect_attempts + 1):
             delay = 0.0 if renewing and attempt == 1 else backoff_delay(attempt)
-            self._announce(attempt, delay, why)
+            self._announce(attempt, delay, why, previous)
+            previous = RECONNECTING
             logger.warning("rtwidget: %s; reconnecting (attempt %d in %.1f s)", why, attempt, delay)
             await asyncio.sleep(delay)
             try:
@@ -400,16 +407,30 @@ class ReconnectMixin:
             )
             logger.warning("rtwidget: the session ends in %.0f s (the server's time limit); %s", left, hint)
 
+    def _quiet(self) -> bool:
+        """No response running or due, no tool running and no output owed: a renewal loses nothing now."""
+        tracker = self._conn.tracker
+        return not (tracker.busy or tracker.owed or tracker.response_due() or self._tool_runner.running())
+
     async def _renew_when_quiet(self, expires: float) -> None:
-        """Renew once no response is running (or ``RENEW_LATEST_S`` before the end, running or not)."""
-        while self._state == "open" and self._conn.tracker.busy and time.time() < expires - RENEW_LATEST_S:
-            await asyncio.sleep(0.2)
+        """Renew at the first quiet moment: now, or as a response ends with nothing else to do (or
+        ``RENEW_LATEST_S`` before the end, whatever is running)."""
+        while self._state == "open" and not self._quiet():
+            left = expires - RENEW_LATEST_S - time.time()
+            if left <= 0:
+                break
+            try:  # woken by the end of a response, when the tools it asked for have been started
+                await asyncio.wait_for(self.expect("response.done"), min(left, 1.0))
+            except (asyncio.TimeoutError, RealtimeError):
+                pass  # checked again (a drop ends the loop through the state)
         ws = self._ws
         if self._state != "open" or ws is None:
             return
-        logger.info("rtwidget: renewing the session before its time limit")
         self._renewing = True
-        await ws.close(1000, "renewing the session")  # the reader then sees the drop and reconnects
+        # Reconnecting first, so that sends from now on wait for the new connection instead of the old one.
+        self.close_why = "renewing the session before its time limit (expires_at)"
+        self._begin_reconnect(self.close_why)
+        await ws.close(1000, "renewing the session")
 
 
 def _expiring(session_ref: weakref.ref[ReconnectMixin]) -> None:
