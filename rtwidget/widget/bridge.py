@@ -47,7 +47,9 @@ from ..session import (
     error_info,
     turn_mode,
 )
+from ..session.lifecycle import CONNECTING, IDLE
 from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
+from ..session.reconnect import RECONNECTING
 from .batch import PanelBatch
 from .eventlog import RowLog, clip, public
 from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
@@ -234,9 +236,9 @@ class Bridge:
 
     def _on_state(self, data: dict[str, Any]) -> None:
         state, previous = data.get("state"), data.get("previous")
-        if state == "reconnecting":
-            self._status("reconnecting", reconnecting_text(data))
-        elif state == "idle" and previous == "connecting":
+        if state == RECONNECTING:
+            self._status(STATUS_OF_STATE[RECONNECTING], reconnecting_text(data))
+        elif state == IDLE and previous == CONNECTING:
             self._status("idle", "could not connect")  # who started the connect says why (see _connect_done)
         elif isinstance(state, str) and state in STATUS_OF_STATE:
             self._status(STATUS_OF_STATE[state])
@@ -346,9 +348,18 @@ class Bridge:
         if self.ptt_down:
             self.ptt_ms += ms
 
-    def _on_ptt_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if not self.session.connected:
+    def _not_connected(self) -> bool:
+        """True (and the user told what to do) when there is no connection to talk over."""
+        if self.session.connected:
+            return False
+        if self.session.state == RECONNECTING:
+            self.notice("warning", "Reconnecting: try again once the connection is back.")
+        else:
             self.notice("warning", "Not connected: press Connect first.")
+        return True
+
+    def _on_ptt_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        if self._not_connected():
             return
         if content.get("down"):
             if self.session.response_active or self.playhead.unplayed():
@@ -372,8 +383,11 @@ class Bridge:
         text = str(content.get("text") or "").strip()
         if not text:
             return
-        if not self.session.connected:
-            self.notice("warning", "Not connected: press Connect first.")
+        if self.session.state == RECONNECTING:  # the session queues it, to send once reconnected
+            self.session.send_text(text)
+            self.notice("info", "Reconnecting: your message goes out once the connection is back.")
+            return
+        if self._not_connected():
             return
         self.session.send_text(text)
 

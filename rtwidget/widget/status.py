@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..session.lifecycle import CLOSING, CONNECTING, OPEN
+from ..session.reconnect import RECONNECTING
+
 # The widget's ``status`` trait for each session state (docs/widget-contract.md). "open" reads "connected", as it
 # did before the state machine; "idle" is left to whoever knows why (a failed connect says "error").
 STATUS_OF_STATE = {
-    "connecting": "connecting",
-    "open": "connected",
-    "reconnecting": "reconnecting",
-    "closing": "closing",
+    CONNECTING: "connecting",
+    OPEN: "connected",
+    RECONNECTING: "reconnecting",
+    CLOSING: "closing",
 }
 
 

@@ -19,7 +19,7 @@ from rtwidget.session import CLOSED, STATE
 from rtwidget.session.local_events import EXPIRING, RECONNECTED
 from rtwidget.widget import RealtimeWidget
 from rtwidget.widget.status import expiring_text, reconnected_text, reconnecting_text
-from tests.support import received, run
+from tests.support import received, run, sent
 
 from .comm_double import MockComm, barrier, browser_says, wait_until
 
@@ -259,6 +259,13 @@ def test_a_real_drop_shows_reconnecting_then_what_was_restored(
     session = Session(endpoint=server.url)
     w = RealtimeWidget(session)
     comm = comms[-1]
+
+    def type_while_away(event: Any) -> None:  # on the I/O thread, where the bridge handles browser messages
+        if event.get("state") == "reconnecting":
+            w.bridge.handle({"kind": "text", "text": "typed while away"}, [])
+            w.bridge.handle({"kind": "ptt", "down": True}, [])
+
+    session.on("rtwidget.state", type_while_away)
     try:
         wait_until(lambda: session.state == "open" and w.status == "connected", what="open")
         browser_says(w, {"kind": "text", "text": "hello there"})
@@ -272,6 +279,12 @@ def test_a_real_drop_shows_reconnecting_then_what_was_restored(
         assert len(reconnecting) == 1
         assert reconnecting[0].startswith("reconnecting (attempt 1, in 0.05 s): the connection was reset with no close")
         assert synced(comm, "status")[-2:] == ["reconnecting", "connected"]
+        # What the user typed meanwhile was queued and went out on the new connection; push-to-talk waited.
+        assert done["queued"] >= 1  # its conversation.item.create (at least)
+        assert sent(session, "conversation.item.create")[-1]["item"]["content"][0]["text"] == "typed while away"
+        notices = [c["text"] for c, _ in comm.custom("notice")]
+        assert "Reconnecting: your message goes out once the connection is back." in notices
+        assert "Reconnecting: try again once the connection is back." in notices
     finally:
         session.stop().result(10)
         w.close()
