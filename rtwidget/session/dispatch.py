@@ -11,6 +11,10 @@ The threading rule, one for everything here:
   A handler added during a delivery first sees the next event; one removed from another thread may still get
   the event being delivered at that moment. No registration is ever lost or doubled.
 
+Handlers are the user's or rtwidget's own (``internal``: the widget's bridge, ``ask()``'s turn watcher). Both
+kinds run in registration order; the user's ``off()`` (with no argument, or ``"*"``, or even the internal
+callable itself) removes only user handlers, so it never cuts off the widget or a running ``ask()``.
+
 Waiters' futures belong to the loop that called ``expect``; subscribers' queues to the loop that iterates
 ``events()``. Both are fed with ``call_soon_threadsafe``.
 
