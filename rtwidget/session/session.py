@@ -335,7 +335,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
             return
         wait = TOOLS_DEBOUNCE_S - (time.monotonic() - self._tools_touched)
         if wait > 0 or self._state != OPEN:
-            delay = max(wait, TOOLS_DEBOUNCE_S / 5)  # still connecting: look again a little later
+            delay = max(wait, TOOLS_DEBOUNCE_S)  # still connecting: look again a little later
             self._tools_timer = asyncio.get_running_loop().call_later(delay, self._send_tools)
             return
         self._flush(tools_due=True)
