@@ -214,9 +214,9 @@ class ReconnectMixin:
             self._connected = False
             self._bus.fail_waiters(ConnectionLost(why, self.close_code))
             return True
+        self.close_why = why
         if self._state != "open":
             return False
-        self.close_why = why
         if not (retry and self.reconnect):
             logger.warning("rtwidget: the connection ended: %s", why)
             return False
