@@ -405,7 +405,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
     async def ask(self, text: str, *, timeout: float | None = 120.0) -> Reply:
         """Send ``text``, let tools run, and return the final reply (text or transcript) with the tool calls.
 
-        Raises RealtimeError if the server rejects a request of this turn, SessionClosed if the socket closes.
+        Raises RealtimeError if the server rejects a request of this turn, or goes silent on its response for
+        ``response_timeout`` seconds (code ``"response_lost"``); SessionClosed if the socket closes; WaitTimeout
+        after ``timeout`` seconds.
         """
 
         async def turn() -> Reply:
@@ -423,7 +425,11 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         timeout: float | None = 120.0,
         **response_fields: Any,
     ) -> OutOfBandResult:
-        """Run a response outside the default conversation and return its text (nothing is added to it)."""
+        """Run a response outside the default conversation and return its text (nothing is added to it).
+
+        Raises RealtimeError if the server refuses it or goes silent on it for ``response_timeout`` seconds (code
+        ``"response_lost"``).
+        """
 
         async def turn() -> OutOfBandResult:
             return await self._turn(OutOfBandTurn(self._conn, instructions, input, metadata, response_fields))
