@@ -40,6 +40,30 @@ def test_not_callable_and_bad_timeout() -> None:
     assert Tool(lambda: None, name="t").timeout == DEFAULT_TIMEOUT == 30.0
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"timeout": "10"}, TypeError, r"^tool 't': timeout must be seconds \(a number\) or None, not str '10'"),
+        ({"timeout": True}, TypeError, r"timeout must be seconds .* not bool True"),
+        ({"timeout": float("inf")}, ValueError, r"timeout must be positive seconds or None, got inf"),
+        ({"timeout": float("nan")}, ValueError, r"timeout must be positive seconds or None, got nan"),
+        ({"timeout": -1}, ValueError, r"timeout must be positive"),
+        ({"description": 5}, TypeError, r"^tool 't': description must be a str or None, not int"),
+        ({"reply": "no"}, TypeError, r"^tool 't': reply must be True or False, not str 'no'"),
+        ({"reply": None}, TypeError, r"reply must be True or False, not NoneType"),
+    ],
+)
+def test_bad_options_name_the_option(options: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        Tool(lambda: None, name="t", **options)
+    assert Tool(lambda: None, name="t", timeout=0.5, description="d", reply=False).timeout == 0.5
+
+
+def test_not_callable_names_the_fix() -> None:
+    with pytest.raises(TypeError, match=r"must be callable, got int 5: pass the function itself"):
+        Tool(5)  # type: ignore[arg-type]
+
+
 def test_call_with_valid_arguments_passes_instances() -> None:
     seen: dict[str, Any] = {}
 
