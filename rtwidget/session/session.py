@@ -205,9 +205,10 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         if event.duplicate:  # seen already: logged as such, never acted on twice
             logger.info("rtwidget: ignored a duplicate server event %s (%s)", event.type, event.event_id)
             return event
-        if event.fold_error is not None:
+        failure = fold_failure_data(event) if event.fold_error is not None else None
+        if failure is not None and self._failures.admit(failure):  # a hostile server: once a second per kind
             logger.warning("rtwidget: could not fold the server event %s: %s", event.type, event.fold_error)
-            self._emit_local(ERROR, fold_failure_data(event))
+            self._emit_local(ERROR, failure, admitted=True)
         if event.type == "error":
             self._on_server_error(event)
         self._bus.dispatch(event)
@@ -285,8 +286,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self.log.add(entry, kept_bytes)
         self._bus.deliver_log(entry)
 
-    def _emit_local(self, etype: str, data: dict[str, Any]) -> None:
-        if etype == ERROR and not self._failures.admit(data):
+    def _emit_local(self, etype: str, data: dict[str, Any], *, admitted: bool = False) -> None:
+        if etype == ERROR and not admitted and not self._failures.admit(data):
             return  # the same failure again within a second: counted, and reported with the next one
         event = local_event(etype, data)
         if etype == ERROR:

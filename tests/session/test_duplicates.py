@@ -5,13 +5,16 @@ failure is logged, reported once as an rtwidget.error (source "protocol") and st
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 import pytest
 
+from rtwidget import Session
 from rtwidget.protocol.events import Event
 from rtwidget.server import LocalServer, Script
+from rtwidget.session.reporting import FailureThrottle
 from tests.support import open_session as session_at
 from tests.support import run, scaled, sent
 
@@ -111,3 +114,19 @@ def test_an_event_the_core_cannot_fold_is_reported_once_and_still_delivered(
             assert [(e.direction, e.duplicate) for e in logged] == [("server", False)]
 
     run(body)
+
+
+def test_a_flood_of_unfoldable_events_is_reported_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
+    session = Session()
+    session._failures = FailureThrottle(clock=lambda: 0.0)  # a frozen clock: every event in one window
+
+    def apply(event: Event) -> None:
+        raise KeyError("scripted")
+
+    session.connection.conversation.apply = apply  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, "rtwidget.session"):
+        events = [session._receive(json.dumps({"type": "rate_limits.updated", "rate_limits": []})) for _ in range(50)]
+    assert all(e.fold_error == "KeyError: 'scripted'" for e in events)
+    assert len([e for e in session.log if e.type == "rate_limits.updated"]) == 50  # every one logged
+    assert [e["source"] for e in session.errors] == ["protocol"]
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
