@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rtwidget import ClientEventError
+from rtwidget import ClientEventError, Session
 from tests.support import run
 
 NAN, INF = float("nan"), float("inf")
@@ -169,5 +169,24 @@ def test_add_tool(open_session: Callable[..., Any]) -> None:
             check.refuses(ValueError, lambda: session.add_tool(weather, name="bad name!"), "invalid tool name")
             assert session.tools.names() == []  # none of them was registered
             check.done()
+
+    run(body)
+
+
+def test_bad_input_before_connect_leaves_nothing_queued(local_server: Any) -> None:
+    async def body() -> None:
+        session = Session(endpoint=local_server.url)
+        try:
+            check = Checker(session)
+            good = {"role": "user", "content": "queued before connect"}
+            check.refuses(ValueError, lambda: session.load_history([good, {"role": "user"}]), "history[1].content")
+            check.refuses(ClientEventError, lambda: session.send(item(NAN)), "item.content[0].extra")
+            check.refuses(ValueError, lambda: session.send_audio(b""), "pcm is empty")
+            check.refuses(ValueError, lambda: session.truncate("item_1", INF), "audio_end_ms")
+            await session.connect()
+            check.baseline = len([e for e in client_events(session) if e.type == "session.update"])
+            check.done()  # only the session's own update came before the marker
+        finally:
+            await session.close()
 
     run(body)
