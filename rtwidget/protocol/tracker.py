@@ -163,7 +163,7 @@ class ResponseTracker:
             self._awaiting_reply.update(self._answering.pop(event_id, {}))
 
     def _touch(self, event: Event, now: float) -> None:
-        """``event`` arrived at ``now``: the response it names (if watched, or just created) is alive."""
+        """``event`` arrived at ``now``: the response in progress that it names is alive."""
         data = event.data
         rid = data.get("response_id")
         if not isinstance(rid, str):
@@ -178,7 +178,8 @@ class ResponseTracker:
             self.out_of_band.add(rid)
             metadata = response.get("metadata")
             request = metadata.get("rtwidget_request") if isinstance(metadata, dict) else None
-            if request not in self._pending_out_of_band:  # not ours by its metadata: the oldest create of ours
+            if not isinstance(request, str) or request not in self._pending_out_of_band:
+                # Not ours by its metadata: it answers the oldest create of ours.
                 request = min(self._pending_out_of_band, key=_seq, default=None)
             if isinstance(request, str):
                 self._pending_out_of_band.discard(request)

@@ -132,7 +132,8 @@ def test_an_out_of_band_response_without_our_metadata_answers_the_oldest_request
     conn.respond_out_of_band("two")
     flush(conn, 0.0)
     at(conn, 1.0, S.response_created("resp_x", conversation_id=None))
-    at(conn, 2.0, S.response_created("resp_y", conversation_id=None, metadata={"rtwidget_request": 5}))
+    (odd,) = at(conn, 2.0, S.response_created("resp_y", conversation_id=None, metadata={"rtwidget_request": [5]}))
+    assert odd.fold_error is None
     lost = conn.check_stalled(100.0, 60)
     assert {x.id: x.request_id for x in lost if x.kind == "response"}["resp_x"] == first
     assert [x.kind for x in lost] == ["response", "response"]  # both requests were answered
