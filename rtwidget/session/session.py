@@ -336,7 +336,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
             return
         wait = TOOLS_DEBOUNCE_S - (time.monotonic() - self._tools_touched)
         if wait > 0 or self._state != OPEN:
-            delay = max(wait, TOOLS_DEBOUNCE_S)  # still connecting: look again a little later
+            delay = wait if wait > 0 else TOOLS_DEBOUNCE_S  # settling, or still connecting: look again later
             self._tools_timer = asyncio.get_running_loop().call_later(delay, self._send_tools)
             return
         self._flush(tools_due=True)
