@@ -5,14 +5,19 @@ turn reaches the server before that turn does."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import websockets
+from websockets.asyncio.server import ServerConnection
 
 from rtwidget import Session
 from rtwidget.server import LocalServer
 from rtwidget.session import session as session_module
+from tests.protocol import wire_events as S
 from tests.support import run, scaled, sent
 
 MANY = 1000
@@ -99,5 +104,49 @@ def test_a_tool_added_just_before_a_turn_reaches_the_server_first(open_session: 
             client = [e.type for e in session.log if e.direction == "client"]
             assert client.index("session.update", 1) < client.index("conversation.item.create")
             assert client.count("session.update") == 2  # the handshake's, and this one
+
+    run(body)
+
+
+@asynccontextmanager
+async def gated_server(gate: asyncio.Event) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A server that opens the socket but sends session.created only once ``gate`` is set, then answers each
+    session.update; yields its URL and the session.update events it received."""
+    updates: list[dict[str, Any]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await gate.wait()
+        await ws.send(json.dumps(S.session_created()))
+        async for message in ws:
+            event = json.loads(message)
+            if event["type"] == "session.update":
+                updates.append(event)
+                await ws.send(json.dumps(S.session_updated(**event["session"])))
+
+    async with websockets.serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/v1/realtime", updates
+
+
+def test_a_tool_added_while_connecting_goes_out_with_the_handshake_only() -> None:
+    async def body() -> None:
+        gate = asyncio.Event()
+        async with gated_server(gate) as (url, updates):
+            session = Session(endpoint=url)
+            try:
+                connecting = asyncio.ensure_future(session.connect())
+                opened = asyncio.ensure_future(session.wait_for("rtwidget.connected", timeout=scaled(10)))
+                await opened  # the socket is open, the handshake waits for session.created
+                session.add_tool(numbered_tool(3))
+                await asyncio.sleep(0)
+                gate.set()
+                await asyncio.wait_for(connecting, scaled(10))
+                assert [[t["name"] for t in u["session"]["tools"]] for u in updates] == [["tool_3"]]
+                later = session.expect("session.updated")
+                session.add_tool(numbered_tool(4))  # once open, a change is sent by itself
+                await asyncio.wait_for(later, scaled(10))
+                assert [[t["name"] for t in u["session"].get("tools", [])] for u in updates][1] == ["tool_3", "tool_4"]
+            finally:
+                await session.close()
 
     run(body)
