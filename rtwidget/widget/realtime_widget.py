@@ -20,6 +20,7 @@ import traitlets
 from ..session import TURN_MODES, VOICES, Session
 from . import bundle
 from .bridge import Bridge
+from .status import STATUS_OF_STATE
 
 # Traits the browser may set; the kernel applies each to the session when it changes.
 _BROWSER_SET = ("turn_mode", "voice", "instructions")
@@ -84,8 +85,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._rt_ready = True
         self.on_msg(self._on_msg)
         self.observe(self._on_browser_set, names=list(_BROWSER_SET))
-        if self.session.connected:
-            self.status = "connected"
+        status = STATUS_OF_STATE.get(self.session.state)
+        if status is not None:  # connecting, open, reconnecting or closing already: show it, start nothing
+            self.status = status
         elif autoconnect:
             self.connect()
 

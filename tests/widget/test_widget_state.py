@@ -289,3 +289,19 @@ def test_a_real_drop_shows_reconnecting_then_what_was_restored(
         session.stop().result(10)
         w.close()
         server.stop_in_thread()
+
+
+def test_a_widget_for_a_session_open_already_says_connected_and_opens_nothing(
+    local_server: LocalServer, comms: list[MockComm]
+) -> None:
+    async def main() -> tuple[str, int]:
+        async with Session(endpoint=local_server.url) as session:
+            served = local_server.connections_served
+            w = RealtimeWidget(session)
+            status = w.status
+            browser_says(w, {"kind": "hello", "view": "v"})  # a round trip on the I/O loop: a connect would show
+            await asyncio.get_running_loop().run_in_executor(None, lambda: barrier(w, comms[-1], "after"))
+            w.close()
+            return status, local_server.connections_served - served
+
+    assert run(main) == ("connected", 0)
