@@ -79,6 +79,8 @@ RECONNECT_ATTEMPTS = 8
 # A connection that drops again within this many seconds of a reconnect continues the count of attempts, so a
 # server that drops every new connection is given up on rather than retried for ever.
 STABLE_S = 30.0
+# A reconnect refused like this will be refused again: the session ends at once (the message says what to fix).
+REFUSALS = frozenset({"http_401", "http_403", "http_404"})
 # Sends made while reconnecting that are kept to go out once reconnected; past this a send is refused.
 QUEUE_LIMIT = 1000
 # How long before expires_at the session warns or renews, and the latest it renews even mid-response.
@@ -237,6 +239,8 @@ class ReconnectMixin:
         self._cancel_expiry()
         self._replay = replay_of(self._conn.conversation)
         lost = self._conn.tracker.active
+        # Nothing of the old server session runs any more: a send_text() made meanwhile asks for its reply.
+        self._conn.tracker.reset()
         self._bus.fail_waiters(ConnectionLost(why, self.close_code))
         flapping = not self._renewing and time.monotonic() - self._opened_at < STABLE_S
         first = self._last_attempt + 1 if flapping else 1
@@ -249,6 +253,7 @@ class ReconnectMixin:
 
     async def _reconnect_loop(self, why: str, lost_response: str | None, first: int, previous: str) -> None:
         renewing = self._renewing
+        attempt = first - 1
         for attempt in range(first, self.reconnect_attempts + 1):
             delay = 0.0 if renewing and attempt == 1 else backoff_delay(attempt)
             self._announce(attempt, delay, why, previous)
@@ -262,13 +267,15 @@ class ReconnectMixin:
             except Exception as exc:  # this attempt failed: say why, and try again
                 await self._drop_socket()
                 why = f"reconnect attempt {attempt} failed: {endpoints.redact(str(exc)) or type(exc).__name__}"
+                if getattr(exc, "code", None) in REFUSALS:
+                    break
                 continue
             self._renewing = False
             self._last_attempt = attempt
             self._reconnected(attempt, lost_response)
             return
         self._renewing = False
-        self._give_up(why)
+        self._give_up(why, attempt)
 
     # ------------------------------------------------------------------ the new connection
 
@@ -319,6 +326,7 @@ class ReconnectMixin:
                 self._requeued += 1
             except ClientEventError as exc:  # valid when queued; says why if the new dialect refuses it
                 logger.warning("rtwidget: a send queued while reconnecting was refused: %s", exc)
+        self._conn.reply_if_due()  # a tool's output sent meanwhile wants its one response.create
         self._flush()
 
     def _reconnected(self, attempt: int, lost_response: str | None) -> None:
@@ -355,8 +363,8 @@ class ReconnectMixin:
         )
         self._emit_local(RECONNECTED, data)
 
-    def _give_up(self, why: str) -> None:
-        self.close_why = f"gave up reconnecting after {self.reconnect_attempts} attempts; last: {why}"
+    def _give_up(self, why: str, attempts: int) -> None:
+        self.close_why = f"gave up reconnecting after {attempts} attempt{'s' if attempts != 1 else ''}; last: {why}"
         logger.warning("rtwidget: %s", self.close_why)
         self._replay = None
         self._set_state("closed")
