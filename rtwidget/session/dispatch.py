@@ -227,10 +227,12 @@ class EventBus:
         for listener, error in failures:
             self._report("listener", listener, error, entry.type)
 
-    def fail_waiters(self, exc: BaseException) -> None:
-        """Fail every pending waiter with ``exc`` (the connection closed)."""
+    def fail_waiters(self, exc: BaseException, *, keep_local: bool = False) -> None:
+        """Fail every pending waiter with ``exc`` (the connection closed). ``keep_local``: the connection dropped
+        and the session reconnects, so waiters for ``rtwidget.*`` events (``rtwidget.reconnected``) wait on."""
         with self._lock:
-            waiters, self._waiters = self._waiters, ()
+            kept = tuple(w for w in self._waiters if keep_local and w.pattern.startswith(LOCAL_PREFIX))
+            waiters, self._waiters = tuple(w for w in self._waiters if w not in kept), kept
         for waiter in waiters:
             _settle(waiter.future, _set_exception, exc)
 

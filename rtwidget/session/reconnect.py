@@ -214,7 +214,7 @@ class ReconnectMixin:
             if ws is not self._ws:
                 return True  # the socket that dropped (or was renewed) ending late: nothing to do
             self._connected = False
-            self._bus.fail_waiters(ConnectionLost(why, self.close_code))
+            self._bus.fail_waiters(ConnectionLost(why, self.close_code), keep_local=True)
             return True
         self.close_why = why
         if self._state != "open":
@@ -241,7 +241,7 @@ class ReconnectMixin:
         lost = self._conn.tracker.active
         # Nothing of the old server session runs any more: a send_text() made meanwhile asks for its reply.
         self._conn.tracker.reset()
-        self._bus.fail_waiters(ConnectionLost(why, self.close_code))
+        self._bus.fail_waiters(ConnectionLost(why, self.close_code), keep_local=True)
         flapping = not self._renewing and time.monotonic() - self._opened_at < STABLE_S
         first = self._last_attempt + 1 if flapping else 1
         self._reconnect_task = self._spawn(self._reconnect_loop(why, lost, first, previous))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from rtwidget.errors import SessionClosed
 from rtwidget.protocol.events import Event
 from rtwidget.session import SENT, LogEntry
 from rtwidget.session.dispatch import EventBus, matches
@@ -358,3 +359,24 @@ def test_events_iterator_sees_server_and_local_events(open_session: Callable[...
             assert SENT in seen and "response.created" in seen and seen[-1] == "response.done"
 
     run(body)
+
+
+def test_a_drop_fails_waiters_for_server_events_and_keeps_those_for_local_ones() -> None:
+    async def body() -> None:
+        bus, _ = bus_with_failures()
+        server_event = bus.expect("response.done")
+        everything = bus.expect("*")
+        reconnected = bus.expect("rtwidget.reconnected")
+        bus.fail_waiters(SessionClosed(None, "dropped"), keep_local=True)
+        await asyncio.sleep(0)
+        for future in (server_event, everything):
+            assert isinstance(future.exception(), SessionClosed)
+        assert not reconnected.done()
+        bus.dispatch(Event("rtwidget.reconnected", {"type": "rtwidget.reconnected"}))
+        assert (await asyncio.wait_for(reconnected, 1)).type == "rtwidget.reconnected"
+        late = bus.expect("rtwidget.closed")
+        bus.fail_waiters(SessionClosed(None, "closed"))  # a real close ends every wait
+        await asyncio.sleep(0)
+        assert isinstance(late.exception(), SessionClosed)
+
+    asyncio.run(body())

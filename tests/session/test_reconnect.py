@@ -168,8 +168,7 @@ def test_it_gives_up_after_its_attempts_and_says_why(monkeypatch: pytest.MonkeyP
             await session.connect()
             ended = asyncio.ensure_future(_drain(session))
             await server.stop()  # the server goes away: every attempt is refused
-            await _until(lambda: local(session, "rtwidget.closed"))
-            (closed,) = local(session, "rtwidget.closed")
+            closed = await asyncio.wait_for(session.wait_for("rtwidget.closed"), TIMEOUT)
             assert session.state == "closed"
             assert closed["why"].startswith("gave up reconnecting after 2 attempts; last: reconnect attempt 2 failed")
             attempts = [e["attempt"] for e in local(session, "rtwidget.state") if e["state"] == "reconnecting"]
@@ -267,9 +266,9 @@ def test_a_server_that_drops_every_new_connection_is_given_up_on(monkeypatch: py
             session.reconnect_attempts = 3
             try:
                 await session.connect()
+                closing = session.expect("rtwidget.closed")  # a local waiter outlives each drop
                 session.send_text("hello", respond=False)
-                await _until(lambda: local(session, "rtwidget.closed"))
-                (closed,) = local(session, "rtwidget.closed")
+                closed = await asyncio.wait_for(closing, TIMEOUT)
                 assert closed["why"].startswith("gave up reconnecting after 3 attempts")
                 # Each reconnect "succeeded" and dropped at once: the count went on instead of starting over.
                 attempts = [e["attempt"] for e in local(session, "rtwidget.state") if e["state"] == "reconnecting"]
