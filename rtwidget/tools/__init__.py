@@ -26,7 +26,8 @@ Conventions:
   :meth:`Tool.run` never raise (except the :class:`asyncio.CancelledError` of a real cancel); a tool raising
   ``KeyboardInterrupt``, ``SystemExit`` or any other ``BaseException`` gives an ``"exception"`` result.
 - Return values become strings with :func:`output_to_string`: a ``str`` is kept exactly, everything else,
-  ``None`` included, is JSON (so ``None`` becomes ``"null"``).
+  ``None`` included, is JSON (so ``None`` becomes ``"null"``). NaN and infinities are not JSON: a return value
+  holding one is refused as unconvertible (the error says where), never sent as ``NaN``.
 - Failures (unknown tool, invalid JSON, invalid arguments, exception, timeout, unconvertible return value)
   give ``{"error": "<short text>", "tool": "<name>"}`` as the output, so the model can read what went wrong.
 - Sync tools run in a worker thread, async tools on the running loop. A timed-out sync tool cannot be killed:
