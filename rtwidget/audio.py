@@ -84,6 +84,8 @@ def _as_int16(pcm: PcmLike, name: str = "pcm") -> np.ndarray:
         return _samples_to_int16(pcm, name)
     if pcm.ndim != 2:
         raise ValueError(f"{name}: audio array must be 1-D (mono) or 2-D (frames, channels), got shape {pcm.shape}")
+    if pcm.size == 0:  # no frames or no channels: no audio (a mean over zero channels would be NaN)
+        return np.zeros(0, dtype="<i2")
     # (frames, channels) is the usual layout; (channels, frames) is taken when only the first axis is short.
     if pcm.shape[1] <= MAX_CHANNELS:
         frames = pcm

@@ -101,6 +101,8 @@ def test_plausible_rates_at_both_ends_and_numpy_ints() -> None:
 def test_empty_audio_is_empty() -> None:
     assert audio.to_pcm16(b"") == b""
     assert audio.to_pcm16(np.zeros(0, np.float32), 16000) == b""
+    for shape in ((0, 2), (2, 0), (100, 0)):  # no frames, or no channels
+        assert audio.to_pcm16(np.zeros(shape, np.int16)) == b""
 
 
 @pytest.mark.parametrize(("width", "dtype"), [(1, np.uint8), (4, np.int32)])
