@@ -25,6 +25,7 @@ default) it logs a warning, with ``"off"`` it only emits the event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -427,10 +428,10 @@ class ReconnectMixin:
             left = expires - RENEW_LATEST_S - time.time()
             if left <= 0:
                 break
-            try:  # woken by the end of a response, when the tools it asked for have been started
+            # Woken by the end of a response (its tools started by then); checked again either way, and a drop
+            # ends the loop through the state.
+            with contextlib.suppress(asyncio.TimeoutError, RealtimeError):
                 await asyncio.wait_for(self.expect("response.done"), min(left, 1.0))
-            except (asyncio.TimeoutError, RealtimeError):
-                pass  # checked again (a drop ends the loop through the state)
         ws = self._ws
         if self._state != "open" or ws is None:
             return
