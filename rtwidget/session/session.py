@@ -40,6 +40,7 @@ from .dispatch import EventBus, EventsMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
 from .lifecycle import CLOSED_STATE, CLOSING, CONNECTING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
+from .reconnect import RECONNECTING
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .response_watch import (
     RESPONSE_TIMEOUT_S,
@@ -356,7 +357,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
 
     async def _answer_call(self, call: FunctionCall) -> None:
         result = await self._tool_runner.run(call)
-        if self._connected:
+        # While reconnecting the output is queued in the core: it goes out on the new connection.
+        if self._connected or self._state == RECONNECTING:
             self._conn.function_output(call.call_id, result.output, reply=result.reply)
             self._conn.reply_if_due()
             self._flush()
