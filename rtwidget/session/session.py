@@ -453,12 +453,12 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         await self._until_open("ask()" if isinstance(turn, AskTurn) else "respond_out_of_band()")
         # The turn's watcher, which also fails the turn if its response is declared lost (see .response_watch).
         watch = LostTurnGuard(turn.result, turn.watch, out_of_band=not isinstance(turn, AskTurn))
-        self.on("*", watch)
+        self._on_internal("*", watch)  # rtwidget's own: the user's off() never strands the turn
         try:
             self._send_via(turn.send)
             return await turn.result
         finally:
-            self.off("*", watch)
+            self._off_internal("*", watch)
 
     def __repr__(self) -> str:
         where = self.endpoint.describe()["label"] if self.endpoint else "not connected"
