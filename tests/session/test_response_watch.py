@@ -55,6 +55,8 @@ class ScriptedServer:
         step = self.plan.pop(0) if self.plan else "answer"
         n = next(self.responses)
         rid = f"resp_{n}"
+        if step == "silent":
+            return
         if response.get("conversation") == "none":  # out of band: no conversation, the request's metadata
             meta = response.get("metadata")
             await send(ws, S.response_created(rid, conversation_id=None, metadata=meta))
@@ -62,7 +64,7 @@ class ScriptedServer:
                 await send(ws, S.response_done(rid, conversation_id=None, metadata=meta))
         elif step == "stall":
             await send(ws, S.response_created(rid))
-        elif step == "answer":
+        else:
             await send(ws, *S.text_turn(rid, f"item_a{n}", ["ok ", str(n)], previous_item_id=None))
 
 
@@ -148,6 +150,18 @@ def test_a_silent_out_of_band_response_fails_its_call_only() -> None:
             assert (await session.ask("still here?")).text == "ok 2"
             result = await session.respond_out_of_band("Summarise again.")
             assert result.response["id"] == "resp_3"
+
+    run(body)
+
+
+def test_an_out_of_band_request_never_answered_fails_its_call() -> None:
+    async def body() -> None:
+        async with scripted_server(["silent"]) as url, Session(endpoint=url, response_timeout=SILENCE) as session:
+            with pytest.raises(RealtimeError) as info:
+                await session.respond_out_of_band("Summarise.")
+            (create,) = sent(session, "response.create")
+            assert f"the out-of-band response.create {create['event_id']} got no answer" in str(info.value)
+            assert (await session.respond_out_of_band("Again.")).response["id"] == "resp_2"
 
     run(body)
 
