@@ -144,11 +144,6 @@ def test_session_off_leaves_internal_handlers_working(open_session: Callable[...
     run(body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ask()'s turn watcher is still a user handler: session.py _turn must use _on_internal/_off_internal "
-    "(drop this marker with that change)",
-)
 def test_off_from_a_handler_during_ask_does_not_strand_the_ask(open_session: Callable[..., Any]) -> None:
     async def body() -> None:
         async with open_session() as session:

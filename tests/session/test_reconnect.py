@@ -279,7 +279,6 @@ def test_a_server_that_drops_every_new_connection_is_given_up_on(monkeypatch: py
     run(body)
 
 
-@pytest.mark.xfail(strict=True, reason="session.py _answer_call drops an output made while reconnecting (fix pending)")
 def test_a_drop_while_a_tool_runs_sends_its_output_and_one_reply_on_the_new_connection() -> None:
     # Server event 14 of this turn is the response.done that asks for the call: the drop comes right after it.
     script = Script().disconnect_after(14, reset=True, connection=1)
