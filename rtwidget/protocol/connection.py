@@ -35,7 +35,7 @@ from .pcm import BYTES_PER_MS
 from .server_errors import error_info
 from .session_config import modalities, session_fields
 from .tracker import FunctionCall, LostResponse, ResponseTracker
-from .validate import validate_client_event
+from .validate import check_ms, check_str, validate_client_event
 
 Json = dict[str, Any]
 
@@ -265,6 +265,7 @@ class Connection:
         While a default-conversation response is active (or requested), the create is not sent now (the server
         would refuse it): the reply is due when that response ends, and :meth:`reply_if_due` sends it.
         """
+        check_str("text", text, "pass the message as a string (str(value) to send a number)")
         ids = [self.send({"type": "conversation.item.create", "item": build.user_text(text)})]
         if respond:
             if self.tracker.busy:
@@ -337,9 +338,13 @@ class Connection:
 
         Returns None (and sends nothing) when there is nothing to cut: the whole item was heard.
         """
+        check_str("item_id", item_id, "pass the id of the assistant item that was playing", empty=False)
+        # A position computed a little below zero (a playback race) is clamped; not a number, or not finite, is not.
+        number = isinstance(audio_end_ms, (int, float)) and not isinstance(audio_end_ms, bool)
+        negative = number and math.isfinite(audio_end_ms) and audio_end_ms < 0
+        end = 0 if negative else int(check_ms("audio_end_ms", audio_end_ms))
         item = self.conversation.get(item_id)
         received = item.audio_ms if item is not None else None
-        end = max(0, int(audio_end_ms))
         if received is not None and received > 0 and end >= int(received):
             return None
         return self.send(

@@ -115,7 +115,8 @@ class Item:
             self.arguments = data["arguments"]
         if isinstance(data.get("output"), str):
             self.output = data["output"]
-        for index, content in enumerate(data.get("content") or ()):
+        content_list = data.get("content")
+        for index, content in enumerate(content_list if isinstance(content_list, list) else ()):
             if index > MAX_CONTENT_INDEX:
                 break
             if not isinstance(content, dict):
@@ -245,10 +246,12 @@ class Conversation:
             self._item(raw)
 
     def _on_item_deleted(self, data: Json) -> None:
-        item_id = data.get("item_id")
+        item_id = _str(data.get("item_id"))  # an id of another type names no item (and may not even hash)
+        if item_id is None:
+            return
         if item_id in self._order:
             self._order.remove(item_id)
-        self._items.pop(item_id, None)  # type: ignore[arg-type]
+        self._items.pop(item_id, None)
 
     def _on_item_truncated(self, data: Json) -> None:
         item = self._items.get(str(data.get("item_id")))

@@ -436,3 +436,17 @@ def test_out_of_band_response_is_matched_by_metadata() -> None:
     assert lane.metadata == meta
     assert [conn.conversation.get(i).text for i in lane.item_ids] == ["Short."]  # type: ignore[union-attr]
     assert conn.conversation.items == []
+
+
+def test_the_core_checks_truncate_and_send_text_arguments_itself() -> None:
+    conn = Connection()
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError, match="audio_end_ms must be a finite number"):
+            conn.truncate("item_1", bad)
+    with pytest.raises(TypeError, match="audio_end_ms must be a number of milliseconds"):
+        conn.truncate("item_1", "12")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="item_id must not be empty"):
+        conn.truncate("", 10)
+    with pytest.raises(TypeError, match="text must be a str, not int"):
+        conn.send_text(5)  # type: ignore[arg-type]
+    assert conn.data_to_send() == []

@@ -324,3 +324,13 @@ def test_cancelled_response_keeps_partial_output() -> None:
     item = conv.get("item_a1")
     assert item is not None
     assert (item.status, item.text, item.audio_ms) == ("incomplete", "I was say", 100.0)
+
+
+def test_odd_shapes_in_deletes_and_item_contents_change_nothing_and_raise_nothing() -> None:
+    conv = fold(user_turn("item_1", "hello", None))
+    fold([{"type": "conversation.item.deleted", "event_id": "e1", "item_id": ["item_1"]}], conv)
+    fold([{"type": "conversation.item.deleted", "event_id": "e2", "item_id": {"id": "item_1"}}], conv)
+    odd = {**S.user_text_item("item_2", "x"), "content": 5}
+    fold([S.item_added(odd, previous_item_id="item_1")], conv)
+    assert ids(conv) == ["item_1", "item_2"] and conv.get("item_1").text == "hello"  # type: ignore[union-attr]
+    assert conv.get("item_2").parts == []  # type: ignore[union-attr]
