@@ -30,15 +30,14 @@ class RealtimeError(Exception):
 
 
 class SessionClosed(RealtimeError):
-    """The connection closed; ``close_code`` and ``close_reason`` say how."""
+    """The connection closed; ``close_code`` and ``close_reason`` say how, ``why`` in plain words when known."""
 
-    def __init__(self, close_code: int | None, close_reason: str = "") -> None:
-        super().__init__(
-            f"connection closed (code {close_code}{': ' + close_reason if close_reason else ''})",
-            code="closed",
-        )
+    def __init__(self, close_code: int | None, close_reason: str = "", *, why: str | None = None) -> None:
+        said = f"code {close_code}{': ' + close_reason if close_reason else ''}"
+        super().__init__(f"connection closed ({why or said})", code="closed")
         self.close_code = close_code
         self.close_reason = close_reason
+        self.why = why
 
 
 class ConnectionLost(SessionClosed):

@@ -138,7 +138,8 @@ class LifecycleMixin(ReconnectMixin):
     def _require(self, what: str, *, socket: bool) -> None:
         """Refuse ``what`` at once on a closing or closed session, and (``socket``) on an idle one."""
         if self._state in (CLOSING, CLOSED_STATE):
-            raise SessionClosed(self.close_code, self.close_reason or f"{what}: the session is {self._state}")
+            ended = f": {self.close_why}" if self.close_why else ""
+            raise SessionClosed(self.close_code, self.close_reason, why=f"{what} on a {self._state} session{ended}")
         if socket and self._state == IDLE:
             raise NotConnected(what)
         self._check_queue(what)
@@ -224,7 +225,7 @@ class LifecycleMixin(ReconnectMixin):
         if self._state == RECONNECTING:
             await self._settled()
             if self._state != OPEN:
-                raise SessionClosed(self.close_code, self.close_why or self.close_reason)
+                raise SessionClosed(self.close_code, self.close_reason, why=self.close_why)
         if self._state == OPEN:
             return
         if self._connecting is None:
@@ -375,6 +376,8 @@ class LifecycleMixin(ReconnectMixin):
         self._closer = asyncio.ensure_future(closing())  # held: a task nobody references may vanish
 
     async def _close_on_loop(self) -> None:
+        if self._connected or self._state == RECONNECTING:
+            self.close_why = "closed by session.close()"
         self._closing = True
         self._cancel_expiry()
         if self._state != CLOSED_STATE:

@@ -221,8 +221,7 @@ class ReconnectMixin:
         if self._state != "open":
             return False
         if not (retry and self.reconnect):
-            logger.warning("rtwidget: the connection ended: %s", why)
-            return False
+            return False  # the pump says so, and ends the session
         self._begin_reconnect(why)
         return True
 
@@ -289,10 +288,10 @@ class ReconnectMixin:
         taken = self._replay_taken(replay) if replay.items else None
         try:
             await self._connect(self.endpoint)
-            if not self._connected:
-                raise SessionClosed(self.close_code, self.close_reason)
             if taken is not None:
                 await self._wait_replay(taken)
+            if not self._connected:  # the new socket died meanwhile (its reader got there first): a failed attempt
+                raise SessionClosed(self.close_code, self.close_reason, why=self.close_why)
         finally:
             for future in taken or ():
                 future.cancel()
@@ -371,7 +370,7 @@ class ReconnectMixin:
         self._set_state("closed")
         # Told first, so that a wait_for("rtwidget.closed") is answered; then every other wait ends.
         self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason, "why": self.close_why})
-        self._bus.fail_waiters(SessionClosed(self.close_code, self.close_why))
+        self._bus.fail_waiters(SessionClosed(self.close_code, self.close_reason, why=self.close_why))
         self._bus.end_subscribers()
 
     # ------------------------------------------------------------------ renewal

@@ -71,6 +71,10 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
 
     ``response_timeout`` (seconds, default 60; None: never) gives up on a response the server goes silent on:
     an ``rtwidget.error`` says which, and the session accepts new turns (see :mod:`.response_watch`).
+
+    ``reconnect`` (default True): a dropped connection is replaced, with the config, tools and history restored
+    (see :mod:`.reconnect`); ``renew`` (``"auto"``, ``"warn"``: the default, or ``"off"``): what to do five minutes
+    before the server ends the session at ``expires_at``.
     """
 
     def __init__(
@@ -90,8 +94,14 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         log_max_bytes: int = LOG_MAX_BYTES,
         endpoint_factory: EndpointFactory | None = None,
         response_timeout: float | None = RESPONSE_TIMEOUT_S,
+        reconnect: bool = True,
+        renew: str = "warn",
         **session_fields: Any,
     ) -> None:
+        if not isinstance(reconnect, bool):
+            raise TypeError(f"reconnect must be True or False, not {reconnect!r}")
+        self.reconnect = reconnect
+        self.renew = renew  # checked by the property
         self._response_watch = ResponseWatch(
             check_response_timeout(response_timeout), lambda: self._conn, self._emit_local, self._resume
         )
@@ -245,13 +255,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self.close_code = ws.close_code
         self.close_reason = ws.close_reason or ""
         if not self._closing and not self._release.released:
-            logger.warning(
-                "rtwidget: connection closed by the server (code %s%s)",
-                self.close_code,
-                f": {self.close_reason}" if self.close_reason else "",
-            )
-        self._bus.fail_waiters(SessionClosed(self.close_code, self.close_reason))
-        self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason})
+            logger.warning("rtwidget: the connection ended: %s", self.close_why)
+        self._bus.fail_waiters(SessionClosed(self.close_code, self.close_reason, why=self.close_why))
+        self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason, "why": self.close_why})
         self._bus.end_subscribers()
 
     def _flush(self, tools_due: bool = False) -> None:

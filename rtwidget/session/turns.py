@@ -83,7 +83,7 @@ class Turn(ABC, Generic[T]):
         elif event.type == STATE and event.get("state") == "reconnecting" and event.get("attempt") == 1:
             self.result.set_exception(ConnectionLost(str(event.get("why") or ""), event.get("close_code")))
         elif event.type == CLOSED:
-            self.result.set_exception(SessionClosed(event.get("code"), event.get("reason") or ""))
+            self.result.set_exception(SessionClosed(event.get("code"), event.get("reason") or "", why=event.get("why")))
         else:
             return False
         return True

@@ -12,6 +12,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import Close
 
 from rtwidget import Session, SessionClosed
+from rtwidget.server import LocalServer, Script
 from rtwidget.session.reconnect import why_closed
 
 from ..support import TIMEOUT, run
@@ -67,3 +68,34 @@ def test_invalid_utf8_from_the_server_ends_the_session_and_says_so() -> None:
                 await session.close()
 
     run(body)
+
+
+def test_the_closed_event_and_the_exception_say_why(local_server: LocalServer) -> None:
+    async def body() -> None:
+        script = Script().disconnect_after(4, code=1008, reason="policy")
+        async with LocalServer(pace="fast", script=script) as server:
+            session = Session(endpoint=server.url, reconnect=False)
+            try:
+                await session.connect()
+                with pytest.raises(SessionClosed) as info:
+                    await session.ask("hello there")
+                why = "the server closed the connection with code 1008 (policy violation): policy"
+                assert info.value.why == why and why in str(info.value) and info.value.close_code == 1008
+                (closed,) = [e.data for e in session.log if e.type == "rtwidget.closed"]
+                assert closed["why"] == why and closed["code"] == 1008
+            finally:
+                await session.close()
+        session = Session(endpoint=local_server.url)
+        await session.connect()
+        await session.close()
+        assert session.close_why == "closed by session.close()"
+
+    run(body)
+
+
+def test_constructor_settings_are_checked() -> None:
+    assert Session(reconnect=False, renew="auto").renew == "auto"
+    with pytest.raises(TypeError, match="reconnect must be True or False"):
+        Session(reconnect="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="renew must be one of"):
+        Session(renew="sometimes")
