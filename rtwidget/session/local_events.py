@@ -4,16 +4,20 @@ Local events reach handlers, waiters and ``events()`` exactly like server events
 direction ``"local"``:
 
 - ``rtwidget.connected``: the socket is open (data: the endpoint's ``describe()``, never its headers);
-- ``rtwidget.closed``: the socket closed (``code``, ``reason``);
+- ``rtwidget.closed``: the socket closed and the session with it (``code``, ``reason``, and ``why``: how, in plain
+  words); a drop the session reconnects from is no close;
 - ``rtwidget.state``: ``Session.state`` changed (``state``, ``previous``; see :mod:`.lifecycle`; while
   reconnecting also ``attempt``, ``delay_s`` and ``why``);
 - ``rtwidget.reconnected``: a dropped connection was replaced (``attempt``, ``restored``: items replayed,
-  ``not_restored``: ``[{item_id, role, type, reason}]``, ``queued``: sends made meanwhile, now sent);
+  ``not_restored``: ``[{item_id, role, type, reason}]``, ``shortened``: interrupted turns replayed as far as they
+  were heard, ``queued``: sends made meanwhile, now sent, ``lost_response``: the response the drop cut off);
 - ``rtwidget.expiring``: the session nears its ``expires_at`` (``expires_at``, ``seconds_left``, ``renew``);
 - ``rtwidget.tool.started`` / ``rtwidget.tool.done``: a tool call began / finished (before its output is sent);
 - ``rtwidget.sent``: a client event went to the writer (data: the client event);
-- ``rtwidget.error``: user code failed: a handler, a log listener, a ``wait_for`` predicate or a tool (data:
-  ``source``, ``name``, ``error_type``, ``message``, ``traceback``; see :mod:`.reporting`).
+- ``rtwidget.error``: user code failed: a handler, a log listener, a ``wait_for`` predicate or a tool; or the
+  server failed the session: a response it went silent on (source ``"response"``, see :mod:`.response_watch`), an
+  event the core could not fold (source ``"protocol"``) (data: ``source``, ``name``, ``error_type``, ``message``,
+  ``traceback``; see :mod:`.reporting`).
 """
 
 from __future__ import annotations
