@@ -176,6 +176,11 @@ class Connection:
                     self.tracker.mark_sent(str(event["event_id"]), now)
         return out
 
+    def requeue(self, pairs: list[tuple[Json, str]]) -> None:
+        """Put drained ``(event, wire_text)`` pairs back at the end of the queue as they were (validated and
+        recorded already): for a caller that must send something ahead of them, such as the session config."""
+        self._outgoing.extend(pairs)
+
     # ------------------------------------------------------------------------------------------ receiving
 
     def receive_text(self, text: str | bytes, now: float | None = None) -> Event:

@@ -287,8 +287,8 @@ class LifecycleMixin(ReconnectMixin):
             raise
         self._connected = True
         queue: asyncio.Queue[str] = asyncio.Queue()
-        # Reconnecting, nothing goes out before the config and the replayed history (see .reconnect._restore).
-        self._held_queue, self._write_queue = queue, (None if self._state == RECONNECTING else queue)
+        # Nothing goes out before the config (and, reconnecting, the replayed history: see .reconnect._restore).
+        self._held_queue, self._write_queue = queue, None
         self._release.watch(self._ws, self._finalizer)
         self._pump = (  # neither holds the session: an unclosed one can still be collected
             self._spawn(_read(weakref.ref(self), self._ws)),
@@ -308,7 +308,11 @@ class LifecycleMixin(ReconnectMixin):
         """The pump read ``session.created``: the config (and, reconnecting, the history) goes out in this same
         callback."""
         if self._state == CONNECTING:
+            queued = self._conn.data_to_send()  # sent before connect(): they follow the config
+            self._write_queue = self._held_queue
             self._send_config()
+            self._conn.requeue(queued)
+            self._flush()
         elif self._state == RECONNECTING:
             self._restore()
 

@@ -37,7 +37,6 @@ from websockets.asyncio.client import ClientConnection
 
 from .. import endpoints
 from ..errors import ConnectionLost, RealtimeError, SessionClosed, WaitTimeout
-from ..protocol.errors import ClientEventError
 from ..protocol.history_replay import Replay, replay_of
 from .local_events import CLOSED, EXPIRING, RECONNECTED, STATE
 
@@ -239,8 +238,9 @@ class ReconnectMixin:
         self._cancel_expiry()
         self._replay = replay_of(self._conn.conversation)
         lost = self._conn.tracker.active
-        # Nothing of the old server session runs any more: a send_text() made meanwhile asks for its reply.
-        self._conn.tracker.reset()
+        # Nothing of the old server session lives on: a send_text() made meanwhile asks for its reply, and the
+        # conversation fills again as the server takes the replay.
+        self._conn.reset()
         self._bus.fail_waiters(ConnectionLost(why, self.close_code), keep_local=True)
         flapping = not self._renewing and time.monotonic() - self._opened_at < STABLE_S
         first = self._last_attempt + 1 if flapping else 1
@@ -313,19 +313,14 @@ class ReconnectMixin:
 
     def _restore(self) -> None:
         """On reading ``session.created`` while reconnecting: config, replay, then the sends made meanwhile."""
-        queued = [event for event, _ in self._conn.data_to_send()]
-        self._conn.tracker.reset()  # the queued sends are recorded again below, in their new order
+        queued = self._conn.data_to_send()
         self._write_queue = self._held_queue
         self._send_config()
         replay = self._replay or Replay()
         for item, event_id in zip(replay.items, self._replay_ids, strict=True):
             self._conn.send({"type": "conversation.item.create", "event_id": event_id, "item": item}, reply=False)
-        for event in queued:
-            try:
-                self._conn.send(event)
-                self._requeued += 1
-            except ClientEventError as exc:  # valid when queued; says why if the new dialect refuses it
-                logger.warning("rtwidget: a send queued while reconnecting was refused: %s", exc)
+        self._conn.requeue(queued)
+        self._requeued = len(queued)
         self._conn.reply_if_due()  # a tool's output sent meanwhile wants its one response.create
         self._flush()
 

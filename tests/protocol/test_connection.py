@@ -450,3 +450,12 @@ def test_the_core_checks_truncate_and_send_text_arguments_itself() -> None:
     with pytest.raises(TypeError, match="text must be a str, not int"):
         conn.send_text(5)  # type: ignore[arg-type]
     assert conn.data_to_send() == []
+
+
+def test_requeue_puts_drained_events_back_behind_what_must_go_first() -> None:
+    conn = Connection()
+    conn.send_text("hello", respond=False)
+    early = conn.data_to_send()
+    conn.update_session(instructions="first")
+    conn.requeue(early)
+    assert [e["type"] for e, _ in conn.data_to_send()] == ["session.update", "conversation.item.create"]

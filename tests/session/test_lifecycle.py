@@ -333,3 +333,20 @@ def test_reader_survives_odd_server_messages_and_reconnect_starts_fresh() -> Non
                 await session.close()
 
     run(body)
+
+
+def test_sends_made_before_connect_go_out_after_the_session_config(local_server: LocalServer) -> None:
+    async def body() -> None:
+        session = Session(endpoint=local_server.url, instructions="Be brief.", modalities=["text"])
+        try:
+            session.send_text("queued before connect")
+            await session.connect()
+            async with asyncio.timeout(TIMEOUT):
+                while not received(session, "response.done"):
+                    await asyncio.sleep(0.02)
+            order = [e.type for e in session.log if e.direction == "client"]
+            assert order[:3] == ["session.update", "conversation.item.create", "response.create"]
+        finally:
+            await session.close()
+
+    run(body)
