@@ -90,23 +90,32 @@ def speech() -> bytes:
 
 
 class Tally:
-    """Counts taken from the session's log listener and handlers (on the I/O thread)."""
+    """Counts taken from the session's log (a listener on the I/O thread), independent of the session's own
+    conversation: the item ids the server added, in order, per connection."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
         self.events: collections.Counter[str] = collections.Counter()
         self.reconnects: list[dict[str, Any]] = []
-        # For each drop: the conversation's item ids just before it.
+        self.items: dict[str, None] = {}
+        # For each drop: the item ids the server had added before it, and those missing once reconnected.
         self.before_drop: list[list[str]] = []
+        self.missing: list[list[str]] = []
         session.add_log_listener(self.on_entry)
 
     def on_entry(self, entry: Any) -> None:
         self.events[entry.direction] += 1
-        if entry.type == "rtwidget.state" and entry.data.get("state") == "reconnecting":
-            if entry.data.get("previous") == "open":
-                self.before_drop.append([item.id for item in self.session.conversation])
+        data = entry.data
+        if entry.type == "conversation.item.added":
+            self.items[str((data.get("item") or {}).get("id"))] = None
+        elif entry.type == "conversation.item.deleted":
+            self.items.pop(str(data.get("item_id")), None)
+        elif entry.type == "rtwidget.state" and data.get("state") == "reconnecting" and data["previous"] == "open":
+            self.before_drop.append(list(self.items))
+            self.items = {}  # the new server session starts empty and is filled by the replay
         elif entry.type == "rtwidget.reconnected":
-            self.reconnects.append(entry.data)
+            self.reconnects.append(data)
+            left_out = {note["item_id"] for note in data["not_restored"]}
+            self.missing.append([i for i in self.before_drop[-1] if i not in left_out and i not in self.items])
 
 
 async def turn(session: Session, index: int, pcm: bytes) -> None:
@@ -194,16 +203,15 @@ def report(result: dict[str, Any], turns: int) -> None:
     )
     print(f"reconnects survived: {len(tally.reconnects)} (2 drops + 1 renewal expected)")
     lost_total = 0
-    for number, (data, before) in enumerate(zip(tally.reconnects, tally.before_drop, strict=False), start=1):
+    for number, (data, before, missing) in enumerate(
+        zip(tally.reconnects, tally.before_drop, tally.missing, strict=True), start=1
+    ):
         reasons = collections.Counter(note["reason"] for note in data["not_restored"])
-        refused = sum(n for reason, n in reasons.items() if reason.startswith("refused by the server"))
-        accounted = data["restored"] + len(data["not_restored"])
-        lost = len(before) - accounted + refused
-        lost_total += max(0, lost)
+        lost_total += len(missing)
         print(
             f"  reconnect {number} (attempt {data['attempt']}): {len(before)} items before, {data['restored']} "
             f"restored, {len(data['not_restored'])} not restorable, {len(data['shortened'])} shortened to what "
-            f"was heard, {data['queued']} queued sends; lost: {max(0, lost)}"
+            f"was heard, {data['queued']} queued sends; restorable but missing: {len(missing)}"
         )
         for reason, n in reasons.most_common():
             print(f"      not restored x{n}: {reason}")
