@@ -45,11 +45,12 @@ class ConnectionLost(SessionClosed):
     session reconnects by itself (``session.state == "reconnecting"``), but that call's answer is lost: make it
     again once the session is open. ``why`` says in plain words how the connection ended."""
 
-    def __init__(self, why: str, close_code: int | None = None) -> None:
+    def __init__(self, why: str, close_code: int | None = None, *, fix: str | None = None) -> None:
+        fix = fix or "call it again once session.state is 'open' (await session.connect() waits for it)"
         RealtimeError.__init__(
             self,
             f"the connection dropped ({why}); the session is reconnecting, and the answer this call waited for is "
-            "lost: call it again once session.state is 'open'",
+            f"lost: {fix}",
             code="connection_lost",
         )
         self.close_code = close_code

@@ -43,6 +43,8 @@ Json = dict[str, Any]
 PENDING_LIMIT = 1024
 # How many server event ids are remembered to spot an event delivered twice.
 SEEN_EVENTS_LIMIT = 4096
+# The server's answers to a conversation.item.create (beta says created).
+ITEM_ANSWERS = ("conversation.item.added", "conversation.item.created", "conversation.item.done")
 # Latest plausible Unix time (s) for a session expiry: beyond it (or not finite) the server's value is ignored.
 MAX_EXPIRES_AT = 2**40
 
@@ -94,6 +96,8 @@ class Connection:
         # Server event ids seen lately (values unused): a repeat is flagged and not folded again.
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._outgoing: list[tuple[Json, str]] = []
+        # Items this client created that the server has not answered yet (added, or refused), by item id.
+        self._unanswered: OrderedDict[str, tuple[Json, str]] = OrderedDict()
         self._calls: list[FunctionCall] = []
         # Prefix keeps event ids unique across reconnects of one process.
         self._id_prefix = f"evt_rtw{secrets.token_hex(3)}_"
@@ -139,8 +143,14 @@ class Connection:
         validate_client_event(event)
         event = dict(event)
         event_id = event.setdefault("event_id", self.new_event_id())
+        item = event.get("item")
+        if event["type"] == "conversation.item.create" and isinstance(item, dict) and "id" not in item:
+            # An id of our own: the server's answer can be matched to it, and an item still unanswered when the
+            # connection drops can be sent again (see unanswered_items).
+            event["item"] = {"id": f"item_{event_id[4:]}", **item}
         text = self.codec.encode(event)
         self._record_sent(event, reply)
+        self._track_item(event, text)
         self._outgoing.append((event, text))
         return str(event_id)
 
@@ -176,10 +186,20 @@ class Connection:
                     self.tracker.mark_sent(str(event["event_id"]), now)
         return out
 
-    def requeue(self, pairs: list[tuple[Json, str]]) -> None:
+    def requeue(self, pairs: list[tuple[Json, str]], *, record: bool = False) -> None:
         """Put drained ``(event, wire_text)`` pairs back at the end of the queue as they were (validated and
-        recorded already): for a caller that must send something ahead of them, such as the session config."""
+        recorded already): for a caller that must send something ahead of them, such as the session config.
+        ``record``: record them again (the core was reset since they were sent)."""
+        for event, text in pairs if record else ():
+            self._record_sent(event, True)
+            self._track_item(event, text)
         self._outgoing.extend(pairs)
+
+    def _track_item(self, event: Json, text: str) -> None:
+        if event["type"] == "conversation.item.create" and isinstance(event.get("item"), dict):
+            self._unanswered[str(event["item"].get("id"))] = (event, text)
+            if len(self._unanswered) > PENDING_LIMIT:
+                self._unanswered.popitem(last=False)
 
     # ------------------------------------------------------------------------------------------ receiving
 
@@ -219,6 +239,9 @@ class Connection:
             cause_id = error_info(event.data).event_id
             if cause_id is not None:
                 event.cause = self._sent.get(cause_id)
+                self._unanswered.pop(str((event.cause or {}).get("item", {}).get("id")), None)  # refused
+        elif etype in ITEM_ANSWERS:
+            self._unanswered.pop(str(event.data.get("item", {}).get("id")), None)
         elif etype in ("session.created", "session.updated"):
             session = event.data.get("session")
             if isinstance(session, dict):
@@ -379,8 +402,14 @@ class Connection:
             for item in build.history_items(messages)
         ]
 
+    def unanswered_items(self) -> list[tuple[Json, str]]:
+        """The ``conversation.item.create`` events (and their wire text) the server has neither added nor refused
+        yet, oldest first: after a drop, they are not in the conversation, and a reconnect sends them again."""
+        return list(self._unanswered.values())
+
     def reset(self) -> None:
         """Forget the server session (call before reconnecting: a reconnect starts a new session)."""
+        self._unanswered.clear()
         self.conversation = Conversation()
         self.tracker.reset()
         self.session = {}

@@ -22,6 +22,8 @@ from .conversation import Conversation, Item
 
 Json = dict[str, Any]
 
+UNANSWERED = "a function call whose response was cut off before it ended: its tool never ran"
+
 
 @dataclass
 class Replay:
@@ -34,11 +36,18 @@ class Replay:
     shortened: list[Json] = field(default_factory=list)
 
 
-def replay_of(conversation: Conversation) -> Replay:
-    """The :class:`Replay` of ``conversation``'s default-conversation items (out-of-band lanes are not history)."""
+def replay_of(conversation: Conversation, *, pending_calls: frozenset[str] = frozenset()) -> Replay:
+    """The :class:`Replay` of ``conversation``'s default-conversation items (out-of-band lanes are not history).
+
+    A function call with no output in the conversation is replayed only when its ``call_id`` is in
+    ``pending_calls`` (its tool runs, and the output will follow); otherwise its response was cut off before it
+    ended, its tool never ran, and a call with no output would leave the model waiting for one.
+    """
+    answered = {item.call_id for item in conversation.items if item.type == "function_call_output"}
     replay = Replay()
     for item in conversation.items:
-        made = _replayed(item, replay)
+        unanswered = item.type == "function_call" and item.call_id not in answered | pending_calls
+        made = UNANSWERED if unanswered else _replayed(item, replay)
         if isinstance(made, str):
             replay.not_restored.append({"item_id": item.id, "role": item.role, "type": item.type, "reason": made})
         else:
@@ -71,7 +80,7 @@ def _message(item: Item, replay: Replay) -> Json | str:
                 return "an assistant turn interrupted before a whole word of it was heard"
             return "an assistant turn cut off before any of its words arrived"
         if any(part.audio_bytes or part.type.endswith("audio") for part in item.parts) or item.input_audio_ms:
-            return "audio without a transcript (turn on input transcription to keep spoken turns)"
+            return "spoken audio with no transcript (input transcription keeps the words of committed turns)"
         return "a message with no text"
     if item.role == "user":
         return build.user_text(words, item_id=item.id)

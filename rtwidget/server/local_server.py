@@ -28,6 +28,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -133,7 +134,8 @@ class LocalServer:
             raise ValueError(f"port must be an integer from 0 (a free port) to 65535, not {port!r}")
         if isinstance(send_timeout, bool) or not isinstance(send_timeout, (int, float)) or not send_timeout > 0:
             raise ValueError(f"send_timeout must be a positive number of seconds, not {send_timeout!r}")
-        if isinstance(session_minutes, bool) or not isinstance(session_minutes, (int, float)) or session_minutes <= 0:
+        number = isinstance(session_minutes, (int, float)) and not isinstance(session_minutes, bool)
+        if not number or not math.isfinite(session_minutes) or session_minutes <= 0:
             raise ValueError(
                 f"session_minutes must be a positive number (the API's cap is 60), not {session_minutes!r}"
             )

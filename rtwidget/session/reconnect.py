@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("rtwidget.session")
 
 RECONNECTING = "reconnecting"
+# The server's answer to a client's conversation.item.create, in GA and in beta.
+ITEM_ADDED = ("conversation.item.added", "conversation.item.created")
 # Close codes from the server after which a new connection may well work (going away, server error, restart,
 # try again later, bad gateway). 1000 (normal) and 1008 (policy) end the session.
 RECONNECT_CLOSE_CODES = frozenset({1001, 1011, 1012, 1013, 1014})
@@ -81,6 +83,8 @@ RECONNECT_ATTEMPTS = 8
 STABLE_S = 30.0
 # A reconnect refused like this will be refused again: the session ends at once (the message says what to fix).
 REFUSALS = frozenset({"http_401", "http_403", "http_404"})
+# Marks an attempt's failure that ends the reconnect (see REFUSALS).
+REFUSED = "refused: "
 # Sends made while reconnecting that are kept to go out once reconnected; past this a send is refused.
 QUEUE_LIMIT = 1000
 # How long before expires_at the session warns or renews, and the latest it renews even mid-response.
@@ -129,6 +133,8 @@ class ReconnectMixin:
     # The event ids the replayed items go out with, and how many queued sends went out after them.
     _replay_ids: tuple[str, ...] = ()
     _requeued: int = 0
+    # Sends made while reconnecting that went to an attempt that then failed: sent again on the next one.
+    _held_back: list[tuple[dict[str, Any], str]] = []
     # The writer's queue of a new socket, held back until the config and the replay are queued in front.
     _held_queue: asyncio.Queue[str] | None = None
     _expiry_timer: asyncio.TimerHandle | None = None
@@ -161,6 +167,7 @@ class ReconnectMixin:
         def _set_state(self, state: str) -> None: ...
         def _spawn(self, coro: Any, bucket: Any = None) -> asyncio.Task[Any]: ...
         def _flush(self) -> None: ...
+        def _last_event_text(self) -> str: ...
         def _send_config(self) -> None: ...
         def expect(self, event_type: str, predicate: Any = None) -> asyncio.Future[Event]: ...
         async def _connect(self, endpoint: endpoints.Endpoint) -> None: ...
@@ -236,46 +243,37 @@ class ReconnectMixin:
                 task.cancel()
         self._pump = ()
         self._cancel_expiry()
-        self._replay = replay_of(self._conn.conversation)
-        lost = self._conn.tracker.active
+        tracker = self._conn.tracker
+        # Calls whose tools run or are owed an output keep their item: the output follows on the new connection.
+        self._replay = replay_of(self._conn.conversation, pending_calls=frozenset(tracker.owed))
+        lost = tracker.active
+        # Items sent and never answered are not in the conversation: they go again, right after the replay.
+        self._held_back = self._conn.unanswered_items()
         # Nothing of the old server session lives on: a send_text() made meanwhile asks for its reply, and the
         # conversation fills again as the server takes the replay.
         self._conn.reset()
         self._bus.fail_waiters(ConnectionLost(why, self.close_code), keep_local=True)
         flapping = not self._renewing and time.monotonic() - self._opened_at < STABLE_S
         first = self._last_attempt + 1 if flapping else 1
-        self._reconnect_task = self._spawn(self._reconnect_loop(why, lost, first, previous))
+        self._reconnect_task = self._spawn(_reconnecting(weakref.ref(self), why, lost, first, previous))
 
     def _announce(self, attempt: int, delay: float, why: str, previous: str) -> None:
         self._state = RECONNECTING
         data = {"state": RECONNECTING, "previous": previous, "attempt": attempt, "delay_s": round(delay, 2)}
         self._emit_local(STATE, {**data, "why": why, "close_code": self.close_code})
 
-    async def _reconnect_loop(self, why: str, lost_response: str | None, first: int, previous: str) -> None:
-        renewing = self._renewing
-        attempt = first - 1
-        for attempt in range(first, self.reconnect_attempts + 1):
-            delay = 0.0 if renewing and attempt == 1 else backoff_delay(attempt)
-            self._announce(attempt, delay, why, previous)
-            previous = RECONNECTING
-            logger.warning("rtwidget: %s; reconnecting (attempt %d in %.1f s)", why, attempt, delay)
-            await asyncio.sleep(delay)
-            try:
-                await self._reopen()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # this attempt failed: say why, and try again
-                await self._drop_socket()
-                why = f"reconnect attempt {attempt} failed: {endpoints.redact(str(exc)) or type(exc).__name__}"
-                if getattr(exc, "code", None) in REFUSALS:
-                    break
-                continue
-            self._renewing = False
-            self._last_attempt = attempt
-            self._reconnected(attempt, lost_response)
-            return
-        self._renewing = False
-        self._give_up(why, attempt)
+    async def _attempt(self, attempt: int) -> str | None:
+        """One reconnect attempt: None when it worked, else why not (``REFUSED`` first when it must not be
+        tried again)."""
+        try:
+            await self._reopen()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # this attempt failed: say why
+            await self._drop_socket()
+            why = f"reconnect attempt {attempt} failed: {endpoints.redact(str(exc)) or type(exc).__name__}"
+            return REFUSED + why if getattr(exc, "code", None) in REFUSALS else why
+        return None
 
     # ------------------------------------------------------------------ the new connection
 
@@ -294,12 +292,16 @@ class ReconnectMixin:
                 raise SessionClosed(self.close_code, self.close_reason, why=self.close_why)
         finally:
             for future in taken or ():
-                future.cancel()
+                _discard(future)
 
     def _replay_taken(self, replay: Replay) -> tuple[asyncio.Future[Event], asyncio.Future[Event]]:
         """Futures for the server's answer to the last replayed item (added, or refused)."""
         last_item, last_event = replay.items[-1].get("id"), self._replay_ids[-1]
-        added = self.expect("conversation.item.added", lambda e: (e.get("item") or {}).get("id") == last_item)
+
+        def is_last(event: Event) -> bool:  # beta names it conversation.item.created
+            return event.type in ITEM_ADDED and (event.get("item") or {}).get("id") == last_item
+
+        added = self.expect("conversation.item.", is_last)
         refused = self.expect("error", lambda e: (e.cause or {}).get("event_id") == last_event)
         return added, refused
 
@@ -307,20 +309,23 @@ class ReconnectMixin:
         done, _ = await asyncio.wait(taken, timeout=self.handshake_timeout, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             waited = "the server to take the replayed conversation"
-            raise WaitTimeout(waited, self.handshake_timeout, "its answer to the last replayed item never came")
+            raise WaitTimeout(waited, self.handshake_timeout, self._last_event_text())
         for future in done:
             future.result()  # raises ConnectionLost if the socket closed instead
 
     def _restore(self) -> None:
         """On reading ``session.created`` while reconnecting: config, replay, then the sends made meanwhile."""
-        queued = self._conn.data_to_send()
+        # An earlier attempt's handshake reset the core: those sends are recorded again (see Connection.requeue).
+        earlier, fresh = self._held_back, self._conn.data_to_send()
+        self._held_back = earlier + fresh  # until this attempt works
         self._write_queue = self._held_queue
         self._send_config()
         replay = self._replay or Replay()
         for item, event_id in zip(replay.items, self._replay_ids, strict=True):
             self._conn.send({"type": "conversation.item.create", "event_id": event_id, "item": item}, reply=False)
-        self._conn.requeue(queued)
-        self._requeued = len(queued)
+        self._conn.requeue(earlier, record=True)
+        self._conn.requeue(fresh)
+        self._requeued = len(self._held_back)
         self._conn.reply_if_due()  # a tool's output sent meanwhile wants its one response.create
         self._flush()
 
@@ -338,7 +343,8 @@ class ReconnectMixin:
                     {"item_id": item.get("id"), "role": item.get("role"), "type": item["type"], "reason": reason}
                 )
         restored = len(replay.items) - (len(not_restored) - len(replay.not_restored))
-        self._replay = None
+        self._replay, self._held_back = None, []
+        self.close_why = None  # open again: the drop is history (rtwidget.reconnected says how it went)
         self._set_state("open")
         self._opened()
         data = {
@@ -361,7 +367,7 @@ class ReconnectMixin:
     def _give_up(self, why: str, attempts: int) -> None:
         self.close_why = f"gave up reconnecting after {attempts} attempt{'s' if attempts != 1 else ''}; last: {why}"
         logger.warning("rtwidget: %s", self.close_why)
-        self._replay = None
+        self._replay, self._held_back = None, []
         self._set_state("closed")
         # Told first, so that a wait_for("rtwidget.closed") is answered; then every other wait ends.
         self._emit_local(CLOSED, {"code": self.close_code, "reason": self.close_reason, "why": self.close_why})
@@ -418,8 +424,9 @@ class ReconnectMixin:
     async def _renew_when_quiet(self, expires: float) -> None:
         """Renew at the first quiet moment: now, or as a response ends with nothing else to do (or
         ``RENEW_LATEST_S`` before the end, whatever is running)."""
+        latest = min(RENEW_LATEST_S, self.renew_margin / 2)  # with a short margin, still wait for quiet a while
         while self._state == "open" and not self._quiet():
-            left = expires - RENEW_LATEST_S - time.time()
+            left = expires - latest - time.time()
             if left <= 0:
                 break
             # Woken by the end of a response (its tools started by then); checked again either way, and a drop
@@ -440,3 +447,44 @@ def _expiring(session_ref: weakref.ref[ReconnectMixin]) -> None:
     session = session_ref()
     if session is not None:
         session._expiring()
+
+
+async def _reconnecting(
+    session_ref: weakref.ref[ReconnectMixin], why: str, lost_response: str | None, first: int, previous: str
+) -> None:
+    """The reconnect: attempts with backoff until one works or they run out. Holds the session only during an
+    attempt, so one collected unclosed while waiting is released (its finalizer cancels this task)."""
+    session = session_ref()
+    if session is None:
+        return
+    renewing, attempts = session._renewing, session.reconnect_attempts
+    attempt = first - 1
+    for attempt in range(first, attempts + 1):
+        delay = 0.0 if renewing and attempt == 1 else backoff_delay(attempt)
+        session._announce(attempt, delay, why, previous)
+        previous = RECONNECTING
+        logger.warning("rtwidget: %s; reconnecting (attempt %d in %.1f s)", why, attempt, delay)
+        del session
+        await asyncio.sleep(delay)
+        session = session_ref()
+        if session is None:
+            return
+        failed = await session._attempt(attempt)
+        if failed is None:
+            session._renewing = False
+            session._last_attempt = attempt
+            session._reconnected(attempt, lost_response)
+            return
+        why = failed.removeprefix(REFUSED)
+        if failed.startswith(REFUSED):
+            break
+    session._renewing = False
+    session._give_up(why, attempt)
+
+
+def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel a future nobody will await, or retrieve its exception (no "never retrieved" noise)."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()

@@ -338,8 +338,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self._tools_timer = None
         if not self._tools_pending:
             return  # sent already, ahead of a client event
-        config_due = self._state == CONNECTING and self._config_sent is None  # it will carry the tools
-        if not self._connected or self._state not in (CONNECTING, OPEN) or config_due:
+        handshake = self._state in (CONNECTING, RECONNECTING)
+        config_due = handshake and self._config_sent is None  # it will carry the tools
+        if not self._connected or not (handshake or self._state == OPEN) or config_due:
             self._tools_pending = False  # the next handshake's config sends the tools
             return
         wait = TOOLS_DEBOUNCE_S - (time.monotonic() - self._tools_touched)

@@ -75,13 +75,17 @@ class Turn(ABC, Generic[T]):
     def watch(self, event: Event) -> None:
         """Settle :attr:`result` when ``event`` finishes the turn (an ``on("*")`` handler)."""
 
+    def lost(self, why: str, close_code: int | None) -> ConnectionLost:
+        """The exception for a drop under this turn (the session reconnects)."""
+        return ConnectionLost(why, close_code)
+
     def _settled_by_failure(self, event: Event, request_ids: Iterable[str | None]) -> bool:
         """Fail the turn on a refusal of one of ``request_ids``, on the socket closing or dropping (the session
         reconnects, but this turn's answer is lost); True if it did."""
         if event.type == "error" and event.cause and event.cause.get("event_id") in set(request_ids):
             self.result.set_exception(refusal(event))
-        elif event.type == STATE and event.get("state") == "reconnecting" and event.get("attempt") == 1:
-            self.result.set_exception(ConnectionLost(str(event.get("why") or ""), event.get("close_code")))
+        elif event.type == STATE and event.get("state") == "reconnecting" and event.get("previous") != "reconnecting":
+            self.result.set_exception(self.lost(str(event.get("why") or ""), event.get("close_code")))
         elif event.type == CLOSED:
             self.result.set_exception(SessionClosed(event.get("code"), event.get("reason") or "", why=event.get("why")))
         else:
@@ -120,6 +124,14 @@ class AskTurn(Turn[Reply]):
                 self._response_ids.append(str(response.get("id")))
         elif event.type in ("response.done", TOOL_DONE, SENT) and self._response_ids and self._finished():
             self.result.set_result(self._reply())
+
+    def lost(self, why: str, close_code: int | None) -> ConnectionLost:
+        # The message comes back either way: with the history if the server had added it, else sent again.
+        fix = (
+            "the message comes back with the conversation: await session.connect() (it waits for the reconnect), "
+            "then session.respond() asks for the answer again (ask() again would add the message twice)"
+        )
+        return ConnectionLost(why, close_code, fix=fix)
 
     def _finished(self) -> bool:
         tracker = self.conn.tracker

@@ -43,7 +43,12 @@ def test_data_to_send_drains_in_order() -> None:
     assert [json.loads(text) for _, text in pairs] == [event for event, _ in pairs]
     assert pairs[0][0] == {
         "type": "conversation.item.create",
-        "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello"}]},
+        "item": {
+            "id": "item_" + item_id.removeprefix("evt_"),  # an id of the client's, to match the server's answer
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "Hello"}],
+        },
         "event_id": item_id,
     }
     assert pairs[1][0] == {"type": "response.create", "event_id": create_id}
@@ -139,7 +144,7 @@ def test_odd_content_on_other_items_is_kept_in_the_cause() -> None:
     event_id = conn.send({"type": "conversation.item.create", "item": item})
     [error] = feed(conn, S.error("invalid_value", event_id=event_id))
     assert error.cause is not None
-    assert error.cause["item"] == item
+    assert error.cause["item"] == {"id": "item_" + event_id.removeprefix("evt_"), **item}  # the client's own id
 
 
 def test_errors_without_a_known_cause() -> None:
@@ -459,3 +464,26 @@ def test_requeue_puts_drained_events_back_behind_what_must_go_first() -> None:
     conn.update_session(instructions="first")
     conn.requeue(early)
     assert [e["type"] for e, _ in conn.data_to_send()] == ["session.update", "conversation.item.create"]
+
+
+def test_items_sent_and_not_answered_are_known_until_added_or_refused() -> None:
+    conn = Connection()
+    first, _ = conn.send_text("one", respond=False), conn.send_text("two", respond=False)
+    refused = conn.send({"type": "conversation.item.create", "item": S.user_text_item("item_mine", "three")})
+    pairs = conn.data_to_send()
+    assert [e["item"]["id"] for e, _ in conn.unanswered_items()] == [e["item"]["id"] for e, _ in pairs]
+    added = S.user_text_item(pairs[0][0]["item"]["id"], "one")
+    feed(conn, S.item_added(added), S.error("invalid_value", event_id=refused))
+    assert [e["item"]["content"][0]["text"] for e, _ in conn.unanswered_items()] == ["two"]
+    conn.reset()  # a new server session: nothing is pending there
+    assert conn.unanswered_items() == [] and first
+    conn.requeue(pairs[1:2], record=True)  # sent again on the new connection: known again
+    assert [e["item"]["content"][0]["text"] for e, _ in conn.unanswered_items()] == ["two"]
+
+
+def test_unanswered_items_are_bounded() -> None:
+    conn = Connection()
+    for n in range(PENDING_LIMIT + 5):
+        conn.send_text(f"m{n}", respond=False)
+    kept = conn.unanswered_items()
+    assert len(kept) == PENDING_LIMIT and kept[0][0]["item"]["content"][0]["text"] == "m5"

@@ -45,7 +45,12 @@ def test_function_call_round_trip() -> None:
         "conversation.item.create",
         "response.create",
     ]
-    assert wire[0]["item"] == {"type": "function_call_output", "call_id": "call_1", "output": '{"temp_c": 4}'}
+    assert wire[0]["item"] == {
+        "id": "item_" + wire[0]["event_id"].removeprefix("evt_"),  # every created item carries the client's id
+        "type": "function_call_output",
+        "call_id": "call_1",
+        "output": '{"temp_c": 4}',
+    }
     assert wire[1]["item"]["output"] == "sunny, 24 C"
     assert wire[2] == {"type": "response.create", "event_id": reply_id}
     feed(
@@ -151,7 +156,8 @@ def test_load_history_ga() -> None:
     )
     wire = sent(conn)
     assert [e["event_id"] for e in wire] == ids
-    items = [e["item"] for e in wire]
+    assert [e["item"].get("id") for e in wire] == ["item_" + i.removeprefix("evt_") for i in ids]
+    items = [{k: v for k, v in e["item"].items() if k != "id"} for e in wire]
     assert items == [
         {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be kind."}]},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]},

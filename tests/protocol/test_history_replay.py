@@ -69,7 +69,7 @@ def test_what_cannot_be_restored_is_named_with_a_reason() -> None:
 
     assert replay.items == []
     reasons = {note["item_id"]: note["reason"] for note in replay.not_restored}
-    assert "audio without a transcript" in reasons["item_spoken"]
+    assert "spoken audio with no transcript" in reasons["item_spoken"]
     assert "cut off" in reasons["item_cut"]
     assert {note["role"] for note in replay.not_restored} == {"user", None}
 
@@ -136,3 +136,19 @@ def test_items_a_client_cannot_create_and_odd_messages_are_reported() -> None:
     assert replay_of(conv).not_restored[0]["reason"] == "a message with no text"
     item.type, item.output = "function_call_output", None
     assert "no output" in replay_of(conv).not_restored[0]["reason"]
+
+
+def test_a_call_with_no_output_is_replayed_only_while_its_tool_runs() -> None:
+    events = S.function_call_turn("resp_1", [("item_fc", "call_1", "slow", "{}")], previous_item_id=None)
+    conv = fold(events)
+    (note,) = replay_of(conv).not_restored
+    assert note["item_id"] == "item_fc" and "its tool never ran" in note["reason"]
+    assert [item["id"] for item in replay_of(conv, pending_calls=frozenset({"call_1"})).items] == ["item_fc"]
+
+
+def test_a_call_cut_off_mid_arguments_is_not_replayed_even_while_owed() -> None:
+    events = S.function_call_turn("resp_1", [("item_fc", "call_1", "slow", '{"a"')], previous_item_id=None)
+    conv = fold(events)
+    conv.get("item_fc").status = "incomplete"  # type: ignore[union-attr]
+    (note,) = replay_of(conv, pending_calls=frozenset({"call_1"})).not_restored
+    assert note["reason"] == "a function call cut off before its arguments were complete"

@@ -52,7 +52,7 @@ def test_a_drop_mid_audio_reconnects_with_config_tools_and_history(reset: bool) 
                 assert isinstance(lost.value, SessionClosed)  # code written for a close still catches it
                 why = lost.value.why
                 assert ("reset with no close frame" in why) if reset else ("code 1011 (server error): scripted" in why)
-                assert "ask" not in why and "call it again" in str(lost.value)
+                assert "ask" not in why and "then session.respond() asks for the answer again" in str(lost.value)
 
                 await session.connect()  # waits for the reconnect instead of opening a second socket
                 assert session.state == "open" and server.connections_served == 2

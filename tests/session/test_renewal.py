@@ -44,7 +44,9 @@ def test_auto_renewal_replaces_the_connection_before_it_expires_and_keeps_the_hi
 
                 (expiring, *_) = local(session, "rtwidget.expiring")
                 assert expiring["renew"] == "auto" and 0 < expiring["seconds_left"] <= MARGIN_S
-                assert "renewing the session before its time limit" in (session.close_why or "")
+                whys = [e["why"] for e in local(session, "rtwidget.state") if e["state"] == "reconnecting"]
+                assert whys[0] == "renewing the session before its time limit (expires_at)"
+                assert session.close_why is None  # open again: nothing ended
                 assert server.connections_served >= 2 and session.connection.session_id != first_id
                 restored = local(session, "rtwidget.reconnected")[0]
                 assert restored["restored"] == 2 and restored["not_restored"] == []

@@ -125,7 +125,7 @@ def test_the_status_follows_the_sessions_states_from_connecting_to_closed(
     session.stop().result(10)
     wait_until(lambda: w.status == "closed", what="closed")
     assert synced(comm, "status") == ["connecting", "connected", "closing", "closed"]
-    assert w.status_message == "closed (code 1000)"
+    assert w.status_message == "closed (code 1000): closed by session.close()"
     w.close()
 
 
