@@ -487,9 +487,13 @@ def _stop_after(shutdown: asyncio.Future[None], io: LoopThread) -> None:
 
 
 def _cancel(futures: tuple[asyncio.Future[Event], ...]) -> None:
+    """Drop the handshake's waits: cancel those still pending, retrieve the failure of those that failed (no
+    "Future exception was never retrieved" at exit)."""
     for future in futures:
         if not future.done():
             future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -99,3 +101,28 @@ def test_constructor_settings_are_checked() -> None:
         Session(reconnect="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="renew must be one of"):
         Session(renew="sometimes")
+
+
+HANDSHAKE_DROP = """
+import asyncio, gc
+from rtwidget import Session, SessionClosed
+from rtwidget.server import LocalServer, Script
+
+async def main():
+    async with LocalServer(pace="fast", script=Script().disconnect_after(1, reset=True)) as server:
+        session = Session(endpoint=server.url)
+        try:
+            await session.connect()
+        except SessionClosed as exc:
+            print("refused:", exc)
+        await session.close()
+    gc.collect()
+
+asyncio.run(main())
+"""
+
+
+def test_a_handshake_cut_short_leaves_no_never_retrieved_noise() -> None:
+    done = subprocess.run([sys.executable, "-c", HANDSHAKE_DROP], capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0 and "refused: connection closed (the connection was reset" in done.stdout
+    assert "never retrieved" not in done.stderr and "Traceback" not in done.stderr
