@@ -44,6 +44,18 @@ def received(session: Any, etype: str) -> list[dict[str, Any]]:
     return [e.data for e in list(session.log) if e.direction == "server" and e.type == etype]
 
 
+def local(session: Any, etype: str) -> list[dict[str, Any]]:
+    """The data of the session's local (``rtwidget.*``) events of one type that it logged, in order."""
+    return [e.data for e in list(session.log) if e.direction == "local" and e.type == etype]
+
+
+async def until(condition: Callable[[], Any], timeout: float = TIMEOUT) -> None:
+    """Wait until ``condition()`` is true, polling; at most ``timeout`` (then TimeoutError)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
 @contextlib.asynccontextmanager
 async def open_session(url: str, **kwargs: Any) -> AsyncIterator[Any]:
     """A connected Session to ``url`` (``session.updated`` confirmed), closed on exit whatever happens."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -15,15 +13,8 @@ from rtwidget import ConnectionLost, RealtimeError, Session, SessionClosed
 from rtwidget.protocol.events import Event
 from rtwidget.server import LocalServer, Script
 
-from ..support import TIMEOUT, run
-
-# Server events of one spoken ask() on the local server (fast pace): 34, after session.created and .updated; so
-# at event 50 of the first connection the second ask's response is mid-audio, past its first transcript delta.
-MID_SECOND_RESPONSE = 50
-
-
-def local(session: Session, etype: str) -> list[dict[str, Any]]:
-    return [e.data for e in list(session.log) if e.direction == "local" and e.type == etype]
+from ..support import TIMEOUT, local, run, until
+from .reconnect_support import MID_SECOND_RESPONSE, through_a_drop
 
 
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,11 +93,7 @@ def test_the_new_connection_gets_config_then_history_then_what_was_sent_meanwhil
 
             session.on("rtwidget.state", while_reconnecting)
             try:
-                await session.connect()
-                await session.ask("hello there")
-                with pytest.raises(ConnectionLost):
-                    await session.ask("tell me more")
-                await session.connect()
+                await through_a_drop(session)
                 (done,) = local(session, "rtwidget.reconnected")
                 assert done["queued"] == 3
                 assert len(refused) == 1 and "3 sends already wait" in str(refused[0])
@@ -126,7 +113,7 @@ def test_the_new_connection_gets_config_then_history_then_what_was_sent_meanwhil
                 # The replay (the first turn and the interrupted one), then the three queued, in order.
                 assert texts[-3:] == ["queued one", "queued two", "queued three"]
                 assert texts[0] == "hello there" and "one too many" not in texts
-                await _until(lambda: session.conversation[-1].text == "queued three")
+                await until(lambda: session.conversation[-1].text == "queued three")
                 words = [item.text for item in session.conversation]
                 assert words[-3:] == ["queued one", "queued two", "queued three"]
             finally:
@@ -180,13 +167,6 @@ def test_it_gives_up_after_its_attempts_and_says_why(monkeypatch: pytest.MonkeyP
             await session.close()
 
     run(body)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait (at most the suite's TIMEOUT) until ``condition()`` holds."""
-    async with asyncio.timeout(TIMEOUT):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def _drain(session: Session) -> int:
@@ -304,7 +284,7 @@ def test_a_drop_while_a_tool_runs_sends_its_output_and_one_reply_on_the_new_conn
                 with pytest.raises(ConnectionLost):
                     await session.ask("slow_lookup q=x")
                 await session.connect()
-                await _until(lambda: [r for r in session.conversation if r.text == "slow_lookup returned: found x."])
+                await until(lambda: [r for r in session.conversation if r.text == "slow_lookup returned: found x."])
 
                 entries = list(session.log)
                 drop = max(
@@ -341,12 +321,8 @@ def test_a_message_sent_while_reconnecting_gets_its_reply_on_the_new_connection(
 
             session.on("rtwidget.state", while_reconnecting)
             try:
-                await session.connect()
-                await session.ask("hello there")
-                with pytest.raises(ConnectionLost):
-                    await session.ask("tell me more")
-                await session.connect()
-                await _until(lambda: session.conversation and session.conversation[-1].text == "You said: answer me")
+                await through_a_drop(session)
+                await until(lambda: session.conversation and session.conversation[-1].text == "You said: answer me")
             finally:
                 await session.close()
 
@@ -367,7 +343,7 @@ def test_a_reconnect_the_server_refuses_with_401_ends_at_once(monkeypatch: pytes
                 server._token = "rotated-token"  # the key was revoked meanwhile: every new connection is refused
                 with pytest.raises(ConnectionLost):
                     await session.ask("tell me more")
-                await _until(lambda: session.state == "closed")
+                await until(lambda: session.state == "closed")
                 assert session.close_why is not None
                 assert session.close_why.startswith("gave up reconnecting after 1 attempt; last: reconnect attempt 1")
                 assert "401" in session.close_why and "right-token" not in session.close_why

@@ -7,8 +7,6 @@ import asyncio
 import gc
 import threading
 import warnings
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -17,20 +15,8 @@ from rtwidget import ConnectionLost, Session
 from rtwidget.protocol.events import Event
 from rtwidget.server import LocalServer, Script
 
-from ..support import TIMEOUT, run, scaled
-
-# Server events of the first spoken ask() after session.created and .updated (see test_reconnect.py).
-MID_SECOND_RESPONSE = 50
-
-
-def local(session: Session, etype: str) -> list[dict[str, Any]]:
-    return [e.data for e in list(session.log) if e.direction == "local" and e.type == etype]
-
-
-async def until(condition: Callable[[], Any]) -> None:
-    async with asyncio.timeout(TIMEOUT):
-        while not condition():
-            await asyncio.sleep(0.02)
+from ..support import local, run, scaled, until
+from .reconnect_support import MID_SECOND_RESPONSE, through_a_drop
 
 
 def test_the_beta_dialect_reconnects_with_its_history() -> None:
@@ -127,11 +113,7 @@ def test_sends_made_while_reconnecting_survive_an_attempt_that_fails_after_the_r
 
             session.on("rtwidget.state", while_reconnecting)
             try:
-                await session.connect()
-                await session.ask("hello there")
-                with pytest.raises(ConnectionLost):
-                    await session.ask("tell me more")
-                await session.connect()
+                await through_a_drop(session)
                 (done,) = local(session, "rtwidget.reconnected")
                 assert done["attempt"] == 2 and done["queued"] == 1 and server.connections_served == 3
                 await until(lambda: [i for i in session.conversation if i.text == "sent while reconnecting"])

@@ -3,32 +3,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from rtwidget import Session
 from rtwidget.server import LocalServer
 
-from ..support import TIMEOUT, run
+from ..support import local, run, until
 
 # Sessions of 6 s on the server; the client acts 3.5 s before the end.
 SHORT_SESSION_MINUTES = 0.1
 MARGIN_S = 3.5
-
-
-def local(session: Session, etype: str) -> list[dict[str, Any]]:
-    return [e.data for e in list(session.log) if e.direction == "local" and e.type == etype]
-
-
-async def until(condition: Callable[[], Any]) -> None:
-    """Wait (at most the suite's TIMEOUT) until ``condition()`` is true."""
-    async with asyncio.timeout(TIMEOUT):
-        while not condition():
-            await asyncio.sleep(0.05)
 
 
 def test_auto_renewal_replaces_the_connection_before_it_expires_and_keeps_the_history() -> None:
