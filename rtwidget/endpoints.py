@@ -98,9 +98,10 @@ def _public_netloc(url: str) -> str:
 
 
 _names = "|".join(re.escape(n) for n in sorted(SECRET_HEADERS | SECRET_QUERY_KEYS, key=len, reverse=True))
-# name: value / 'name': 'value' / name=value (a header line, a dict repr, a query or form field).
+# name: value / 'name': 'value' / name=value (a header line, a dict repr, a query or form field). Nothing after
+# "name= " (with a space) is a value: prose such as "pass api_key= / endpoint=" is left alone.
 _NAMED = re.compile(
-    rf"(?P<name>(?<![\w-])[\"']?(?:{_names})[\"']?\s*[:=]\s*)"
+    rf"(?P<name>(?<![\w-])[\"']?(?:{_names})[\"']?(?:\s*:\s*|\s*=))"
     rf"(?P<q>[\"']?)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s\"'&#,;}}\])]+)",
     re.IGNORECASE,
 )

@@ -143,3 +143,9 @@ def test_redact_hides_bare_bearer_tokens_and_openais_masked_keys() -> None:
     masked = "sk-proj-" + "*" * 20 + "wxyz"  # how OpenAI's 401 message quotes the key it refused
     assert endpoints.redact(f"Incorrect API key provided: {masked}.") == "Incorrect API key provided: <redacted>."
     assert endpoints.redact("sk-learn and risk-free") == "sk-learn and risk-free"  # too short, or not a key
+
+
+def test_prose_naming_a_key_argument_is_not_redacted() -> None:
+    notice = "For the real API set OPENAI_API_KEY (or pass api_key= / endpoint=)."
+    assert endpoints.redact(notice) == notice
+    assert "SENTINEL" not in endpoints.redact("Session(api_key=SENTINELKEY123, model='x')")
