@@ -230,7 +230,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         elif event.type == "session.created":
             self._on_session_created()
         self._flush()
-        self._response_watch.arm()
+        if self._connected:  # (the watch needs the I/O loop; a socket that closed has nothing left to wait for)
+            self._response_watch.arm()
         return event
 
     def _resume(self) -> None:
