@@ -142,7 +142,6 @@ class LifecycleMixin(ReconnectMixin):
             raise SessionClosed(self.close_code, self.close_reason, why=f"{what} on a {self._state} session{ended}")
         if socket and self._state == IDLE:
             raise NotConnected(what)
-        self._check_queue(what)
 
     async def _until_open(self, what: str) -> None:
         """On the I/O loop: refuse ``what`` unless the session is open, or wait while it is connecting."""

@@ -200,12 +200,15 @@ class ReconnectMixin:
         if self._state == "open":
             self.call_soon(self._schedule_expiry)
 
-    def _check_queue(self, what: str) -> None:
-        """Refuse a send while reconnecting once :data:`QUEUE_LIMIT` sends wait already."""
-        if self._state == RECONNECTING and what == "sending" and self._conn.queued >= QUEUE_LIMIT:
+    def _check_queue(self, adding: int) -> None:
+        """On the I/O loop: refuse ``adding`` more client events while reconnecting if they would take the queue
+        past :data:`QUEUE_LIMIT` (one long recording appended at once counts all its appends)."""
+        waiting = self._conn.queued
+        if self._state == RECONNECTING and waiting + adding > QUEUE_LIMIT:
             raise RealtimeError(
-                f"the session is reconnecting and {QUEUE_LIMIT} sends already wait to go out: wait until "
-                "session.state is 'open' (await session.connect() waits for it) before sending more",
+                f"the session is reconnecting and {waiting} sends already wait to go out (at most {QUEUE_LIMIT}; "
+                f"this call adds {adding}): wait until session.state is 'open' (await session.connect() waits "
+                "for it) before sending more",
                 code="reconnect_queue_full",
             )
 

@@ -44,15 +44,19 @@ class SendingMixin:
     # in the session's current state (the lifecycle).
     _flush: Callable[[], None]
     _require: Callable[..., None]
+    _check_queue: Callable[[int], None]
 
-    def _send_via(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` (which queues client events in the core) on the I/O loop, flush, and return its result.
+    def _send_via(self, fn: Callable[[], T], adding: int = 1) -> T:
+        """Run ``fn`` (which queues ``adding`` client events in the core) on the I/O loop, flush, and return its
+        result.
 
-        On a closing or closed session it raises SessionClosed at once (no I/O thread is started for it).
+        On a closing or closed session it raises SessionClosed at once (no I/O thread is started for it); while
+        reconnecting, a RealtimeError when the events would take the queue past its bound.
         """
         self._require("sending", socket=False)
 
         def run() -> T:
+            self._check_queue(adding)  # on the I/O loop, where the queue and the state change
             result = fn()
             self._flush()
             return result
@@ -104,7 +108,8 @@ class SendingMixin:
         if not data:
             self._require("sending", socket=False)
             return []
-        return self._send_via(lambda: [self._conn.append_audio(c) for c in audio_mod.chunks(data, 100)])
+        pieces = list(audio_mod.chunks(data, 100))
+        return self._send_via(lambda: [self._conn.append_audio(c) for c in pieces], adding=len(pieces))
 
     def commit_audio(self) -> str:
         """``input_audio_buffer.commit`` (needs at least 100 ms of audio in the buffer)."""

@@ -83,6 +83,10 @@ def test_the_new_connection_gets_config_then_history_then_what_was_sent_meanwhil
             def while_reconnecting(event: Event) -> None:
                 # Runs on the I/O thread as the reconnecting state is announced, before the backoff's wait.
                 if event.get("state") == "reconnecting" and event.get("attempt") == 1:
+                    try:  # one second of audio is ten appends at once: all of them past the bound
+                        session.append_audio(bytes(48_000))
+                    except RealtimeError as exc:
+                        refused.append(exc)
                     session.send_text("queued one", respond=False)
                     session.send_text("queued two", respond=False)
                     session.send_text("queued three", respond=False)
@@ -96,7 +100,8 @@ def test_the_new_connection_gets_config_then_history_then_what_was_sent_meanwhil
                 await through_a_drop(session)
                 (done,) = local(session, "rtwidget.reconnected")
                 assert done["queued"] == 3
-                assert len(refused) == 1 and "3 sends already wait" in str(refused[0])
+                assert len(refused) == 2 and "0 sends already wait" in str(refused[0]) and "adds 10" in str(refused[0])
+                assert "3 sends already wait" in str(refused[1])
                 assert getattr(refused[0], "code", None) == "reconnect_queue_full"
 
                 entries = list(session.log)
