@@ -10,10 +10,12 @@ Sending the output is the session's business: :meth:`ToolRunner.run` returns the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from .. import endpoints
 from ..protocol.tracker import FunctionCall
 from ..tools import RunningCall, ToolRegistry, ToolResult, ToolThreads
 from ..tools.watchdog import LOOP_BLOCK_S, LoopBlock, LoopWatchdog
@@ -60,6 +62,10 @@ class ToolRunner:
         finally:
             if watched and self._watchdog is not None:
                 self._watchdog.unwatch()
+        if not result.ok:  # an exception's text may quote a URL or a header: the model never reads a key
+            result = dataclasses.replace(
+                result, output=endpoints.redact(result.output), error=endpoints.redact(result.error or "")
+            )
         self.records.append(
             ToolCallRecord(
                 call.name,

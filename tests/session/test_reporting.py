@@ -281,8 +281,16 @@ def test_a_key_in_a_failing_handlers_or_tools_exception_never_reaches_rtwidget_e
             for data in announced.values():
                 assert "<redacted>" in data["message"] and "<redacted>" in data["traceback"]
                 assert "rt.example.com/v1/realtime?api-key=<redacted>" in data["message"]
-            # (The tool's error output to the model is the tool layer's, not reported here: not checked.)
             shown = repr(announced) + repr([e for e in session.log if e.type == ERROR]) + repr(local_errors(session))
             assert key not in shown and password not in shown
+            # Nor does the error output the model reads, nor the tool call record, nor anything on the wire.
+            (output,) = [
+                e.data["item"]["output"]
+                for e in session.log
+                if e.type == "conversation.item.create" and e.data["item"]["type"] == "function_call_output"
+            ]
+            assert "upstream" in output and "<redacted>" in output
+            wire = repr(list(session.log)) + repr(session.tool_calls) + repr(session.conversation)
+            assert key not in wire and password not in wire
 
     run(body)
