@@ -4,6 +4,7 @@
 import { Controls } from "./controls.js";
 import { h, linkedController, listen, onAbort, onModel } from "./dom.js";
 import { ExceptionsView } from "./exceptions.js";
+import { guardShortcuts } from "./keys.js";
 import { LogView } from "./logview.js";
 import { ConversationView, SessionView, ToolsView } from "./panels.js";
 
@@ -107,6 +108,7 @@ export class WidgetView {
       listen(this.root, type, () => this.state.resumeAudio(), signal);
     }
     this.controls.bind(this.root, signal);
+    guardShortcuts(this.root, signal);
     // One listener for every notice's dismiss button, so redraws add none.
     listen(
       this.noticesEl,
