@@ -30,6 +30,7 @@ class PanelBatch:
         self._tools: dict[str, dict[str, Any]] = {}
         self._dirty_responses: set[str] = set()
         self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop ``_handle`` is scheduled on
         # Something new (a row, an item, a tool, a response) is pending, not just a merged row or a delta.
         self._urgent = False
 
@@ -77,17 +78,22 @@ class PanelBatch:
             self._flush()
             return
         due = loop.time() + (self.batch_s if self._urgent else self.update_s)
+        if self._handle is not None and (self._loop is not loop or self._handle.cancelled()):
+            # Scheduled on a loop that has since stopped (disconnect, then connect: a new I/O loop): it never
+            # runs, so it must not hold back the flushes of the new loop.
+            self._handle.cancel()
+            self._handle = None
         if self._handle is not None:
             if self._handle.when() <= due:
                 return
             self._handle.cancel()  # something new came in: bring the batch forward
-        self._handle = loop.call_at(due, self._flush)
+        self._handle, self._loop = loop.call_at(due, self._flush), loop
 
     def cancel(self) -> None:
         """Forget the scheduled flush (what is pending stays pending)."""
         if self._handle is not None:
             self._handle.cancel()
-            self._handle = None
+            self._handle = self._loop = None
 
     def take(self, conversation: Any) -> dict[str, Any] | None:
         """The ``batch`` message of everything pending (None when nothing is), item views read from
