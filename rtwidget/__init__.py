@@ -54,12 +54,15 @@ _SUBMODULES = frozenset({"audio", "cli", "endpoints", "errors", "protocol", "ser
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"rtwidget.{name}")
+        submodule = importlib.import_module(f"rtwidget.{name}")
+        _track_cells()
+        return submodule
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rtwidget' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
+    _track_cells()
     return value
 
 
@@ -86,6 +89,30 @@ def _register_display() -> None:
         return
     formatter = shell.display_formatter.mimebundle_formatter
     formatter.for_type_by_name("rtwidget.session.session", "Session", _session_mimebundle)
+    global _TRACKING
+    _TRACKING = True
+    # The session module loads on first use: hook in then (a lazy name) or before the next cell at the latest.
+    shell.events.register("pre_run_cell", _track_cells)
+    _track_cells()
+
+
+# In IPython: re-running a cell closes the sessions its earlier run created (see rtwidget.widget.cells).
+_TRACKING = False
+
+
+def _session_created(session: Any) -> None:
+    """The creation hook, installed in IPython only (``rtwidget.widget`` is imported only now)."""
+    from .widget.cells import CELLS
+
+    CELLS(session)
+
+
+def _track_cells(*_info: Any) -> None:
+    """In IPython, once the session module is loaded, install the creation hook (once)."""
+    module = sys.modules.get("rtwidget.session.session") if _TRACKING else None
+    hooks = getattr(module, "CREATION_HOOKS", None)
+    if hooks is not None and _session_created not in hooks:
+        hooks.append(_session_created)
 
 
 _register_display()

@@ -59,6 +59,9 @@ T = TypeVar("T")
 
 # Tools registered in a burst go out as one session.update, once no change came for this long (seconds).
 TOOLS_DEBOUNCE_S = 0.05
+# Called with each new Session at the end of its __init__: the notebook's cell tracking (rtwidget.widget.cells)
+# registers here, so this floor never imports IPython. A hook must not raise.
+CREATION_HOOKS: list[Callable[[Session], None]] = []
 
 
 class Session(LifecycleMixin, EventsMixin, SendingMixin):
@@ -156,6 +159,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         self._release = Release(self._io, self._tasks)
         # Unclosed and collected (or still open at exit): release the thread and socket, with a ResourceWarning.
         self._finalizer = weakref.finalize(self, self._release, f"rtwidget.Session {model} at 0x{id(self):x}")
+        for hook in list(CREATION_HOOKS):
+            hook(self)
 
     # ================================================================================ threads and loops
 
