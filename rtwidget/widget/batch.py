@@ -56,6 +56,16 @@ class PanelBatch:
         if self._tools or (self._dirty_items and not is_stream(etype)) or self._deleted_items:
             self._urgent = True
 
+    def items(self, ids: Iterable[str], *, deleted: bool = False) -> None:
+        """Items to show afresh (a widget taking a session's state), or to remove (a new server session)."""
+        (self._deleted_items if deleted else self._dirty_items).update(ids)
+        self._urgent = True
+
+    def responses(self, ids: Iterable[str]) -> None:
+        """Responses to show afresh (a widget taking a session's state)."""
+        self._dirty_responses.update(ids)
+        self._urgent = True
+
     def _mark(self, etype: str, data: dict[str, Any]) -> None:
         item_id = data.get("item_id")
         if isinstance(item_id, str):
@@ -104,7 +114,9 @@ class PanelBatch:
             message["rows"] = [public(r) for r in self._new_rows.values()]
         if self._row_updates:
             message["row_updates"] = [public(r) for r in self._row_updates.values()]
-        items = item_views(conversation, self._dirty_items) + [deleted_view(i) for i in self._deleted_items]
+        # An id removed, then made again (a new server session may reuse ids) is shown, not removed.
+        gone = [deleted_view(i) for i in self._deleted_items if conversation.get(i) is None]
+        items = item_views(conversation, self._dirty_items) + gone
         if items:
             message["items"] = items
         if self._tools:

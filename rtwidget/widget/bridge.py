@@ -51,16 +51,18 @@ from ..session.lifecycle import CONNECTING, IDLE
 from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
 from .batch import PanelBatch
-from .eventlog import RowLog, clip, public
+from .eventlog import RowLog, clip, public, redacted
 from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
 from .playhead import Playhead
-from .status import STATUS_OF_STATE, expiring_text, reconnected_text, reconnecting_text
+from .status import STATUS_OF_STATE, connected_at, expiring_text, reconnected_text, reconnecting_text
 
 logger = logging.getLogger("rtwidget.widget")
 
 _COUNTERS_EVERY_S = 1.0
 # User-code failures a new view gets in its snapshot (the newest).
 EXCEPTIONS_KEPT = 20
+# Response views kept for a new view's usage table (the newest).
+RESPONSES_KEPT = 2000
 
 
 class Send(Protocol):
@@ -103,7 +105,7 @@ class Bridge:
         self._event_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "response.output_audio.delta": self._forward_audio,
             "input_audio_buffer.speech_started": self._on_speech_started,
-            "session.created": self._on_session,
+            "session.created": self._on_session_created,
             "session.updated": self._on_session,
             "response.done": self._on_response_done,
             "error": self._on_server_error,
@@ -117,9 +119,46 @@ class Bridge:
             CLOSED: self._on_closed,
             ERROR: self._on_exception,
         }
-        session.add_log_listener(self._on_log)
+        # Item ids shown (sent, not removed); response views sent (a reload shows all that the usage counts).
+        self.shown: set[str] = set()
+        self.responses: dict[str, dict[str, Any]] = {}
+        # On the I/O thread, so no event falls between what is taken from the session and what is listened to.
+        session.call_soon(self._attach)
+
+    def _attach(self) -> None:
+        if self._detached:
+            return
+        self.session.add_log_listener(self._on_log)
         # Internal: the user's session.off() must not cut the widget off its session.
-        session._on_internal("*", self._on_event)
+        self.session._on_internal("*", self._on_event)
+        if self._detached:  # detached meanwhile, from the widget's thread
+            self.session.remove_log_listener(self._on_log)
+            self.session._off_internal("*", self._on_event)
+            return
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Take what the session already has: a widget shown for a session that connected without one."""
+        session = self.session
+        entries = list(session.log)
+        for entry in entries[-(self.rows.rows.maxlen or len(entries)) :]:
+            self._on_log(entry)
+        if session.endpoint is not None:
+            self._on_connected(session.endpoint.describe())
+            self._set(connected_at=connected_at(session, entries))
+        if session.config:
+            self._on_session({"session": session.config})
+        conversation = session.conversation_state
+        for lane in conversation.responses.values():
+            self.usage.add(lane.usage)
+        if self.usage.totals["responses"]:
+            self._set(usage=dict(self.usage.totals))
+        self.batch.items(all_item_ids(conversation))
+        self.batch.responses(conversation.responses)
+        for event in session.errors:
+            if event.type == ERROR:
+                self.exceptions.append(clip(redacted({k: v for k, v in event.data.items() if k != "type"}), MAX_TEXT))
+        self.batch.schedule()
 
     def detach(self) -> None:
         """Stop listening to the session: no handler or listener of the bridge stays registered, and nothing
@@ -194,6 +233,13 @@ class Bridge:
         if data.get("type") == "response.create":
             self.batch.tools(self.tools.response_requested())
 
+    def _on_session_created(self, data: dict[str, Any]) -> None:
+        # A new server session, unless reconnecting (the replay brings the same items back, with the same ids):
+        # the conversation shown is that of the new session only.
+        if self.session.state != RECONNECTING:
+            self.batch.items(self.shown, deleted=True)
+        self._on_session(data)
+
     def _on_session(self, data: dict[str, Any]) -> None:
         config = data.get("session") or {}
         values: dict[str, Any] = {"session_config": config}
@@ -247,6 +293,8 @@ class Bridge:
     def _on_reconnected(self, data: dict[str, Any]) -> None:
         line, missing = reconnected_text(data)
         self._status("connected", line)
+        # Items not restored are not in the new server session: no longer shown.
+        self.batch.items(self.shown - all_item_ids(self.session.conversation_state), deleted=True)
         if missing:
             self.notice("warning", missing)
 
@@ -269,6 +317,7 @@ class Bridge:
             return
         message = self.batch.take(self.session.conversation_state)
         if message is not None:
+            self._shown(message)
             self._send(message)
         now = time.monotonic()
         if now - self._counters_sent >= _COUNTERS_EVERY_S:
@@ -276,18 +325,29 @@ class Bridge:
             if self._trait("counters") != self.counters:
                 self._set(counters=dict(self.counters))
 
+    def _shown(self, message: dict[str, Any]) -> None:
+        for item in message.get("items", ()):
+            (self.shown.discard if item["deleted"] else self.shown.add)(item["id"])
+        for response in message.get("responses", ()):
+            self.responses[response["id"]] = response
+            if len(self.responses) > RESPONSES_KEPT:
+                del self.responses[next(iter(self.responses))]
+
     def snapshot(self, view: str) -> dict[str, Any]:
         """Everything a new view needs to rebuild its panels."""
         conversation = self.session.conversation_state
         limit = int(self._trait("log_limit"))
+        items = item_views(conversation, all_item_ids(conversation))
+        self.shown.update(item["id"] for item in items)
+        responses = {**self.responses, **{r: response_view(lane) for r, lane in conversation.responses.items()}}
         return {
             "kind": "snapshot",
             "view": view,
             "rows": [public(r) for r in self.rows.last(limit)],
             "rows_dropped": self.rows.total - min(len(self.rows), limit),
-            "items": item_views(conversation, all_item_ids(conversation)),
+            "items": items,
             "tools": [dict(v) for v in self.tools.calls.values()],
-            "responses": [response_view(r) for r in conversation.responses.values()],
+            "responses": list(responses.values()),
             "exceptions": list(self.exceptions),
         }
 
@@ -438,14 +498,3 @@ class Bridge:
             self.session.update(voice=value)
         elif name == "instructions":
             self.session.update(instructions=value)
-
-
-def redacted(value: Any) -> Any:
-    """A copy of ``value`` (dicts and lists of JSON values) with every string passed through ``redact``."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redacted(v) for v in value]
-    return value

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from ..audio import BYTES_PER_SECOND
+from ..endpoints import redact
 from ..session import error_info
 
 # Events that come in streams: merged into one row per run and item.
@@ -154,3 +155,14 @@ class RowLog:
 def public(row: dict[str, Any]) -> dict[str, Any]:
     """The row as sent to the browser (without bookkeeping keys)."""
     return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def redacted(value: Any) -> Any:
+    """A copy of ``value`` (dicts and lists of JSON values) with every string passed through ``redact``."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value

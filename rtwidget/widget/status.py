@@ -6,9 +6,11 @@ Pure functions of a local event's data (``rtwidget.state``, ``rtwidget.reconnect
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..session.lifecycle import CLOSING, CONNECTING, OPEN
+from ..session.local_events import CONNECTED
 from ..session.reconnect import RECONNECTING
 
 # The widget's ``status`` trait for each session state (docs/widget-contract.md). "open" reads "connected", as it
@@ -72,3 +74,14 @@ def expiring_text(data: dict[str, Any]) -> str:
     if data.get("renew") == "auto":
         return f"{head}: renewing it (a new connection with the history) when no response is running"
     return f"{head}: start a new session then, or set session.renew = 'auto'"
+
+
+def connected_at(session: Any, entries: list[Any]) -> float:
+    """Unix time of the session's last ``rtwidget.connected`` log entry while it is connected, else 0."""
+    if session.state not in STATUS_OF_STATE:
+        return 0.0
+    for entry in reversed(entries):
+        if entry.type == CONNECTED:
+            # Log times are monotonic seconds since the session was made.
+            return float(time.time() - (time.monotonic() - session._t0 - entry.time))
+    return 0.0

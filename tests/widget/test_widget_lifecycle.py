@@ -102,8 +102,8 @@ def test_close_detaches_and_a_fresh_widget_follows(
     # The old bridge heard nothing more (its log listener and handler are gone); its comm got nothing more.
     assert (bridge.rows.total, bridge.usage.totals, bridge.playhead.forwarded) == (rows, usage, forwarded)
     assert len(comm.sent) == messages
-    # The fresh widget has the session's events from now on.
-    assert fresh_comm.custom("audio") and fresh.bridge.usage.totals["responses"] == 1
+    # The fresh widget has the session's events from now on, and took what the session had before (issue 9).
+    assert fresh_comm.custom("audio") and fresh.bridge.usage.totals["responses"] == 2
     assert RealtimeWidget(session) is fresh
     fresh.close()
 
