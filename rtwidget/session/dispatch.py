@@ -33,7 +33,7 @@ import fnmatch
 import inspect
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -347,6 +347,16 @@ class EventsMixin:
     def events(self) -> AsyncIterator[Event]:
         """Every event from now on (server events and local ``rtwidget.*`` ones) until the session closes."""
         return self._bus.events()
+
+
+def discard(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Drop futures nobody will await: cancel those still pending, retrieve the failure of those that failed (no
+    "Future exception was never retrieved" at exit)."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 def _settle(future: asyncio.Future[T], setter: Callable[[asyncio.Future[T], Any], None], value: Any) -> None:

@@ -45,6 +45,7 @@ from ..protocol.connection import Connection
 from ..protocol.events import Event
 from ..protocol.server_errors import error_info
 from ..tools import ToolRegistry
+from .dispatch import discard
 from .endpoint_policy import EndpointChoice
 from .local_events import CONNECTED, STATE
 from .reconnect import RECONNECTING, ReconnectMixin
@@ -278,11 +279,11 @@ class LifecycleMixin(ReconnectMixin):
                 open_timeout=self.handshake_timeout,
             )
         except TimeoutError:
-            _cancel(handshake)  # their waiters go with the next event
+            discard(handshake)  # their waiters go with the next event
             label = endpoint.describe()["label"]
             raise WaitTimeout(f"the WebSocket to {label} to open", self.handshake_timeout, "none") from None
         except BaseException:
-            _cancel(handshake)
+            discard(handshake)
             raise
         self._connected = True
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -301,7 +302,7 @@ class LifecycleMixin(ReconnectMixin):
                 raise WaitTimeout("session.created", self.handshake_timeout, self._last_event_text()) from None
             await self._config_answered(updated, refused)
         finally:
-            _cancel(handshake)
+            discard(handshake)
 
     def _on_session_created(self) -> None:
         """The pump read ``session.created``: the config (and, reconnecting, the history) goes out in this same
@@ -385,13 +386,7 @@ class LifecycleMixin(ReconnectMixin):
         self._cancel_expiry()
         if self._state != CLOSED_STATE:
             self._set_state(CLOSING)
-        if self._ws is not None:
-            await self._ws.close()
-        current = asyncio.current_task()
-        tasks = [t for t in self._tasks if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _close_and_cancel(self._ws, self._tasks)
         self._connected = False
         self._ws = None
         self._set_state(CLOSED_STATE)
@@ -472,27 +467,22 @@ class Release:
         self.io.stop()
 
     async def _shutdown(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        current = asyncio.current_task()
-        tasks = [t for t in self.tasks if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _close_and_cancel(self.ws, self.tasks)
+
+
+async def _close_and_cancel(ws: ClientConnection | None, tasks: set[asyncio.Task[Any]]) -> None:
+    """Close the socket, then cancel every task but the caller's and wait for them to end."""
+    if ws is not None:
+        await ws.close()
+    current = asyncio.current_task()
+    others = [t for t in tasks if t is not current]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 def _stop_after(shutdown: asyncio.Future[None], io: LoopThread) -> None:
     shutdown.add_done_callback(lambda _: io.stop())
-
-
-def _cancel(futures: tuple[asyncio.Future[Event], ...]) -> None:
-    """Drop the handshake's waits: cancel those still pending, retrieve the failure of those that failed (no
-    "Future exception was never retrieved" at exit)."""
-    for future in futures:
-        if not future.done():
-            future.cancel()
-        elif not future.cancelled():
-            future.exception()
 
 
 async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:

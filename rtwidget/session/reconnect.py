@@ -38,6 +38,7 @@ from websockets.asyncio.client import ClientConnection
 from .. import endpoints
 from ..errors import ConnectionLost, RealtimeError, SessionClosed, WaitTimeout
 from ..protocol.history_replay import Replay, replay_of
+from .dispatch import discard
 from .local_events import CLOSED, EXPIRING, RECONNECTED, STATE
 
 if TYPE_CHECKING:
@@ -130,10 +131,10 @@ class ReconnectMixin:
     _renewing: bool = False
     _reconnect_task: asyncio.Task[None] | None = None
     _replay: Replay | None = None
-    # The event ids the replayed items go out with, and how many queued sends went out after them.
+    # The event ids the replayed items go out with.
     _replay_ids: tuple[str, ...] = ()
-    _requeued: int = 0
-    # Sends made while reconnecting that went to an attempt that then failed: sent again on the next one.
+    # What goes out after the replay: items unanswered at the drop and sends made since, kept until an attempt
+    # works (one that fails after sending them sends them again on the next).
     _held_back: list[tuple[dict[str, Any], str]] = []
     # The writer's queue of a new socket, held back until the config and the replay are queued in front.
     _held_queue: asyncio.Queue[str] | None = None
@@ -285,7 +286,6 @@ class ReconnectMixin:
         assert self.endpoint is not None  # decided on the first connect
         replay = self._replay or Replay()
         self._replay_ids = tuple(self._conn.new_event_id() for _ in replay.items)
-        self._requeued = 0
         taken = self._replay_taken(replay) if replay.items else None
         try:
             await self._connect(self.endpoint)
@@ -294,8 +294,7 @@ class ReconnectMixin:
             if not self._connected:  # the new socket died meanwhile (its reader got there first): a failed attempt
                 raise SessionClosed(self.close_code, self.close_reason, why=self.close_why)
         finally:
-            for future in taken or ():
-                _discard(future)
+            discard(taken or ())
 
     def _replay_taken(self, replay: Replay) -> tuple[asyncio.Future[Event], asyncio.Future[Event]]:
         """Futures for the server's answer to the last replayed item (added, or refused)."""
@@ -328,7 +327,6 @@ class ReconnectMixin:
             self._conn.send({"type": "conversation.item.create", "event_id": event_id, "item": item}, reply=False)
         self._conn.requeue(earlier, record=True)
         self._conn.requeue(fresh)
-        self._requeued = len(self._held_back)
         self._conn.reply_if_due()  # a tool's output sent meanwhile wants its one response.create
         self._flush()
 
@@ -337,15 +335,19 @@ class ReconnectMixin:
         refused = {
             (event.cause or {}).get("event_id"): event for event in self.errors if event.type == "error" and event.cause
         }
-        not_restored = list(replay.not_restored)
-        for item, event_id in zip(replay.items, self._replay_ids, strict=True):
-            if event_id in refused:
-                message = (refused[event_id].get("error") or {}).get("message", "refused")
-                reason = f"refused by the server: {message}"
-                not_restored.append(
-                    {"item_id": item.get("id"), "role": item.get("role"), "type": item["type"], "reason": reason}
-                )
-        restored = len(replay.items) - (len(not_restored) - len(replay.not_restored))
+        refused_notes = [
+            {
+                "item_id": item.get("id"),
+                "role": item.get("role"),
+                "type": item["type"],
+                "reason": f"refused by the server: {(refused[event_id].get('error') or {}).get('message', 'refused')}",
+            }
+            for item, event_id in zip(replay.items, self._replay_ids, strict=True)
+            if event_id in refused
+        ]
+        not_restored = replay.not_restored + refused_notes
+        restored = len(replay.items) - len(refused_notes)
+        queued = len(self._held_back)  # sent after the replay
         self._replay, self._held_back = None, []
         self.close_why = None  # open again: the drop is history (rtwidget.reconnected says how it went)
         self._set_state("open")
@@ -355,7 +357,7 @@ class ReconnectMixin:
             "restored": restored,
             "not_restored": not_restored,
             "shortened": replay.shortened,
-            "queued": self._requeued,
+            "queued": queued,
             "lost_response": lost_response,
         }
         logger.warning(
@@ -363,7 +365,7 @@ class ReconnectMixin:
             attempt,
             restored,
             len(not_restored),
-            self._requeued,
+            queued,
         )
         self._emit_local(RECONNECTED, data)
 
@@ -483,11 +485,3 @@ async def _reconnecting(
             break
     session._renewing = False
     session._give_up(why, attempt)
-
-
-def _discard(future: asyncio.Future[Any]) -> None:
-    """Cancel a future nobody will await, or retrieve its exception (no "never retrieved" noise)."""
-    if not future.done():
-        future.cancel()
-    elif not future.cancelled():
-        future.exception()

@@ -479,10 +479,6 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin):
         return f"<rtwidget.Session {self.model} {where} {state} items={len(self._conn.conversation)}>"
 
 
-async def _to_coro(fn: Callable[[], Awaitable[T]]) -> T:
-    return await fn()
-
-
 def _kept_size(size: int, data: dict[str, Any], kept: dict[str, Any]) -> int:
     """Bytes a log entry keeps: its wire size, less the audio elided from it. Cheap for the audio hot path (a
     delta or a mic append only swaps one top-level string); anything else is measured as JSON."""

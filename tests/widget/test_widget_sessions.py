@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-import rtwidget.session.reconnect as reconnect_mod
 from rtwidget import Session
-from rtwidget.server import LocalServer, Script
+from rtwidget.server import LocalServer
 from rtwidget.widget import RealtimeWidget
 from rtwidget.widget.batch import PanelBatch
 from tests.support import received, run
 
 from .comm_double import MockComm, barrier, browser_says, comm_of, wait_until
+from .drop_support import dropping_session
 
 
 def batched(comm: MockComm, key: str) -> list[dict[str, Any]]:
@@ -143,11 +143,7 @@ def test_a_new_server_session_replaces_the_conversation_shown(live: tuple[Realti
 def test_a_reconnect_keeps_the_restored_items_and_removes_the_rest(
     comms: list[MockComm], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reconnect_mod, "backoff_delay", lambda attempt: 0.05)
-    # 50 server events in: the second turn's response is mid-audio (see tests/session/test_reconnect.py).
-    script = Script().disconnect_after(50, reset=True, connection=1)
-    server = LocalServer(pace="fast", script=script).start_in_thread()
-    session = Session(endpoint=server.url)
+    server, session = dropping_session(monkeypatch)
     w = RealtimeWidget(session)
     comm = comms[-1]
     try:

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-import rtwidget.session.reconnect as reconnect_mod
 from rtwidget import Session
-from rtwidget.server import LocalServer, Script
+from rtwidget.server import LocalServer
 from rtwidget.session import CLOSED, STATE
 from rtwidget.session.local_events import EXPIRING, RECONNECTED
 from rtwidget.widget import RealtimeWidget
@@ -22,6 +21,7 @@ from rtwidget.widget.status import expiring_text, reconnected_text, reconnecting
 from tests.support import received, run, sent
 
 from .comm_double import MockComm, barrier, browser_says, wait_until
+from .drop_support import dropping_session
 
 
 def test_the_users_off_does_not_cut_the_widget_off(live: tuple[RealtimeWidget, MockComm]) -> None:
@@ -252,11 +252,7 @@ def test_the_widget_and_a_cell_connecting_at_once_share_one_socket(comms: list[M
 def test_a_real_drop_shows_reconnecting_then_what_was_restored(
     comms: list[MockComm], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reconnect_mod, "backoff_delay", lambda attempt: 0.05)
-    # 50 server events in: the second turn's response is mid-audio (see tests/session/test_reconnect.py).
-    script = Script().disconnect_after(50, reset=True, connection=1)
-    server = LocalServer(pace="fast", script=script).start_in_thread()
-    session = Session(endpoint=server.url)
+    server, session = dropping_session(monkeypatch)
     w = RealtimeWidget(session)
     comm = comms[-1]
 
