@@ -147,7 +147,7 @@ class Connection:
         if event["type"] == "conversation.item.create" and isinstance(item, dict) and "id" not in item:
             # An id of our own: the server's answer can be matched to it, and an item still unanswered when the
             # connection drops can be sent again (see unanswered_items).
-            event["item"] = {"id": f"item_{event_id[4:]}", **item}
+            event["item"] = {"id": f"item_{str(event_id).removeprefix('evt_')}", **item}
         text = self.codec.encode(event)
         self._record_sent(event, reply)
         self._track_item(event, text)
