@@ -48,7 +48,7 @@ def local_server(lead_ms: int | None = None, chunk_ms: int | None = None) -> Any
 class CaptureProbe:
     """Times of each mic chunk: captured (`t` from the browser), at the bridge, at the local server.
 
-    Wraps ``widget.bridge._on_mic_msg`` and ``session.append_audio`` on the instances (to learn which event ids
+    Wraps ``widget.bridge.actions.msg_mic`` and ``session.append_audio`` on the instances (to learn which event ids
     carried which chunk) and ``Engine.receive_text`` on the class (the local server's receive, this kernel only).
     """
 
@@ -62,7 +62,7 @@ class CaptureProbe:
         self._current: tuple[int, float, float, int] | None = None
         self.enabled = False
 
-        on_mic = self.bridge._on_mic_msg
+        on_mic = self.bridge.actions.msg_mic
         append = session.append_audio
 
         def on_mic_msg(content: dict[str, Any], buffers: list[bytes]) -> None:
@@ -81,7 +81,7 @@ class CaptureProbe:
                     self.chunks[event_id] = self._current
             return ids
 
-        self.bridge._on_mic_msg = on_mic_msg
+        self.bridge.actions.msg_mic = on_mic_msg
         session.append_audio = append_audio
 
         if not getattr(Engine, "_bench_wrapped", False):

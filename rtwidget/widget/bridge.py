@@ -30,18 +30,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .. import audio
-from ..audio import MIN_COMMIT_MS
 from ..endpoints import redact
 from ..session import (
     CLOSED,
     CONNECTED,
     ERROR,
-    PUSH_TO_TALK,
     SENT,
     STATE,
     TOOL_DONE,
     TOOL_STARTED,
-    TURN_MODES,
     LogEntry,
     Session,
     error_info,
@@ -50,10 +47,12 @@ from ..session import (
 from ..session.lifecycle import CONNECTING, IDLE
 from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
+from .actions import BrowserActions
 from .batch import PanelBatch
 from .eventlog import RowLog, clip, public, redacted
 from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
 from .playhead import Playhead
+from .settings import SettingsActions
 from .status import STATUS_OF_STATE, connected_at, expiring_text, reconnected_text, reconnecting_text
 
 logger = logging.getLogger("rtwidget.widget")
@@ -96,9 +95,6 @@ class Bridge:
         self.playhead = Playhead()
         self.exceptions: deque[dict[str, Any]] = deque(maxlen=EXCEPTIONS_KEPT)
         self._audio_seq = 0
-        # Push-to-talk: held, and how much audio was appended while held.
-        self.ptt_down = False
-        self.ptt_ms = 0.0
         self.counters = {"events": 0, "client": 0, "server": 0, "rows_dropped": 0, "audio_in_ms": 0, "audio_out_ms": 0}
         self._counters_sent = 0.0
         self._detached = False
@@ -122,6 +118,9 @@ class Bridge:
         # Item ids shown (sent, not removed); response views sent (a reload shows all that the usage counts).
         self.shown: set[str] = set()
         self.responses: dict[str, dict[str, Any]] = {}
+        # What the browser asks for: talk, type, interrupt (actions); the session's settings (settings).
+        self.actions = BrowserActions(self)
+        self.settings = SettingsActions(self)
         # On the I/O thread, so no event falls between what is taken from the session and what is listened to.
         session.call_soon(self._attach)
 
@@ -382,7 +381,12 @@ class Bridge:
     def handle(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         """One message from the browser (on the I/O thread). Never raises: problems become notices."""
         kind = content.get("kind")
-        handler = getattr(self, f"_on_{kind}_msg", None) if isinstance(kind, str) else None
+        handler = None
+        if isinstance(kind, str):
+            for owner in (self.actions, self.settings):
+                handler = getattr(owner, f"msg_{kind}", None)
+                if handler is not None:
+                    break
         if handler is None:
             logger.warning("rtwidget: unknown widget message kind %r", kind)
             return
@@ -392,109 +396,7 @@ class Bridge:
             logger.debug("rtwidget: widget action %s failed", kind, exc_info=True)
             self.notice("error", f"{kind}: {exc}")
 
-    def _on_hello_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        self.flush()  # what is pending goes first, so the snapshot that follows already holds it
-        self._send(self.snapshot(str(content.get("view") or "")))
-
-    def _on_mic_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if not buffers or not self.session.connected:
-            return
-        if self._trait("turn_mode") == PUSH_TO_TALK and not self.ptt_down:
-            return  # push-to-talk: only audio captured while the button is held counts
-        pcm = bytes(buffers[0])
-        ms = len(pcm) / audio.BYTES_PER_MS
-        self.session.append_audio(pcm)
-        self.counters["audio_in_ms"] += int(ms)
-        if self.ptt_down:
-            self.ptt_ms += ms
-
-    def _not_connected(self) -> bool:
-        """True (and the user told what to do) when there is no connection to talk over."""
-        if self.session.connected:
-            return False
-        if self.session.state == RECONNECTING:
-            self.notice("warning", "Reconnecting: try again once the connection is back.")
-        else:
-            self.notice("warning", "Not connected: press Connect first.")
-        return True
-
-    def _on_ptt_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if self._not_connected():
-            return
-        if content.get("down"):
-            if self.session.response_active or self.playhead.unplayed():
-                self.interrupt()  # speaking over the model: it stops, and remembers only what was heard
-            self.session.clear_audio()
-            self.ptt_down, self.ptt_ms = True, 0.0
-            return
-        if not self.ptt_down:
-            return
-        self.ptt_down = False
-        if self.ptt_ms < MIN_COMMIT_MS:
-            self.session.clear_audio()
-            self.notice(
-                "warning", f"Hold push-to-talk a little longer: the API needs at least {MIN_COMMIT_MS} ms of audio."
-            )
-            return
-        self.session.commit_audio()
-        self.session.respond()
-
-    def _on_text_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        text = str(content.get("text") or "").strip()
-        if not text:
-            return
-        if self.session.state == RECONNECTING:  # the session queues it, to send once reconnected
-            self.session.send_text(text)
-            self.notice("info", "Reconnecting: your message goes out once the connection is back.")
-            return
-        if self._not_connected():
-            return
-        self.session.send_text(text)
-
-    def _on_interrupt_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        self.interrupt()
-
-    def interrupt(self) -> None:
-        """Cancel the active response, flush playback, truncate at the played position (when the report comes)."""
-        if self.session.connected and self.session.response_active:
-            self.session.cancel()
-        self._flush_playback("interrupt")
-
-    def _on_played_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        item_id = content.get("item_id")
-        samples = int(content.get("samples") or 0)
-        final = bool(content.get("final"))
-        cut = self.playhead.report(item_id if isinstance(item_id, str) else None, samples, final=final)
-        if cut is not None and self.session.connected:
-            self.session.truncate(cut.item_id, cut.audio_end_ms)
-
-    def _on_connect_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        self.connect()
-
-    def _on_disconnect_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        self.session.stop()  # microphone and playback stop in the browser when CLOSED arrives
-
-    def _on_mic_state_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        error = content.get("error")
-        if error:
-            logger.info("rtwidget: microphone unavailable: %s", error)
-
-    # ============================================================================ trait changes from the browser
-
     def apply(self, name: str, value: Any) -> None:
-        """The browser set ``turn_mode``, ``voice`` or ``instructions``: tell the session (on the I/O thread)."""
-        if name == "turn_mode":
-            if value not in TURN_MODES:
-                self.notice("error", f"turn_mode {value!r} is not one of {', '.join(TURN_MODES)}")
-                return
-            self.ptt_down = False
-            self.session.update(turn_detection=None if value == PUSH_TO_TALK else value)
-            if value == PUSH_TO_TALK and self.session.connected:
-                self.session.clear_audio()
-        elif name == "voice":
-            if self._trait("voice_locked"):
-                self.notice("warning", "The voice cannot change once the model has spoken in this session.")
-                return
-            self.session.update(voice=value)
-        elif name == "instructions":
-            self.session.update(instructions=value)
+        """The browser set a trait the session mirrors (``turn_mode``, ``voice``, ``instructions``): tell the
+        session (on the I/O thread)."""
+        self.settings.apply(name, value)

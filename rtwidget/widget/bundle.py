@@ -22,7 +22,17 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["ENTRY", "STATIC_DIR", "css", "esm", "module_order", "relative_imports", "strip_imports", "worklets"]
+__all__ = [
+    "CSS_FILES",
+    "ENTRY",
+    "STATIC_DIR",
+    "css",
+    "esm",
+    "module_order",
+    "relative_imports",
+    "strip_imports",
+    "worklets",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The module anywidget runs (it exports initialize and render); everything else is joined in before it.
@@ -96,7 +106,11 @@ def esm(static_dir: Path = STATIC_DIR) -> str:
     return f"const WORKLET_SOURCES = {{{sources}}};\n{_join(files, static_dir)}"
 
 
+# The stylesheets, in cascade order: the theme variables and bars first, each panel's own after.
+CSS_FILES = ("widget.css", "controls.css", "notices.css", "panels.css", "log.css")
+
+
 @functools.cache
 def css(static_dir: Path = STATIC_DIR) -> str:
-    """The widget's stylesheet."""
-    return (static_dir / "widget.css").read_text(encoding="utf-8")
+    """The widget's stylesheet: :data:`CSS_FILES` joined in order (a missing file is an error, not a gap)."""
+    return "\n".join((static_dir / name).read_text(encoding="utf-8") for name in CSS_FILES)

@@ -158,3 +158,10 @@ def test_esm_imports_in_node_and_exports_initialize_and_render(tmp_path: Path) -
     result = _node("--input-type=module", "-e", script, str(path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_every_stylesheet_is_joined_once() -> None:
+    on_disk = {p.name for p in assets.STATIC_DIR.glob("*.css")}
+    assert sorted(assets.CSS_FILES) == sorted(on_disk), "add a new .css file to bundle.CSS_FILES (cascade order)"
+    for name in assets.CSS_FILES:
+        assert (assets.STATIC_DIR / name).read_text(encoding="utf-8") in assets.css()

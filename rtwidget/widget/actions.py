@@ -1,0 +1,122 @@
+"""What the browser asks the session to do: talk (microphone chunks, push-to-talk), type, interrupt, report
+what was played, connect and disconnect, and say hello (a new view wants a snapshot).
+
+One method per browser message ``kind``: ``msg_<kind>(content, buffers)``, found by :meth:`Bridge.handle
+<rtwidget.widget.bridge.Bridge.handle>`, which runs it on the session's I/O thread and turns an exception into
+an error notice. The session's settings (turn mode, voice, instructions, the config form) are in
+:mod:`.settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .. import audio
+from ..audio import MIN_COMMIT_MS
+from ..session import PUSH_TO_TALK
+from ..session.reconnect import RECONNECTING
+
+if TYPE_CHECKING:
+    from .bridge import Bridge
+
+logger = logging.getLogger("rtwidget.widget")
+
+
+class BrowserActions:
+    """The browser's requests to one bridge's session (every view of the widget shares it)."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.session = bridge.session
+        # Push-to-talk: held, and how much audio was appended while held.
+        self.ptt_down = False
+        self.ptt_ms = 0.0
+
+    def msg_hello(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        bridge = self.bridge
+        bridge.flush()  # what is pending goes first, so the snapshot that follows already holds it
+        bridge._send(bridge.snapshot(str(content.get("view") or "")))
+
+    def msg_mic(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        if not buffers or not self.session.connected:
+            return
+        if self.bridge._trait("turn_mode") == PUSH_TO_TALK and not self.ptt_down:
+            return  # push-to-talk: only audio captured while the button is held counts
+        pcm = bytes(buffers[0])
+        ms = len(pcm) / audio.BYTES_PER_MS
+        self.session.append_audio(pcm)
+        self.bridge.counters["audio_in_ms"] += int(ms)
+        if self.ptt_down:
+            self.ptt_ms += ms
+
+    def not_connected(self) -> bool:
+        """True (and the user told what to do) when there is no connection to talk over."""
+        if self.session.connected:
+            return False
+        if self.session.state == RECONNECTING:
+            self.bridge.notice("warning", "Reconnecting: try again once the connection is back.")
+        else:
+            self.bridge.notice("warning", "Not connected: press Connect first.")
+        return True
+
+    def msg_ptt(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        if self.not_connected():
+            return
+        if content.get("down"):
+            if self.session.response_active or self.bridge.playhead.unplayed():
+                self.interrupt()  # speaking over the model: it stops, and remembers only what was heard
+            self.session.clear_audio()
+            self.ptt_down, self.ptt_ms = True, 0.0
+            return
+        if not self.ptt_down:
+            return
+        self.ptt_down = False
+        if self.ptt_ms < MIN_COMMIT_MS:
+            self.session.clear_audio()
+            self.bridge.notice(
+                "warning", f"Hold push-to-talk a little longer: the API needs at least {MIN_COMMIT_MS} ms of audio."
+            )
+            return
+        self.session.commit_audio()
+        self.session.respond()
+
+    def msg_text(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        text = str(content.get("text") or "").strip()
+        if not text:
+            return
+        if self.session.state == RECONNECTING:  # the session queues it, to send once reconnected
+            self.session.send_text(text)
+            self.bridge.notice("info", "Reconnecting: your message goes out once the connection is back.")
+            return
+        if self.not_connected():
+            return
+        self.session.send_text(text)
+
+    def msg_interrupt(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        self.interrupt()
+
+    def interrupt(self) -> None:
+        """Cancel the active response, flush playback, truncate at the played position (when the report comes)."""
+        if self.session.connected and self.session.response_active:
+            self.session.cancel()
+        self.bridge._flush_playback("interrupt")
+
+    def msg_played(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        item_id = content.get("item_id")
+        samples = int(content.get("samples") or 0)
+        final = bool(content.get("final"))
+        cut = self.bridge.playhead.report(item_id if isinstance(item_id, str) else None, samples, final=final)
+        if cut is not None and self.session.connected:
+            self.session.truncate(cut.item_id, cut.audio_end_ms)
+
+    def msg_connect(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        self.bridge.connect()
+
+    def msg_disconnect(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        self.session.stop()  # microphone and playback stop in the browser when CLOSED arrives
+
+    def msg_mic_state(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        error = content.get("error")
+        if error:
+            logger.info("rtwidget: microphone unavailable: %s", error)
