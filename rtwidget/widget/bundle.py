@@ -107,7 +107,18 @@ def esm(static_dir: Path = STATIC_DIR) -> str:
 
 
 # The stylesheets, in cascade order: the theme variables and bars first, each panel's own after.
-CSS_FILES = ("widget.css", "controls.css", "notices.css", "panels.css", "log.css")
+CSS_FILES = (
+    "widget.css",
+    "families.css",
+    "controls.css",
+    "notices.css",
+    "layout.css",
+    "panels.css",
+    "tools.css",
+    "sessionform.css",
+    "log.css",
+    "ladder.css",
+)
 
 
 @functools.cache

@@ -3,6 +3,7 @@
 // UI-only state of the view; the rows come from the model's RowStore (rows.js).
 import { pushBounded } from "./debug.js";
 import { h, hRt, listen, onAbort, option } from "./dom.js";
+import { familyClass } from "./families.js";
 import { dirArrow, formatBytes, formatRelTime } from "./format.js";
 import { FilterView } from "./rows.js";
 
@@ -178,6 +179,7 @@ export class LogView {
     c[0].textContent = dirArrow(row.dir);
     c[1].textContent = formatRelTime(row.t);
     c[2].textContent = row.type;
+    c[2].className = `rtwidget-log-type ${familyClass(row.type)}`;
     c[2].title = row.type;
     c[3].textContent = formatBytes(row.size);
     c[4].textContent = row.count > 1 ? `\u00d7${row.count}` : "";
