@@ -4,7 +4,7 @@
 // highlight. Only the newest LADDER_MAX_ROWS rows are in the DOM; each draw appends the new rows.
 import { h, hRt, listen } from "./dom.js";
 import { familyClass } from "./families.js";
-import { formatRelTime } from "./format.js";
+import { formatRelTime, prettyJson } from "./format.js";
 
 /** Rows the flow view keeps in the DOM (the newest ones). */
 export const LADDER_MAX_ROWS = 300;
@@ -89,6 +89,7 @@ export class LadderView {
     this.epoch = -1;
     this.nextSeq = 0; // the next store row to draw
     this.follow = true; // stick to the newest row until the user scrolls up
+    this.unseen = 0; // rows appended while scrolled up
     /** @type {LadderEntry[]} oldest first */
     this.entries = [];
     /** Element -> its entry (for clicks and highlights). @type {Map<HTMLElement, LadderEntry>} */
@@ -103,7 +104,7 @@ export class LadderView {
     this.selectedId = null;
     /** Calls highlighted (those of the row hovered or selected). @type {Set<string>} */
     this.highlighted = new Set();
-    /** Called with a row id when the user selects a row (LogView may show its JSON). @type {((id: number) => void) | null} */
+    /** Called with a row id when the user selects a row. @type {((id: number) => void) | null} */
     this.onSelect = null;
 
     this.localToggle = hRt("input", "ladder-local");
@@ -122,16 +123,23 @@ export class LadderView {
     this.rowsEl = h("div", "rtwidget-ladder-rows");
     this.scroller = hRt("div", "ladder", "rtwidget-ladder-scroll");
     this.scroller.append(head, this.rowsEl);
+    this.pill = hRt("button", "ladder-new-pill", "rtwidget-btn rtwidget-ladder-pill");
+    this.pill.hidden = true;
+    this.pill.title = "follow the newest events again";
     const bar = h("div", "rtwidget-ladder-bar");
     bar.append(
       h("span", "rtwidget-ladder-legend", "\u2192 client to server \u00a0 \u2190 server to client \u00a0 \u25cf local"),
+      this.pill,
       localLabel,
     );
+    this.detail = hRt("pre", "ladder-detail", "rtwidget-ladder-json");
+    this.detail.hidden = true;
     this.el = h("div", "rtwidget-ladder");
-    this.el.append(bar, this.scroller);
+    this.el.append(bar, this.scroller, this.detail);
 
     listen(this.localToggle, "change", () => this.setShowLocal(this.localToggle.checked), signal);
     listen(this.scroller, "scroll", () => this.onScroll(), signal);
+    listen(this.pill, "click", () => this.jumpToNewest(), signal);
     listen(this.rowsEl, "click", (e) => this.onClick(e), signal);
     listen(this.rowsEl, "mouseover", (e) => this.onHover(e), signal);
     listen(this.rowsEl, "mouseleave", () => this.highlight(this.selectedCalls()), signal);
@@ -156,9 +164,25 @@ export class LadderView {
       const row = s.bySeq(seq);
       if (row) this.add(seq, row);
     }
+    const added = Math.max(0, s.appended - from);
     this.nextSeq = s.appended;
     while (this.entries.length > LADDER_MAX_ROWS) this.dropOldest();
     if (this.follow) this.scroller.scrollTop = this.scroller.scrollHeight;
+    else this.showUnseen(this.unseen + added);
+    this.drawDetail();
+  }
+
+  /** @param {number} n rows appended since the user scrolled up */
+  showUnseen(n) {
+    this.unseen = n;
+    this.pill.hidden = n === 0;
+    this.pill.textContent = `${n} new event${n === 1 ? "" : "s"} \u2193`;
+  }
+
+  jumpToNewest() {
+    this.follow = true;
+    this.showUnseen(0);
+    this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
   /** Forget every row drawn (the store was reset). */
@@ -205,7 +229,7 @@ export class LadderView {
     el.dataset.dir = row.dir;
     el.dataset.id = String(row.id);
     const label = h("div", "rtwidget-ladder-label");
-    label.append(h("span", "rtwidget-ladder-type"), h("span", "rtwidget-ladder-count"), h("span", "rtwidget-ladder-detail"));
+    for (const name of ["type", "count", "detail"]) label.appendChild(h("span", `rtwidget-ladder-${name}`));
     const span = h("div", "rtwidget-ladder-span");
     span.append(label, h("div", row.dir === "local" ? "rtwidget-ladder-mark" : "rtwidget-ladder-arrow"));
     el.append(h("span", "rtwidget-ladder-time", formatRelTime(row.t)), h("span", "rtwidget-ladder-gutter"), span);
@@ -307,6 +331,7 @@ export class LadderView {
   onScroll() {
     const v = this.scroller;
     this.follow = v.scrollTop + v.clientHeight >= v.scrollHeight - 24;
+    if (this.follow && this.unseen) this.showUnseen(0);
   }
 
   /**
@@ -338,14 +363,25 @@ export class LadderView {
   }
 
   /**
-   * Select a row (and highlight its call); tells `onSelect`.
+   * Select a row (highlight its call, show its JSON below), or unselect it when it is selected; tells `onSelect`.
    * @param {number} id
    */
   select(id) {
-    this.selectedId = id;
-    for (const e of this.entries) e.el.classList.toggle("rtwidget-selected", e.row.id === id);
+    this.selectedId = this.selectedId === id ? null : id;
+    for (const e of this.entries) e.el.classList.toggle("rtwidget-selected", e.row.id === this.selectedId);
     this.highlight(this.selectedCalls());
-    this.onSelect?.(id);
+    this.drawDetail();
+    if (this.selectedId !== null) this.onSelect?.(this.selectedId);
+  }
+
+  /** The selected row's event as JSON under the ladder (kept current while a merged row grows). */
+  drawDetail() {
+    const row = this.selectedId === null ? undefined : this.store.byId(this.selectedId);
+    this.detail.hidden = !row;
+    if (!row) return;
+    const merged = row.count > 1 ? `  (${row.count} events merged, the last shown)` : "";
+    const text = `${row.type}  t=${formatRelTime(row.t)}${merged}\n${prettyJson(row.data ?? null)}`;
+    if (this.detail.textContent !== text) this.detail.textContent = text;
   }
 
   /**
