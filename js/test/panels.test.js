@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { formatSeconds, heardLabel, levelToFraction, prettyJson, usageSummary } from "../../rtwidget/widget/static/format.js";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
+import { ConversationView, needsTranscriptionHint, SessionView, ToolsView } from "../../rtwidget/widget/static/panels.js";
+import { toolSignature } from "../../rtwidget/widget/static/toolcards.js";
+import { installDom } from "./fakedom.js";
+import { FakeModel } from "./helpers.js";
 
 describe("PanelState", () => {
   it("keeps items in arrival order and merges updates by id", () => {
@@ -126,5 +130,253 @@ describe("levelToFraction", () => {
     assert.ok(Math.abs(levelToFraction(0.001)) < 1e-9);
     assert.ok(Math.abs(levelToFraction(0.0316) - 0.5) < 0.01);
     assert.equal(levelToFraction(NaN), 0);
+  });
+});
+
+// ---------------------------------------------------------------- the panels' DOM (fake DOM)
+
+describe("panel views", () => {
+  /** @type {import("./fakedom.js").FakeDom} */
+  let dom;
+  /** @type {AbortController} */
+  let life;
+  beforeEach(() => {
+    dom = installDom();
+    life = new AbortController();
+  });
+  afterEach(() => {
+    life.abort();
+    dom.uninstall();
+  });
+
+  const CHOICES = { transcription_models: ["gpt-4o-mini-transcribe", "whisper-1"], eagerness: ["auto", "low", "medium", "high"] };
+  const CONFIG = {
+    type: "realtime",
+    instructions: "Be brief.",
+    output_modalities: ["audio"],
+    audio: {
+      input: {
+        turn_detection: {
+          type: "server_vad",
+          threshold: 0.5,
+          prefix_padding_ms: 300,
+          silence_duration_ms: 800,
+          create_response: true,
+          interrupt_response: false,
+        },
+        transcription: null,
+      },
+      output: { voice: "marin" },
+    },
+  };
+
+  /** @param {Record<string, any>} [state] */
+  function sessionView(state = {}) {
+    const model = new FakeModel({
+      session_config: CONFIG,
+      voices: ["alloy", "marin", "verse"],
+      voice: "marin",
+      voice_locked: false,
+      form_choices: CHOICES,
+      ...state,
+    });
+    /** @type {any[]} */
+    const sent = [];
+    const view = new SessionView(new PanelState(), /** @type {any} */ (model), (m) => sent.push(m), life.signal);
+    view.draw();
+    const el = /** @type {any} */ (view.el);
+    return { model, sent, view, rt: (/** @type {string} */ name) => el.querySelector(`[data-rt="${name}"]`) };
+  }
+
+  it("the session form shows the effective config", () => {
+    const { rt } = sessionView();
+    assert.equal(rt("form-turn-type").value, "server_vad");
+    assert.equal(rt("form-threshold").value, "0.5");
+    assert.equal(rt("form-prefix-padding").value, "300");
+    assert.equal(rt("form-silence-duration").value, "800");
+    assert.equal(rt("form-create-response").checked, true);
+    assert.equal(rt("form-interrupt-response").checked, false);
+    assert.equal(rt("form-eagerness").closest(".rtwidget-form-field").hidden, true, "eagerness is semantic_vad's");
+    assert.equal(rt("form-transcription").checked, false);
+    assert.equal(rt("form-transcription-model").value, "gpt-4o-mini-transcribe");
+    assert.equal(rt("form-voice").value, "marin");
+    assert.equal(rt("form-voice").disabled, false);
+    assert.equal(rt("form-modalities").value, "audio");
+    assert.equal(rt("instructions").value, "Be brief.");
+    assert.match(rt("session-json").textContent, /"silence_duration_ms": 800/);
+  });
+
+  it("a changed field goes to the kernel as one config message", () => {
+    const { rt, sent } = sessionView();
+    rt("form-silence-duration").value = "1200";
+    rt("form-silence-duration").fire("change");
+    assert.deepEqual(sent.pop(), {
+      kind: "config",
+      session: {
+        turn_detection: {
+          type: "server_vad",
+          threshold: 0.5,
+          prefix_padding_ms: 300,
+          silence_duration_ms: 1200,
+          create_response: true,
+          interrupt_response: false,
+        },
+      },
+    });
+    rt("form-turn-type").value = "semantic_vad";
+    rt("form-turn-type").fire("change");
+    assert.deepEqual(sent.pop(), { kind: "config", session: { turn_detection: { type: "semantic_vad" } } });
+    assert.equal(rt("form-eagerness").closest(".rtwidget-form-field").hidden, false);
+    assert.equal(rt("form-silence-duration").closest(".rtwidget-form-field").hidden, true);
+    rt("form-turn-type").value = "push_to_talk";
+    rt("form-turn-type").fire("change");
+    assert.deepEqual(sent.pop(), { kind: "config", session: { turn_detection: null } });
+    rt("form-transcription").checked = true;
+    rt("form-transcription").fire("change");
+    assert.deepEqual(sent.pop(), { kind: "config", session: { transcription: { model: "gpt-4o-mini-transcribe" } } });
+    rt("form-modalities").value = "text";
+    rt("form-modalities").fire("change");
+    assert.deepEqual(sent.pop(), { kind: "config", session: { output_modalities: ["text"] } });
+    rt("form-voice").value = "verse";
+    rt("form-voice").fire("change");
+    assert.deepEqual(sent.pop(), { kind: "config", session: { voice: "verse" } });
+    assert.equal(sent.length, 0);
+  });
+
+  it("the voice is disabled once the model spoke", () => {
+    const { rt } = sessionView({ voice_locked: true });
+    assert.equal(rt("form-voice").disabled, true);
+    assert.match(rt("form-voice").title, /cannot change/);
+  });
+
+  it("instructions: Apply sends them, 'applied' shows once session.updated has them; typed text is kept", () => {
+    const { rt, sent, model, view } = sessionView();
+    rt("instructions").value = "Answer in French.";
+    rt("instructions").fire("input");
+    assert.equal(rt("instructions-state").textContent, "not applied yet");
+    model.set("voices", ["alloy", "marin"]); // any redraw keeps what was typed
+    view.draw();
+    assert.equal(rt("instructions").value, "Answer in French.");
+    rt("instructions-apply").click();
+    assert.deepEqual(sent.pop(), { kind: "config", session: { instructions: "Answer in French." } });
+    assert.equal(rt("instructions-state").textContent, "applying\u2026");
+    model.set("session_config", { ...CONFIG, instructions: "Answer in French." });
+    view.draw();
+    assert.equal(rt("instructions-state").textContent, "\u2713 applied");
+    assert.ok(rt("instructions-state").classList.contains("rtwidget-form-applied"));
+    // Ctrl+Enter applies too.
+    rt("instructions").value = "Shorter.";
+    rt("instructions").fire("input");
+    rt("instructions").fire("keydown", { key: "Enter", ctrlKey: true });
+    assert.deepEqual(sent.pop(), { kind: "config", session: { instructions: "Shorter." } });
+  });
+
+  it("the usage table's rows agree with the total", () => {
+    const usage = { input_token_details: { text_tokens: 5 }, output_token_details: { audio_tokens: 7 }, total_tokens: 12 };
+    const { view, model } = sessionView({ usage: { responses: 1, input_text: 5, output_audio: 7, total: 12 } });
+    view.state.apply({ responses: [{ id: "resp_1", status: "completed", lane: "default", usage }] });
+    model.set("usage", { responses: 1, input_text: 5, input_audio: 0, cached: 0, output_text: 0, output_audio: 7, total: 12 });
+    view.draw();
+    const rows = /** @type {any} */ (view.usageTable).querySelectorAll("tr");
+    const cells = rows.map((/** @type {any} */ r) => r.children.map((/** @type {any} */ c) => c.textContent));
+    assert.equal(cells.length, 3, "head, one response, the total");
+    assert.equal(cells[1].at(-1), "12");
+    assert.equal(cells[2].at(-1), "12");
+    assert.equal(cells[2][0], "total (1 responses)");
+  });
+
+  /** @param {Record<string, any>} [state] */
+  function conversation(state = {}) {
+    const model = new FakeModel({ session_config: CONFIG, form_choices: CHOICES, ...state });
+    /** @type {any[]} */
+    const sent = [];
+    const panels = new PanelState();
+    const view = new ConversationView(panels, /** @type {any} */ (model), (m) => sent.push(m), life.signal);
+    const el = /** @type {any} */ (view.el);
+    return { model, sent, view, panels, rt: (/** @type {string} */ name) => el.querySelector(`[data-rt="${name}"]`) };
+  }
+
+  it("a spoken turn without words shows the transcription hint, whose button turns transcription on", () => {
+    const { rt, sent, view, panels, model } = conversation();
+    panels.apply({ items: [{ id: "u1", type: "message", role: "user", text: "", audio_ms: 2000, index: 0 }] });
+    view.draw();
+    assert.equal(rt("transcription-hint").hidden, false);
+    assert.match(rt("transcription-hint").textContent, /turn on input transcription in the Session panel/);
+    rt("transcription-enable").click();
+    assert.deepEqual(sent, [{ kind: "config", session: { transcription: { model: "gpt-4o-mini-transcribe" } } }]);
+    const on = { ...CONFIG, audio: { ...CONFIG.audio, input: { ...CONFIG.audio.input, transcription: { model: "whisper-1" } } } };
+    model.set("session_config", on);
+    view.draw();
+    assert.equal(rt("transcription-hint").hidden, true);
+  });
+
+  it("no hint for typed turns or spoken turns with words", () => {
+    const { rt, view, panels } = conversation();
+    panels.apply({
+      items: [
+        { id: "t", type: "message", role: "user", text: "hi", audio_ms: 0 },
+        { id: "s", type: "message", role: "user", text: "what is the weather", audio_ms: 1800 },
+      ],
+    });
+    view.draw();
+    assert.equal(rt("transcription-hint").hidden, true);
+    assert.equal(needsTranscriptionHint([{ id: "x", type: "message", role: "user", audio_ms: 10 }], {}), true);
+  });
+
+  it("the out-of-band lane takes space only while it has items, and folds", () => {
+    const { rt, view, panels } = conversation();
+    panels.apply({ items: [{ id: "a", type: "message", role: "assistant", text: "hi", index: 0, lane: "default" }] });
+    view.draw();
+    assert.equal(rt("oob-lane").hidden, true);
+    panels.apply({ items: [{ id: "o", type: "message", role: "assistant", text: "side", lane: "out_of_band" }] });
+    view.draw();
+    const lane = rt("oob-lane");
+    assert.equal(lane.hidden, false);
+    assert.ok(lane.classList.contains("rtwidget-lane-open"));
+    assert.match(rt("oob-toggle").textContent, /out of band \(1\)/);
+    rt("oob-toggle").click();
+    assert.ok(!lane.classList.contains("rtwidget-lane-open"), "folded");
+    assert.equal(/** @type {any} */ (view.oobItems).hidden, true);
+    panels.apply({ items: [{ id: "o2", type: "message", role: "assistant", text: "more", lane: "out_of_band" }] });
+    view.draw();
+    assert.ok(!lane.classList.contains("rtwidget-lane-open"), "stays folded as the user chose");
+    assert.match(rt("oob-toggle").textContent, /\(2\)/);
+    rt("oob-toggle").click();
+    assert.ok(lane.classList.contains("rtwidget-lane-open"));
+    panels.reset({ items: [{ id: "n", type: "message", role: "user", text: "new", index: 0 }] });
+    view.draw();
+    assert.equal(lane.hidden, true, "a new conversation without side responses: no lane");
+  });
+
+  it("the tools panel lists registered tools with their schemas before any call, and a failed call's traceback", () => {
+    const schema = { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city"] };
+    const model = new FakeModel({
+      registered_tools: [{ name: "get_weather", description: "The weather in a city.", parameters: schema, reply: true, timeout: 30 }],
+    });
+    const panels = new PanelState();
+    const view = new ToolsView(panels, /** @type {any} */ (model));
+    view.draw();
+    const el = /** @type {any} */ (view.el);
+    const entry = el.querySelector('[data-rt="registered-tool"]');
+    assert.equal(entry.dataset.name, "get_weather");
+    assert.match(entry.textContent, /get_weather\(city: string, days\?: integer\)/);
+    assert.match(entry.textContent, /The weather in a city\./);
+    assert.deepEqual(JSON.parse(el.querySelector('[data-rt="tool-schema"]').textContent), schema);
+    assert.equal(el.querySelectorAll('[data-rt="tool-row"]').length, 0);
+    panels.apply({ tools: [{ call_id: "c1", name: "get_weather", arguments: '{"city":"Paris"}', status: "running" }] });
+    view.draw();
+    const row = el.querySelector('[data-rt="tool-row"]');
+    assert.equal(row.querySelector('[data-rt="tool-traceback"]').hidden, true);
+    const tb = 'Traceback (most recent call last):\n  File "<cell>", line 3\nValueError: no such city';
+    panels.apply({ tools: [{ call_id: "c1", status: "error", error: "ValueError: no such city", output: "", traceback: tb }] });
+    view.draw();
+    const trace = row.querySelector('[data-rt="tool-traceback"]');
+    assert.equal(trace.hidden, false);
+    assert.match(trace.textContent, /ValueError: no such city \(traceback\)/);
+    assert.ok(trace.textContent.includes(tb));
+    assert.equal(toolSignature({ name: "ping" }), "ping()");
+    model.set("registered_tools", []);
+    view.draw();
+    assert.equal(el.querySelectorAll('[data-rt="registered-tool"]').length, 0);
   });
 });

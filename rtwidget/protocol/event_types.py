@@ -115,6 +115,10 @@ VOICES: tuple[str, ...] = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "
 VAD_TYPES: tuple[str, ...] = ("server_vad", "semantic_vad")
 PUSH_TO_TALK = "push_to_talk"
 TURN_MODES: tuple[str, ...] = (*VAD_TYPES, PUSH_TO_TALK)
+# semantic_vad's eagerness values; and the input transcription models a user picks from (the first is the
+# default when transcription is turned on). The widget's session form reads both.
+EAGERNESS: tuple[str, ...] = ("auto", "low", "medium", "high")
+TRANSCRIPTION_MODELS: tuple[str, ...] = ("gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1")
 
 # Content part types each message role accepts (GA). Beta names map onto GA before validation. The client's
 # validator and the local server both check items against this table, so they cannot disagree.

@@ -50,7 +50,15 @@ from ..session.reconnect import RECONNECTING
 from .actions import BrowserActions
 from .batch import PanelBatch
 from .eventlog import RowLog, clip, public, redacted
-from .panels import MAX_TEXT, ToolBoard, UsageTotals, all_item_ids, item_views, response_view
+from .panels import (
+    MAX_TEXT,
+    ToolBoard,
+    UsageTotals,
+    all_item_ids,
+    item_views,
+    registered_tool_views,
+    response_view,
+)
 from .playhead import Playhead
 from .settings import SettingsActions
 from .status import STATUS_OF_STATE, connected_at, expiring_text, reconnected_text, reconnecting_text
@@ -121,6 +129,8 @@ class Bridge:
         # What the browser asks for: talk, type, interrupt (actions); the session's settings (settings).
         self.actions = BrowserActions(self)
         self.settings = SettingsActions(self)
+        # A registry change waits to be published (set in any thread; cleared on the I/O thread).
+        self._tools_pending = False
         # On the I/O thread, so no event falls between what is taken from the session and what is listened to.
         session.call_soon(self._attach)
 
@@ -130,10 +140,11 @@ class Bridge:
         self.session.add_log_listener(self._on_log)
         # Internal: the user's session.off() must not cut the widget off its session.
         self.session._on_internal("*", self._on_event)
+        self.session.tools.listeners.append(self._tools_changed)
         if self._detached:  # detached meanwhile, from the widget's thread
-            self.session.remove_log_listener(self._on_log)
-            self.session._off_internal("*", self._on_event)
+            self._unlisten()
             return
+        self._publish_tools()
         self._adopt()
 
     def _adopt(self) -> None:
@@ -165,8 +176,25 @@ class Bridge:
         if self._detached:
             return
         self._detached = True
+        self._unlisten()
+
+    def _unlisten(self) -> None:
         self.session.remove_log_listener(self._on_log)
         self.session._off_internal("*", self._on_event)
+        if self._tools_changed in self.session.tools.listeners:
+            self.session.tools.listeners.remove(self._tools_changed)
+
+    def _tools_changed(self) -> None:
+        # Any thread (the registry calls its listeners where it was changed): one publish per burst of changes.
+        if not self._tools_pending:
+            self._tools_pending = True
+            self.session.call_soon(self._publish_tools)
+
+    def _publish_tools(self) -> None:
+        """The registered tools to the ``registered_tools`` trait (the Tools panel lists them before any call)."""
+        self._tools_pending = False  # before reading: a change from now on publishes again
+        if not self._detached:
+            self._set(registered_tools=registered_tool_views(self.session.tools))
 
     # ============================================================================ session -> browser
 
@@ -265,6 +293,9 @@ class Bridge:
             self.notice("error", f"Server error {info.label}: {info.message}")
 
     def _on_exception(self, data: dict[str, Any]) -> None:
+        failed = self.tools.failure(data)  # a tool's traceback also goes to its row in the Tools panel
+        if failed is not None:
+            self.batch.tools([failed])
         error = clip({k: v for k, v in data.items() if k != "type"}, MAX_TEXT)
         self.exceptions.append(error)
         self._send({"kind": "exception", "error": error})

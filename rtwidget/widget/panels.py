@@ -82,6 +82,8 @@ class ToolBoard:
 
     def __init__(self) -> None:
         self.calls: dict[str, dict[str, Any]] = {}
+        # Tool name -> call_id of its latest failed call: the ``rtwidget.error`` that follows carries its traceback.
+        self._failed: dict[str, str] = {}
 
     def started(self, data: dict[str, Any]) -> dict[str, Any]:
         """A ``rtwidget.tool.started`` event."""
@@ -106,8 +108,21 @@ class ToolBoard:
         view["output"] = clip(str(data.get("output") or ""), MAX_TEXT)
         view["error"] = data.get("error")
         view["duration_ms"] = round(float(data.get("duration_s") or 0.0) * 1000, 1)
+        if view["status"] != "done":
+            self._failed[str(view["name"])] = str(view["call_id"])
         if not data.get("reply", True):
             view["followup"] = "none"
+        return view
+
+    def failure(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """An ``rtwidget.error`` from a tool (it follows that call's ``rtwidget.tool.done``, which has no
+        traceback): the failed call's view with the traceback, or None when it is not about a call shown."""
+        if data.get("source") != "tool":
+            return None
+        view = self.calls.get(self._failed.pop(str(data.get("name")), ""))
+        if view is None:
+            return None
+        view["traceback"] = clip(str(data.get("traceback") or ""), MAX_TEXT)
         return view
 
     def response_requested(self) -> list[dict[str, Any]]:
@@ -118,6 +133,21 @@ class ToolBoard:
                 view["followup"] = "sent"
                 changed.append(view)
         return changed
+
+
+def registered_tool_views(tools: Iterable[Any]) -> list[dict[str, Any]]:
+    """The registered tools (a ``ToolRegistry``) as RegisteredToolViews: name, description, the generated JSON
+    schema of the arguments, whether a reply follows, and the timeout in seconds (None: none)."""
+    return [
+        {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+            "reply": tool.reply,
+            "timeout": tool.timeout,
+        }
+        for tool in tools
+    ]
 
 
 class UsageTotals:

@@ -17,6 +17,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..protocol.event_types import EAGERNESS, TRANSCRIPTION_MODELS
 from ..session import TURN_MODES, VOICES, Session
 from . import bundle
 from .bridge import Bridge
@@ -57,6 +58,12 @@ class RealtimeWidget(anywidget.AnyWidget):
     echo_cancellation = traitlets.Bool(True).tag(sync=True)
     muted = traitlets.Bool(False).tag(sync=True)
     session_config = traitlets.Dict().tag(sync=True)
+    # The Session panel's form: the choices it offers (input transcription models, semantic_vad eagerness).
+    form_choices = traitlets.Dict(
+        default_value={"transcription_models": list(TRANSCRIPTION_MODELS), "eagerness": list(EAGERNESS)}
+    ).tag(sync=True)
+    # The session's registered tools (RegisteredToolView: name, description, parameters schema, reply, timeout).
+    registered_tools = traitlets.List(traitlets.Dict()).tag(sync=True)
     usage = traitlets.Dict().tag(sync=True)
     counters = traitlets.Dict().tag(sync=True)
     mic_chunk_ms = traitlets.Int(100).tag(sync=True)

@@ -1,15 +1,15 @@
 // Conversation, Tools and Session panels of one view. Each renders the model's PanelState
 // (panelstate.js) with its own DOM, at most once per animation frame (the view schedules draw()),
 // touching only the entries whose revision changed since it last drew them.
-import { h, setText } from "./dom.js";
+import { h, hRt, listen, setText } from "./dom.js";
 import { formatSeconds, heardLabel, prettyJson, usageSummary } from "./format.js";
+import { SessionForm, transcribing } from "./sessionform.js";
+import { RegisteredTools, fillCall, makeCall } from "./toolcards.js";
 
 /** @typedef {import("./panelstate.js").PanelState} PanelState */
 /** @typedef {import("./panelstate.js").ItemView} ItemView */
 /** @typedef {import("./panelstate.js").ToolView} ToolView */
 
-/** Columns of the tools table. */
-const TOOL_COLUMNS = ["tool", "arguments", "output", "status", "time", "response", "follow-up"];
 /** Usage columns: (UsageSummary key, heading). */
 const USAGE_COLUMNS = [
   ["input_text", "in text"],
@@ -33,31 +33,79 @@ function tableRow(tag, texts, cls) {
   return tr;
 }
 
-/** Conversation panel: items in order, out-of-band responses in their own lane. */
+/**
+ * Whether the Conversation should say how to see the words of spoken turns: a user turn that is
+ * audio without a transcript, while the config does not transcribe input.
+ * @param {Iterable<ItemView>} items
+ * @param {Record<string, any>} config
+ * @returns {boolean}
+ */
+export function needsTranscriptionHint(items, config) {
+  if (transcribing(config)) return false;
+  for (const item of items) {
+    if (item.role === "user" && item.type === "message" && (item.audio_ms ?? 0) > 0 && !item.text) return true;
+  }
+  return false;
+}
+
+/** Conversation panel: items in order; out-of-band responses in their own collapsible lane. */
 export class ConversationView {
-  /** @param {PanelState} state */
-  constructor(state) {
+  /**
+   * @param {PanelState} state
+   * @param {import("./model.js").AnyModel} model for the config and the form's choices (the hint)
+   * @param {(message: object) => void} send a message to the kernel
+   * @param {AbortSignal} signal the view's lifetime
+   */
+  constructor(state, model, send, signal) {
     this.state = state;
+    this.model = model;
     this.el = h("div", "rtwidget-conv");
+    this.hint = hRt("div", "transcription-hint", "rtwidget-conv-hint");
+    const enable = hRt("button", "transcription-enable", "rtwidget-btn", "Turn on transcription");
+    enable.type = "button";
+    this.hint.append(
+      h("span", "", "Spoken turns show no words: turn on input transcription in the Session panel."),
+      enable,
+    );
+    this.hint.hidden = true;
+    listen(enable, "click", () => {
+      const models = /** @type {string[]} */ (model.get("form_choices")?.transcription_models ?? []);
+      send({ kind: "config", session: { transcription: { model: models[0] } } });
+    }, signal);
     this.main = h("div", "rtwidget-lane rtwidget-lane-default");
-    this.oob = h("div", "rtwidget-lane rtwidget-lane-oob");
-    const oobTitle = h("div", "rtwidget-lane-title", "out of band");
-    this.oob.appendChild(oobTitle);
+    this.oob = hRt("div", "oob-lane", "rtwidget-lane rtwidget-lane-oob");
+    this.oobToggle = hRt("button", "oob-toggle", "rtwidget-lane-toggle");
+    this.oobToggle.type = "button";
+    this.oobItems = h("div", "rtwidget-lane-items");
+    this.oob.append(this.oobToggle, this.oobItems);
+    /** The user's choice (null: open while it has content). @type {boolean | null} */
+    this.oobOpen = null;
+    listen(this.oobToggle, "click", () => {
+      this.oobOpen = !this.oob.classList.contains("rtwidget-lane-open");
+      this.drawOob(this.oobItems.children.length);
+    }, signal);
+    const lanes = h("div", "rtwidget-conv-lanes");
+    lanes.append(this.main, this.oob);
     this.empty = h("div", "rtwidget-empty", "No conversation yet.");
-    this.el.append(this.empty, this.main, this.oob);
+    this.el.append(this.hint, this.empty, lanes);
     /** @type {Map<string, {el: HTMLElement, rev: number}>} */
     this.drawn = new Map();
     this.epoch = -1;
     this.version = -1;
+    this.configKey = "";
   }
 
   draw() {
     const s = this.state;
-    if (this.version === s.version && this.epoch === s.epoch) return;
+    const config = this.model.get("session_config") ?? {};
+    const configKey = JSON.stringify(config.audio?.input?.transcription ?? null);
+    if (this.version === s.version && this.epoch === s.epoch && this.configKey === configKey) return;
+    this.configKey = configKey;
     if (this.epoch !== s.epoch) {
       for (const { el } of this.drawn.values()) el.remove();
       this.drawn.clear();
       this.epoch = s.epoch;
+      this.oobOpen = null; // a new conversation: the lane opens again for its first side response
     }
     this.version = s.version;
     const follow = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - 24;
@@ -68,32 +116,51 @@ export class ConversationView {
       }
     }
     const { main, oob } = s.orderedItems();
-    const hasOob = oob.length > 0;
-    for (const [lane, ids, first] of /** @type {[HTMLElement, string[], number][]} */ ([
-      [this.main, main, 0],
-      [this.oob, oob, 1], // after the lane title
-    ])) {
-      ids.forEach((id, k) => {
-        const item = /** @type {ItemView} */ (s.items.map.get(id));
-        const rev = s.items.rev.get(id) ?? 0;
-        let d = this.drawn.get(id);
-        if (!d) {
-          d = { el: this.makeItem(), rev: -1 };
-          this.drawn.set(id, d);
-        }
-        // Keep DOM order equal to display order (moves only what is out of place).
-        const at = lane.children[first + k];
-        if (at !== d.el) lane.insertBefore(d.el, at ?? null);
-        if (d.rev !== rev) {
-          this.fillItem(d.el, item);
-          d.rev = rev;
-        }
-      });
-    }
-    this.oob.hidden = !hasOob;
-    this.el.classList.toggle("rtwidget-has-oob", hasOob);
+    this.drawLane(this.main, main);
+    this.drawLane(this.oobItems, oob);
+    this.drawOob(oob.length);
     this.empty.hidden = s.items.order.length > 0;
+    this.hint.hidden = !needsTranscriptionHint(s.items.map.values(), config);
     if (follow) this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  /**
+   * @param {HTMLElement} lane
+   * @param {string[]} ids in display order
+   */
+  drawLane(lane, ids) {
+    const s = this.state;
+    ids.forEach((id, k) => {
+      const item = /** @type {ItemView} */ (s.items.map.get(id));
+      const rev = s.items.rev.get(id) ?? 0;
+      let d = this.drawn.get(id);
+      if (!d) {
+        d = { el: this.makeItem(), rev: -1 };
+        this.drawn.set(id, d);
+      }
+      // Keep DOM order equal to display order (moves only what is out of place).
+      const at = lane.children[k];
+      if (at !== d.el) lane.insertBefore(d.el, at ?? null);
+      if (d.rev !== rev) {
+        this.fillItem(d.el, item);
+        d.rev = rev;
+      }
+    });
+  }
+
+  /**
+   * The out-of-band lane takes space only while it has items, and only as much as a toggle when folded.
+   * @param {number} count
+   */
+  drawOob(count) {
+    const open = count > 0 && this.oobOpen !== false;
+    this.oob.hidden = count === 0;
+    this.oob.classList.toggle("rtwidget-lane-open", open);
+    this.el.classList.toggle("rtwidget-has-oob", count > 0);
+    this.oobItems.hidden = !open;
+    setText(this.oobToggle, `${open ? "\u25be" : "\u25c2"} out of band (${count})`);
+    this.oobToggle.title = open ? "Fold the out-of-band responses" : "Show the out-of-band responses";
+    this.oobToggle.setAttribute("aria-expanded", String(open));
   }
 
   /** @returns {HTMLElement} */
@@ -153,30 +220,38 @@ export class ConversationView {
   }
 }
 
-/** Tools panel: one row per call with its status, timing and follow-up. */
+/** Tools panel: the registered tools with their schemas (before any call), then one card per call. */
 export class ToolsView {
-  /** @param {PanelState} state */
-  constructor(state) {
+  /**
+   * @param {PanelState} state
+   * @param {import("./model.js").AnyModel} model for the `registered_tools` trait
+   */
+  constructor(state, model) {
     this.state = state;
+    this.model = model;
     this.el = h("div", "rtwidget-tools");
-    this.table = h("table", "rtwidget-table");
-    const head = h("thead");
-    head.appendChild(tableRow("th", TOOL_COLUMNS));
-    this.body = h("tbody");
-    this.table.append(head, this.body);
+    this.registered = new RegisteredTools();
+    this.calls = hRt("div", "tool-calls", "rtwidget-calls");
     this.empty = h("div", "rtwidget-empty", "No tool calls yet.");
-    this.el.append(this.empty, this.table);
-    /** @type {Map<string, {el: HTMLTableRowElement, rev: number}>} */
+    this.el.append(
+      h("div", "rtwidget-subtitle", "registered tools"),
+      this.registered.el,
+      h("div", "rtwidget-subtitle", "calls"),
+      this.empty,
+      this.calls,
+    );
+    /** @type {Map<string, {el: HTMLElement, rev: number}>} */
     this.drawn = new Map();
     this.epoch = -1;
     this.version = -1;
   }
 
   draw() {
+    this.registered.draw(this.model.get("registered_tools") ?? []);
     const s = this.state;
     if (this.version === s.version && this.epoch === s.epoch) return;
     if (this.epoch !== s.epoch) {
-      this.body.textContent = "";
+      this.calls.textContent = "";
       this.drawn.clear();
       this.epoch = s.epoch;
     }
@@ -187,69 +262,65 @@ export class ToolsView {
       const rev = s.tools.rev.get(id) ?? 0;
       let d = this.drawn.get(id);
       if (!d) {
-        const tr = h("tr", "rtwidget-tool-row");
-        tr.dataset.rt = "tool-row";
-        for (let i = 0; i < TOOL_COLUMNS.length; i++) tr.appendChild(h("td"));
-        d = { el: tr, rev: -1 };
+        d = { el: makeCall(), rev: -1 };
         this.drawn.set(id, d);
-        this.body.appendChild(tr);
+        this.calls.appendChild(d.el);
       }
       if (d.rev !== rev) {
-        this.fillRow(d.el, tool);
+        fillCall(d.el, tool);
         d.rev = rev;
       }
     }
     this.empty.hidden = s.tools.order.length > 0;
-    this.table.hidden = s.tools.order.length === 0;
-  }
-
-  /**
-   * @param {HTMLTableRowElement} tr
-   * @param {ToolView} tool
-   */
-  fillRow(tr, tool) {
-    const c = /** @type {HTMLElement[]} */ (Array.from(tr.children));
-    tr.dataset.callId = tool.call_id;
-    tr.dataset.status = tool.status ?? "";
-    setText(c[0], tool.name ?? "");
-    c[0].title = tool.call_id;
-    setText(c[1], prettyJson(tool.arguments ?? ""));
-    const failed = tool.error && !tool.output;
-    setText(c[2], failed ? String(tool.error) : prettyJson(tool.output ?? ""));
-    c[2].className = failed ? "rtwidget-status-error" : "";
-    setText(c[3], tool.status ?? "");
-    c[3].className = `rtwidget-status-${tool.status ?? "none"}`;
-    setText(c[4], typeof tool.duration_ms === "number" ? `${Math.round(tool.duration_ms)} ms` : "");
-    setText(c[5], tool.response_id ?? "");
-    setText(c[6], tool.followup ?? "");
   }
 }
 
-/** Session panel: the effective config, and token usage per response with totals. */
+/** Session panel: the config form, token usage per response with totals, the raw config folded. */
 export class SessionView {
   /**
    * @param {PanelState} state
-   * @param {() => {config: unknown, usage: Record<string, any> | null}} traits
+   * @param {import("./model.js").AnyModel} model the traits the form and the usage table read
+   * @param {(message: object) => void} send a message to the kernel
+   * @param {AbortSignal} signal the view's lifetime
    */
-  constructor(state, traits) {
+  constructor(state, model, send, signal) {
     this.state = state;
-    this.traits = traits;
+    this.model = model;
     this.el = h("div", "rtwidget-session");
-    this.usageTable = h("table", "rtwidget-table rtwidget-usage");
-    this.config = h("pre", "rtwidget-json");
-    this.el.append(h("div", "rtwidget-subtitle", "usage (tokens)"), this.usageTable);
-    this.el.append(h("div", "rtwidget-subtitle", "effective session config"), this.config);
+    this.form = new SessionForm(send, signal);
+    this.usageTable = hRt("table", "usage", "rtwidget-table rtwidget-usage");
+    const usageBox = h("div", "rtwidget-usage-box");
+    usageBox.appendChild(this.usageTable);
+    this.config = hRt("pre", "session-json", "rtwidget-json");
+    this.raw = h("details", "rtwidget-raw-config");
+    this.raw.append(h("summary", "", "effective session config (JSON, from the last session.updated)"), this.config);
+    this.el.append(this.form.el, h("div", "rtwidget-subtitle", "usage (tokens)"), usageBox, this.raw);
     this.version = -1;
     this.traitsKey = "";
   }
 
   draw() {
-    const { config, usage } = this.traits();
+    const m = this.model;
+    const config = m.get("session_config") ?? {};
+    this.form.draw({
+      config,
+      voices: m.get("voices") ?? [],
+      voice: String(m.get("voice") ?? ""),
+      voiceLocked: !!m.get("voice_locked"),
+      turnMode: String(m.get("turn_mode") ?? ""),
+      choices: m.get("form_choices") ?? {},
+    });
+    const usage = m.get("usage");
     const key = JSON.stringify([config, usage]);
     if (this.version === this.state.version && key === this.traitsKey) return;
     this.version = this.state.version;
     this.traitsKey = key;
-    setText(this.config, config && Object.keys(config).length ? prettyJson(config) : "(no session.updated yet)");
+    setText(this.config, Object.keys(config).length ? prettyJson(config) : "(no session.updated yet)");
+    this.drawUsage(usage);
+  }
+
+  /** @param {Record<string, any> | null} usage the totals (the `usage` trait) */
+  drawUsage(usage) {
     const head = h("thead");
     head.appendChild(tableRow("th", ["response", "status", ...USAGE_COLUMNS.map(([, title]) => title)]));
     const body = h("tbody");
@@ -259,9 +330,11 @@ export class SessionView {
       const u = usageSummary(r.usage);
       const counts = USAGE_COLUMNS.map(([c]) => (u ? u[/** @type {keyof import("./format.js").UsageSummary} */ (c)] : ""));
       const lane = r.lane === "out_of_band" ? " (out of band)" : "";
-      body.appendChild(tableRow("td", [`${id}${lane}`, r.status, ...counts], "rtwidget-response-row"));
+      const row = tableRow("td", [`${id}${lane}`, r.status, ...counts], "rtwidget-response-row");
+      row.children[0].setAttribute("title", id);
+      body.appendChild(row);
     }
-    if (usage) {
+    if (usage && Object.keys(usage).length) {
       const totals = USAGE_COLUMNS.map(([c]) => usage[c] ?? 0);
       body.appendChild(
         tableRow("td", [`total (${usage.responses ?? 0} responses)`, "", ...totals], "rtwidget-usage-total"),

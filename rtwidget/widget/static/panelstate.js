@@ -28,6 +28,7 @@
  * @property {string | null} [arguments]
  * @property {string | null} [output]
  * @property {string | null} [error]
+ * @property {string | null} [traceback] the tool's traceback, when it raised (kernel-side rtwidget.error)
  * @property {string} [status] "running" | "done" | "error" | "timeout"
  * @property {number | null} [duration_ms]
  * @property {string | null} [response_id]

@@ -42,12 +42,10 @@ export class WidgetView {
     this.noticesEl.dataset.rt = "notice";
     this.noticesEl.setAttribute("aria-live", "polite");
     this.log = new LogView(state.rows, state.stats, signal);
-    this.conversation = new ConversationView(state.panels);
-    this.tools = new ToolsView(state.panels);
-    this.session = new SessionView(state.panels, () => ({
-      config: this.model.get("session_config"),
-      usage: this.model.get("usage"),
-    }));
+    const toKernel = (/** @type {object} */ message) => state.send(message);
+    this.conversation = new ConversationView(state.panels, this.model, toKernel, signal);
+    this.tools = new ToolsView(state.panels, this.model);
+    this.session = new SessionView(state.panels, this.model, toKernel, signal);
     this.exceptions = new ExceptionsView(state.exceptions, (id) => state.dismissException(id), signal);
     /** @type {Record<string, HTMLElement>} */
     this.sections = {};

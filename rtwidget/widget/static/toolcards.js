@@ -1,0 +1,134 @@
+// The Tools panel's parts: the registered tools (the `registered_tools` trait: name, description,
+// generated JSON schema, before any call) and one card per call (a ToolView), whose failure
+// expands to the tool's traceback.
+import { h, hRt, setText } from "./dom.js";
+import { prettyJson } from "./format.js";
+
+/**
+ * @typedef {object} RegisteredToolView a registered tool (docs/widget-contract.md)
+ * @property {string} name
+ * @property {string} [description]
+ * @property {Record<string, any>} [parameters] the JSON schema of the arguments
+ * @property {boolean} [reply] whether a response.create follows its output
+ * @property {number | null} [timeout] seconds (null: none)
+ */
+
+/** Schemas are shown open while there are at most this many tools. */
+const OPEN_SCHEMAS_UP_TO = 3;
+
+/**
+ * "get_weather(city: string, days?: integer)": the call shape read from the schema.
+ * @param {RegisteredToolView} tool
+ * @returns {string}
+ */
+export function toolSignature(tool) {
+  const params = tool.parameters ?? {};
+  const props = /** @type {Record<string, any>} */ (params.properties ?? {});
+  const required = new Set(/** @type {string[]} */ (params.required ?? []));
+  const args = Object.entries(props).map(([name, p]) => {
+    const type = p?.type ?? (p?.enum ? "enum" : p?.anyOf ? "any of" : "");
+    return `${name}${required.has(name) ? "" : "?"}${type ? `: ${Array.isArray(type) ? type.join(" | ") : type}` : ""}`;
+  });
+  return `${tool.name}(${args.join(", ")})`;
+}
+
+/** The list of registered tools, redrawn when the trait changes. */
+export class RegisteredTools {
+  constructor() {
+    this.el = hRt("div", "registered-tools", "rtwidget-regtools");
+    this.empty = h("div", "rtwidget-empty", "No tools registered (add one with @session.tool).");
+    this.list = h("div", "rtwidget-regtools-list");
+    this.el.append(this.empty, this.list);
+    this.key = "";
+  }
+
+  /** @param {RegisteredToolView[]} tools */
+  draw(tools) {
+    const key = JSON.stringify(tools);
+    if (key === this.key) return;
+    this.key = key;
+    const open = tools.length <= OPEN_SCHEMAS_UP_TO;
+    this.list.replaceChildren(...tools.map((t) => this.entry(t, open)));
+    this.empty.hidden = tools.length > 0;
+  }
+
+  /**
+   * @param {RegisteredToolView} tool
+   * @param {boolean} open whether the schema shows unfolded
+   * @returns {HTMLElement}
+   */
+  entry(tool, open) {
+    const e = hRt("div", "registered-tool", "rtwidget-regtool");
+    e.dataset.name = tool.name;
+    const head = h("div", "rtwidget-regtool-head");
+    const meta = [tool.reply === false ? "no reply after it" : "", typeof tool.timeout === "number" ? `timeout ${tool.timeout} s` : "no timeout"];
+    head.append(h("span", "rtwidget-regtool-name", toolSignature(tool)), h("span", "rtwidget-regtool-meta", meta.filter(Boolean).join(" \u00b7 ")));
+    const schema = h("details", "rtwidget-regtool-schema");
+    schema.open = open;
+    schema.append(h("summary", "", "JSON schema of the arguments"), hRt("pre", "tool-schema", "rtwidget-json", prettyJson(tool.parameters ?? {})));
+    e.append(head);
+    if (tool.description) e.append(h("div", "rtwidget-regtool-desc", tool.description));
+    e.append(schema);
+    return e;
+  }
+}
+
+/**
+ * A labelled JSON block of a call card.
+ * @param {string} label
+ * @returns {HTMLElement}
+ */
+function callBlock(label) {
+  const b = h("div", "rtwidget-call-block");
+  b.append(h("div", "rtwidget-call-label", label), h("pre", "rtwidget-json"));
+  return b;
+}
+
+/** @returns {HTMLElement} an empty call card, filled by fillCall */
+export function makeCall() {
+  const card = hRt("div", "tool-row", "rtwidget-call");
+  const head = h("div", "rtwidget-call-head");
+  head.append(
+    h("span", "rtwidget-call-name"),
+    h("span", "rtwidget-call-status"),
+    h("span", "rtwidget-call-meta"),
+  );
+  const body = h("div", "rtwidget-call-body");
+  body.append(callBlock("arguments"), callBlock("output"));
+  const trace = hRt("details", "tool-traceback", "rtwidget-call-trace");
+  trace.append(h("summary"), h("pre", "rtwidget-json rtwidget-trace"));
+  card.append(head, body, trace);
+  return card;
+}
+
+/**
+ * @param {HTMLElement} card
+ * @param {import("./panelstate.js").ToolView} tool
+ */
+export function fillCall(card, tool) {
+  const [head, body, trace] = /** @type {HTMLElement[]} */ (Array.from(card.children));
+  const [name, status, meta] = /** @type {HTMLElement[]} */ (Array.from(head.children));
+  card.dataset.callId = tool.call_id;
+  card.dataset.status = tool.status ?? "";
+  setText(name, tool.name ?? "");
+  name.title = tool.call_id;
+  setText(status, tool.status ?? "");
+  status.className = `rtwidget-call-status rtwidget-status-${tool.status ?? "none"}`;
+  const parts = [];
+  if (typeof tool.duration_ms === "number") parts.push(`${Math.round(tool.duration_ms)} ms`);
+  if (tool.response_id) parts.push(`from ${tool.response_id}`);
+  if (tool.followup) parts.push(`follow-up ${tool.followup}`);
+  setText(meta, parts.join(" \u00b7 "));
+  const [args, output] = /** @type {HTMLElement[]} */ (Array.from(body.children));
+  setText(/** @type {HTMLElement} */ (args.children[1]), prettyJson(tool.arguments ?? ""));
+  const failed = !!tool.error && tool.status !== "done";
+  const out = failed && !tool.output ? String(tool.error) : prettyJson(tool.output ?? "");
+  setText(/** @type {HTMLElement} */ (output.children[1]), out);
+  output.hidden = out === "";
+  // A failure expands to its traceback (or the error text, when the kernel has none: a timeout).
+  trace.hidden = !failed;
+  if (failed) {
+    setText(/** @type {HTMLElement} */ (trace.children[0]), `${tool.error} (${tool.traceback ? "traceback" : "details"})`);
+    setText(/** @type {HTMLElement} */ (trace.children[1]), tool.traceback || String(tool.error));
+  }
+}
