@@ -53,6 +53,26 @@ describe("MicSender", () => {
     assert.equal(sender.stats.micChunks, 2);
   });
 
+  it("a chunk carries the report riding with it; flowing only while on (and held in push-to-talk)", () => {
+    const { sender, out } = make();
+    /** @type {any[]} */
+    const reports = [{ item_id: "a", samples: 2400 }, null];
+    sender.rider = () => reports.shift() ?? null;
+    sender.chunk(new ArrayBuffer(4800), 1000);
+    sender.chunk(new ArrayBuffer(4800), 1100);
+    assert.deepEqual(out, [
+      { kind: "mic", seq: 0, t: 1000, played: { item_id: "a", samples: 2400 }, bytes: 4800 },
+      { kind: "mic", seq: 1, t: 1100, bytes: 4800 },
+    ]);
+    assert.equal(sender.flowing(), false, "off");
+    sender.on = true;
+    assert.equal(sender.flowing(), true);
+    sender.pushToTalk = true;
+    assert.equal(sender.flowing(), false, "push-to-talk, not held");
+    sender.held = true;
+    assert.equal(sender.flowing(), true);
+  });
+
   it("in push-to-talk sends only while held, and the partial chunk before the release", async () => {
     const { sender, out } = make();
     sender.pushToTalk = true;

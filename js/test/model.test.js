@@ -105,6 +105,33 @@ describe("the model state", () => {
     cleanup();
   });
 
+  it("an audio message carries several chunks (one buffer each) and the panel batch that rode along", async () => {
+    const model = new FakeModel();
+    const { cleanup, state, debug } = init(model);
+    const pcm = (/** @type {number} */ n) => new DataView(new Int16Array(n).buffer);
+    const t = Date.now();
+    const enqueued = /** @type {any[]} */ ([]);
+    const enqueue = state.playback.enqueue.bind(state.playback);
+    state.playback.enqueue = (/** @type {any} */ c, /** @type {any} */ b) => {
+      enqueued.push([c.item_id, c.seq, b.byteLength]);
+      enqueue(c, b);
+    };
+    const chunks = [
+      { item_id: "item_1", response_id: "r", seq: 1, t },
+      { item_id: "item_1", response_id: "r", seq: 2, t },
+      { item_id: "item_1", response_id: "r", seq: 3, t },
+    ];
+    const batch = { rows: [{ id: 7, t: 0, dir: "server", type: "response.created", size: 9, count: 1, text: "" }] };
+    model.receive({ kind: "audio", chunks, batch }, [pcm(480), pcm(960), pcm(240)]);
+    await tick();
+    assert.deepEqual(enqueued, [["item_1", 1, 960], ["item_1", 2, 1920], ["item_1", 3, 480]], "each chunk its own buffer, in order");
+    assert.equal(debug.stats.audioChunks, 3);
+    assert.equal(state.rows.byId(7).type, "response.created", "the batch that rode along is applied");
+    model.receive({ kind: "audio", item_id: "item_2", response_id: "r", seq: 4, t }, [pcm(480)]);
+    assert.deepEqual(enqueued.at(-1), ["item_2", 4, 960], "one chunk without `chunks` (the older form)");
+    cleanup();
+  });
+
   it("the mic reports why it cannot start, and nothing crashes", async () => {
     const model = new FakeModel();
     const { cleanup, state } = init(model);

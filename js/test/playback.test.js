@@ -106,6 +106,24 @@ describe("Playback with the playback worklet", () => {
     r.playback.teardown();
   });
 
+  it("with the mic sending, progress reports ride with its chunks; the final report still leaves at once", async () => {
+    const r = await rig();
+    r.playback.canRide = () => true;
+    for (let k = 0; k < 10; k++) r.audio("a", k, 2400);
+    r.render(25); // progress after 2432 samples
+    assert.deepEqual(r.played(), [], "no message of its own while the mic sends");
+    assert.deepEqual(r.playback.takeRiding(), { item_id: "a", samples: 2432 });
+    assert.equal(r.playback.takeRiding(), null, "taken once");
+    r.render(19); // progress after 4864 samples: the newest report replaces an untaken one
+    r.render(19);
+    assert.deepEqual(r.playback.riding, { item_id: "a", samples: 7296 });
+    r.playback.flush(true);
+    r.pump();
+    assert.deepEqual(r.played(), [{ kind: "played", item_id: "a", samples: r.playback.playhead.samplesOf("a"), final: true }]);
+    assert.equal(r.playback.riding, null, "the final report supersedes the riding one");
+    r.playback.teardown();
+  });
+
   it("without the worklet's answer the final report is the playhead's, not the debug stats'", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout"] });
     const r = await rig({ answerFlush: false });

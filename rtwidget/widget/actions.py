@@ -39,6 +39,9 @@ class BrowserActions:
         bridge._send(bridge.snapshot(str(content.get("view") or "")))
 
     def msg_mic(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        played = content.get("played")  # a playback report riding with the chunk (one message, not two)
+        if isinstance(played, dict):
+            self.msg_played({**played, "final": False}, [])
         if not buffers or not self.session.connected:
             return
         if self.bridge._trait("turn_mode") == PUSH_TO_TALK and not self.ptt_down:

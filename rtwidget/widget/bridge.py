@@ -12,7 +12,8 @@ The bridge knows the widget only through what it is given at construction: ``sen
 optional binary buffers), ``set_traits`` (the kernel sets synced traits) and ``trait`` (read one). It never
 imports the widget class.
 
-- Audio deltas leave at once, as binary PCM16 (never base64), so playback never waits for a batch.
+- Audio deltas go as binary PCM16 (never base64): the first of an item at once, later ones coalesced into one
+  ``audio`` message per ~100 ms (:class:`~.batch.AudioCoalescer`), which carries the panel batch when one is due.
 - Everything else (event-log rows, items, tools, responses) goes as ``batch`` messages (:mod:`.batch`).
 - Barge-in: :class:`~.playhead.Playhead` decides whether, and where, to truncate after a flush.
 - Failures of user code (the session's ``rtwidget.error``) reach the browser as ``exception`` messages.
@@ -48,7 +49,7 @@ from ..session.lifecycle import CONNECTING, IDLE
 from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
 from .actions import BrowserActions
-from .batch import PanelBatch
+from .batch import AudioChunk, AudioCoalescer, PanelBatch
 from .eventlog import RowLog, clip, public, redacted
 from .panels import (
     MAX_TEXT,
@@ -90,6 +91,7 @@ class Bridge:
         trait: Callable[[str], Any],
         batch_s: float = 0.05,
         update_s: float = 0.25,
+        audio_s: float = 0.1,
         row_limit: int = 10_000,
     ) -> None:
         self.session = session
@@ -100,6 +102,7 @@ class Bridge:
         self.tools = ToolBoard()
         self.usage = UsageTotals()
         self.batch = PanelBatch(self.flush, batch_s=batch_s, update_s=update_s)
+        self.audio_out = AudioCoalescer(self._send_audio, interval_s=audio_s)
         self.playhead = Playhead()
         self.exceptions: deque[dict[str, Any]] = deque(maxlen=EXCEPTIONS_KEPT)
         self._audio_seq = 0
@@ -230,29 +233,47 @@ class Bridge:
         delta = data.get("delta")
         if not isinstance(delta, str):
             return
-        pcm = audio.b64decode(delta)
         item_id = str(data.get("item_id") or "")
-        if not self.playhead.forward(item_id, len(pcm) // audio.BYTES_PER_SAMPLE):
+        if item_id in self.playhead.flushed:
             return  # a delta still in flight for an item whose playback was flushed
-        self._audio_seq += 1
-        self.counters["audio_out_ms"] += len(pcm) // audio.BYTES_PER_MS
-        message = {
-            "kind": "audio",
-            "item_id": item_id,
-            "response_id": data.get("response_id"),
-            "seq": self._audio_seq,
-            "t": time.time() * 1000,
-        }
-        self._send(message, [pcm])
+        chunk = AudioChunk(item_id, data.get("response_id"), audio.b64decode(delta), time.time() * 1000)
+        self.audio_out.add(chunk)  # sends now (the first delta of an item) or with the next audio message
         if not self._trait("voice_locked"):
             self._set(voice_locked=True)  # the API refuses voice changes once the model has spoken
 
+    def _send_audio(self, with_batch: bool = False) -> None:
+        """Send the pending audio deltas as one ``audio`` message, with the panel batch if one is due by the
+        next audio message (one comm message instead of two). Only what is sent counts as forwarded."""
+        chunks = self.audio_out.take()
+        if self._detached or not chunks:
+            return
+        metas: list[dict[str, Any]] = []
+        buffers: list[bytes] = []
+        for c in chunks:
+            if not self.playhead.forward(c.item_id, len(c.pcm) // audio.BYTES_PER_SAMPLE):
+                continue
+            self._audio_seq += 1
+            self.counters["audio_out_ms"] += len(c.pcm) // audio.BYTES_PER_MS
+            metas.append({"item_id": c.item_id, "response_id": c.response_id, "seq": self._audio_seq, "t": c.t})
+            buffers.append(c.pcm)
+        if not metas:
+            return
+        message: dict[str, Any] = {"kind": "audio", "chunks": metas}
+        if with_batch or self.batch.due_within(self.audio_out.interval_s):
+            batch = self.batch.take(self.session.conversation_state)
+            if batch is not None:
+                self._shown(batch)
+                message["batch"] = {k: v for k, v in batch.items() if k != "kind"}
+        self._send(message, buffers)
+
     def _on_speech_started(self, data: dict[str, Any]) -> None:
-        if self.playhead.unplayed():
+        if self.playhead.unplayed() or self.audio_out.pending:
             self._flush_playback("speech_started")  # the server cancels the response itself
 
     def _flush_playback(self, reason: str) -> None:
-        """Tell the browser to drop its queued audio; its final ``played`` report then decides the truncate."""
+        """Tell the browser to drop its queued audio; its final ``played`` report then decides the truncate.
+        Audio not sent yet is dropped here: it never plays, and the playhead never counted it."""
+        self.playhead.flushed.update(self.audio_out.drop())
         self.playhead.flush()
         self._send({"kind": "flush", "reason": reason})
 
@@ -337,14 +358,18 @@ class Bridge:
         code, reason, why = data.get("code"), data.get("reason"), data.get("why")
         message = f"closed (code {code}{': ' + reason if reason else ''}){': ' + why if why else ''}"
         self._status("closed", message, connected_at=0.0)
+        self._send_audio()  # what is pending goes out before the stop (its batch too)
         self.playhead.reset()
         self._send({"kind": "stop"})
         self.flush()  # the loop may stop right after this: send what is pending now
 
     def flush(self) -> None:
-        """Send everything pending as one ``batch`` message (and the counters, at most once a second)."""
+        """Send everything pending as one ``batch`` message (and the counters, at most once a second); with
+        audio pending, as one ``audio`` message that carries the batch."""
         if self._detached:
             return
+        if self.audio_out.pending:
+            self._send_audio(with_batch=True)  # one message: the audio early, rather than the batch alone
         message = self.batch.take(self.session.conversation_state)
         if message is not None:
             self._shown(message)

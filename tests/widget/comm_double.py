@@ -44,6 +44,16 @@ class MockComm:
             out = [(d["content"], b) for d, b in self.sent if isinstance(d, dict) and d.get("method") == "custom"]
         return [(c, b) for c, b in out if kind is None or c.get("kind") == kind]
 
+    def batches(self) -> list[dict[str, Any]]:
+        """Every panel batch so far, in order: ``batch`` messages and the batches that rode with ``audio``."""
+        out = []
+        for content, _ in self.custom():
+            if content.get("kind") == "batch":
+                out.append(content)
+            elif content.get("kind") == "audio" and isinstance(content.get("batch"), dict):
+                out.append(content["batch"])
+        return out
+
     def kinds(self) -> list[str]:
         """The ``kind`` of every custom message so far, in order."""
         return [c["kind"] for c, _ in self.custom()]

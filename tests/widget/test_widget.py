@@ -28,23 +28,36 @@ from .comm_double import MockComm, barrier, browser_says, comm_of, wait_until
 SECRET = "sk-" + "widgettest" * 4
 
 
+def audio_chunks(comm: MockComm) -> list[tuple[dict[str, Any], bytes]]:
+    """Every audio chunk sent so far, in order: (its metadata, its PCM16 buffer)."""
+    out: list[tuple[dict[str, Any], bytes]] = []
+    for content, buffers in comm.custom("audio"):
+        assert len(content["chunks"]) == len(buffers), "one buffer per chunk"
+        out.extend(zip(content["chunks"], buffers, strict=True))
+    return out
+
+
 def test_audio_deltas_leave_as_binary_pcm(live: tuple[RealtimeWidget, MockComm]) -> None:
     w, comm = live
     browser_says(w, {"kind": "text", "text": "tell me something nice"})
     session = w.session
     wait_until(lambda: received(session, "response.done"), what="response.done")
+    barrier(w, comm, "after")  # pending audio has gone out by now (one interval at most)
     assistant = session.conversation[-1]
-    audio = comm.custom("audio")
-    assert audio, "no audio message reached the browser"
-    assert all(c["item_id"] == assistant.id and len(b) == 1 for c, b in audio)
-    total = sum(len(b[0]) for _, b in audio)
+    chunks = audio_chunks(comm)
+    assert chunks, "no audio message reached the browser"
+    assert all(c["item_id"] == assistant.id for c, _ in chunks)
+    total = sum(len(b) for _, b in chunks)
     assert total == pytest.approx(assistant.audio_ms * 48, abs=2)
-    assert [c["seq"] for c, _ in audio] == sorted(c["seq"] for c, _ in audio)
+    assert [c["seq"] for c, _ in chunks] == list(range(chunks[0][0]["seq"], chunks[0][0]["seq"] + len(chunks)))
     # Binary PCM, not base64 text: the bytes decode to the samples the server spoke.
-    pcm = np.frombuffer(b"".join(b[0] for _, b in audio), dtype="<i2")
+    pcm = np.frombuffer(b"".join(b for _, b in chunks), dtype="<i2")
     assert np.abs(pcm).max() > 1000
-    assert all("delta" not in c for c, _ in audio)
+    assert all("delta" not in c for c, _ in comm.custom("audio"))
     assert w.voice_locked
+    # The server sends faster than real time: later deltas coalesce (at most one message per ~100 ms).
+    deltas = len(received(session, "response.output_audio.delta"))
+    assert len(comm.custom("audio")) <= deltas
 
 
 def test_panel_updates_are_batched(live: tuple[RealtimeWidget, MockComm]) -> None:
@@ -52,9 +65,9 @@ def test_panel_updates_are_batched(live: tuple[RealtimeWidget, MockComm]) -> Non
     browser_says(w, {"kind": "text", "text": "one two three four five six seven"})
     wait_until(lambda: received(w.session, "response.done"), what="response.done")
     barrier(w, comm, "after")  # a hello sends what is pending first: every batch so far is in
-    batches = comm.custom("batch")
+    batches = [(c, []) for c in comm.batches()]  # batch messages, and batches that rode with audio
     events = len(w.session.log)
-    assert len(batches) < events / 3, f"{len(batches)} batches for {events} events"
+    assert len(comm.custom("batch")) + len(comm.custom("audio")) < events / 3, f"{len(comm.kinds())} for {events}"
     rows = [r for c, _ in batches for r in c.get("rows", [])]
     deltas = [r for r in rows if r["type"] == "response.output_audio_transcript.delta"]
     assert len(deltas) == 1, "consecutive transcript deltas of one item should merge into one row"
@@ -148,7 +161,7 @@ def played_until_final(w: RealtimeWidget, comm: MockComm, samples_of: Callable[[
     """Play: the browser reports a final played count after the kernel's flush."""
     browser_says(w, {"kind": "text", "text": "a long answer " * 20})
     audio = wait_until(lambda: comm.custom("audio"), what="audio")
-    item_id = audio[0][0]["item_id"]
+    item_id = audio[0][0]["chunks"][0]["item_id"]
     browser_says(w, {"kind": "interrupt"})
     wait_until(lambda: comm.custom("flush"), what="flush")
     forwarded = w.bridge.playhead.forwarded[item_id]
@@ -220,7 +233,7 @@ def test_server_errors_become_notices(live: tuple[RealtimeWidget, MockComm]) -> 
     assert [c for c, _ in comm.custom("notice")] == [
         {"kind": "notice", "level": "error", "text": f"Server error item_not_found: {errors[1]['message']}"}
     ]
-    rows = [r for c, _ in comm.custom("batch") for r in c.get("rows", []) if r["type"] == "error"]
+    rows = [r for c in comm.batches() for r in c.get("rows", []) if r["type"] == "error"]
     deletes = sent(session, "conversation.item.delete")
     assert rows[1]["cause_id"] == deletes[0]["event_id"]
     assert rows[0]["text"] == f"response_cancel_not_active: {errors[0]['message']}"
@@ -237,7 +250,7 @@ def test_tools_panel_and_followup(live: tuple[RealtimeWidget, MockComm]) -> None
     browser_says(w, {"kind": "text", "text": "get_weather city=Paris"})
     wait_until(lambda: len(received(w.session, "response.done")) >= 2, what="the follow-up response")
     barrier(w, comm, "after")
-    tools = [t for c, _ in comm.custom("batch") for t in c.get("tools", [])]
+    tools = [t for c in comm.batches() for t in c.get("tools", [])]
     last = tools[-1]
     assert last["name"] == "get_weather" and last["status"] == "done"
     assert json.loads(last["output"]) == {"city": "Paris", "sky": "clear"}

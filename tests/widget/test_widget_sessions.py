@@ -21,8 +21,9 @@ from .drop_support import dropping_session
 
 
 def batched(comm: MockComm, key: str) -> list[dict[str, Any]]:
-    """Every entry under ``key`` (rows, items, responses) of the batch messages so far, in order."""
-    return [entry for content, _ in comm.custom("batch") for entry in content.get(key, [])]
+    """Every entry under ``key`` (rows, items, responses) of the panel batches so far (alone or riding with audio),
+    in order."""
+    return [entry for content in comm.batches() for entry in content.get(key, [])]
 
 
 def item_texts(comm: MockComm) -> set[str]:

@@ -34,7 +34,7 @@ def test_the_users_off_does_not_cut_the_widget_off(live: tuple[RealtimeWidget, M
     wait_until(lambda: received(session, "response.done"), what="response.done")
     wait_until(lambda: w.usage, what="the usage trait, set by the bridge on response.done")
     barrier(w, comm, "after-off")
-    items = [i for c, _ in comm.custom("batch") for i in c.get("items", [])]
+    items = [i for c in comm.batches() for i in c.get("items", [])]
     assert {i["role"] for i in items} == {"user", "assistant"}
 
 
@@ -218,7 +218,7 @@ def test_a_failing_tools_key_reaches_neither_the_tools_panel_nor_the_log_rows(
     browser_says(w, {"kind": "text", "text": "call leaky_tool"})
     wait_until(lambda: comm.custom("exception"), what="the tool's failure")
     barrier(w, comm, "after-tool")
-    batches = [c for c, _ in comm.custom("batch")]
+    batches = comm.batches()
     tools = [t for c in batches for t in c.get("tools", []) if t.get("status") == "error"]
     assert tools and "api-key=<redacted>" in tools[-1]["error"]
     local_rows = [r for c in batches for r in c.get("rows", []) if r["type"].startswith("rtwidget.tool.")]

@@ -82,8 +82,16 @@ export class MicSender {
     this.stats = stats;
     this.seq = 0;
     this.pushToTalk = false;
+    this.on = false; // the capture is on: chunks arrive every mic_chunk_ms
     this.held = false;
     this.releasing = false; // released: chunks captured before the release still go out
+    /** What rides with the next chunk (the playback's `played` report), or null. @type {(() => object | null) | null} */
+    this.rider = null;
+  }
+
+  /** Will a chunk go out soon (the mic on and, in push-to-talk, the key held)? Set by the capture. */
+  flowing() {
+    return this.on && (!this.pushToTalk || this.held);
   }
 
   /**
@@ -94,7 +102,9 @@ export class MicSender {
    */
   chunk(pcm, t) {
     if (this.pushToTalk && !this.held && !this.releasing) return false;
-    this.send({ kind: "mic", seq: this.seq++, t: Math.round(t) }, [pcm]);
+    const played = this.rider?.() ?? null;
+    const content = { kind: "mic", seq: this.seq++, t: Math.round(t) };
+    this.send(played ? { ...content, played } : content, [pcm]);
     this.stats.micChunks++;
     return true;
   }
@@ -222,6 +232,7 @@ export class Capture {
   started(ctx) {
     resumeContext(ctx);
     this.state = "on";
+    this.sender.on = true;
     this.owner.stats.micOn = true;
     this.owner.stats.captureRate = ctx.sampleRate;
     this.owner.send({ kind: "mic_state", on: true, error: null });
@@ -232,6 +243,7 @@ export class Capture {
   /** @param {{name: string, message: string}} why */
   fail(why) {
     this.state = "off";
+    this.sender.on = false;
     this.owner.stats.micOn = false;
     this.owner.notice("error", why.message);
     this.owner.send({ kind: "mic_state", on: false, error: why.message, name: why.name });
@@ -306,6 +318,7 @@ export class Capture {
     }
     this.teardown();
     this.state = "off";
+    this.sender.on = false;
     const stats = this.owner.stats;
     stats.micOn = false;
     stats.micLevel = 0;

@@ -60,6 +60,9 @@ export class ModelState {
     this.disposed = false;
     this.capture = new Capture(this);
     this.playback = new Playback(this);
+    // Played reports ride with mic chunks while the mic sends: one message a chunk instead of two.
+    this.playback.canRide = () => this.capture.sender.flowing();
+    this.capture.sender.rider = () => this.playback.takeRiding();
     this.debug = registerDebug(this.stats, this);
     this.lifetime = linkedController(hostSignal);
     onAbort(this.lifetime.signal, () => this.dispose());
@@ -111,7 +114,7 @@ export class ModelState {
     if (!content || typeof content !== "object") return;
     switch (content.kind) {
       case "audio":
-        return this.playback.enqueue(content, buffers?.[0]);
+        return this.applyAudio(content, buffers ?? []);
       case "flush":
         this.stats.flushes++;
         return this.playback.flush(true);
@@ -131,7 +134,19 @@ export class ModelState {
     }
   }
 
-  /** @param {any} batch a `batch` message */
+  /**
+   * An `audio` message: its `chunks` (one per buffer, in order) go to playback first, then the panel
+   * batch that rode along, if any. A message without `chunks` is one chunk (the older form).
+   * @param {any} content
+   * @param {DataView[]} buffers
+   */
+  applyAudio(content, buffers) {
+    const chunks = Array.isArray(content.chunks) ? content.chunks : [content];
+    chunks.forEach((/** @type {any} */ chunk, /** @type {number} */ i) => this.playback.enqueue(chunk, buffers[i]));
+    if (content.batch && typeof content.batch === "object") this.applyBatch(content.batch);
+  }
+
+  /** @param {any} batch a `batch` message, or the batch an `audio` message carries */
   applyBatch(batch) {
     if (batch.rows?.length) this.rows.append(batch.rows);
     if (batch.row_updates?.length) this.rows.update(batch.row_updates);

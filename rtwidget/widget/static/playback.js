@@ -6,7 +6,8 @@ import { listen } from "./dom.js";
 import { API_RATE, pcmBytes } from "./dsp.js";
 import { FLUSH_TIMEOUT_MS, addWorklet, resumeContext } from "./webaudio.js";
 
-/** Played reports go out at most this often while playing (ms). */
+/** Played reports go out on their own at most this often while playing (ms); with the mic on they
+ * ride with its chunks instead (no message of their own). */
 const PLAYED_INTERVAL_MS = 250;
 /** Items remembered by the playhead and by the flushed-item filter. */
 const KEEP_ITEMS = 256;
@@ -98,6 +99,17 @@ export class Playback {
     /** @type {Map<number, ReturnType<typeof setTimeout>>} */
     this.flushTimers = new Map();
     this.lastPlayedSent = 0;
+    /** Is a mic chunk about to go out, that a non-final report can ride with? Set by the model. @type {() => boolean} */
+    this.canRide = () => false;
+    /** The newest non-final report waiting for the next mic chunk. @type {{item_id: string, samples: number} | null} */
+    this.riding = null;
+  }
+
+  /** @returns {{item_id: string, samples: number} | null} the report to ride with a mic chunk (taken once) */
+  takeRiding() {
+    const report = this.riding;
+    this.riding = null;
+    return report;
   }
 
   /** Create the context and worklet once (first audio or first click). */
@@ -228,7 +240,9 @@ export class Playback {
       pushBounded(this.owner.stats.playStarts, { seq: m.seq, latency_ms: Date.now() - m.t });
     } else if (m.type === "progress") {
       this.showLevel(m.rms);
-      if (Date.now() - this.lastPlayedSent >= PLAYED_INTERVAL_MS) this.sendPlayed(m.item_id, m.samples, false);
+      if (this.canRide() || Date.now() - this.lastPlayedSent >= PLAYED_INTERVAL_MS) {
+        this.sendPlayed(m.item_id, m.samples, false);
+      }
     } else if (m.type === "ended") {
       this.sendPlayed(m.item_id, m.samples, false);
     } else if (m.type === "flushed") {
@@ -262,6 +276,11 @@ export class Playback {
    */
   sendPlayed(item, samples, final) {
     if (item === null && !final) return;
+    if (!final && this.canRide()) {
+      this.riding = { item_id: item ?? "", samples };
+      return;
+    }
+    if (final) this.riding = null; // the final report supersedes it
     this.lastPlayedSent = Date.now();
     this.owner.send({ kind: "played", item_id: item, samples, final });
   }
