@@ -31,7 +31,10 @@ function toolCallRows(callId = "call_A", name = "get_weather") {
     row("server", "response.output_item.added", { data: { item } }),
     row("server", "response.function_call_arguments.delta", { count: 2, data: { call_id: callId, delta: "}" } }),
     row("server", "response.function_call_arguments.done", { data: { call_id: callId, name, arguments: "{}" } }),
-    row("server", "response.done", { text: "completed", data: { response: { status: "completed" } } }),
+    row("server", "response.done", {
+      text: "completed",
+      data: { response: { status: "completed", output: [item, { type: "message", call_id: "not a call" }] } },
+    }),
     row("local", "rtwidget.tool.started", { text: name, data: { name, call_id: callId } }),
     row("local", "rtwidget.tool.done", { text: name, data: { name, call_id: callId, ok: true } }),
     row("client", "conversation.item.create", {
@@ -131,18 +134,22 @@ describe("LadderView", () => {
     const before = row("client", "conversation.item.create", { text: "user", data: { item: { type: "message" } } });
     const call = toolCallRows("call_A", "get_weather");
     const create = row("client", "response.create");
+    const between = row("server", "rate_limits.updated");
     const later = row("server", "response.created");
-    store.append([before, ...call, create, later]);
+    store.append([before, ...call, between, create, later]);
     view.draw();
     const els = rowEls(view);
     const byId = (/** @type {number} */ id) => els.find((e) => Number(e.dataset.id) === id);
     const linked = els.filter((e) => e.classList.contains("rtwidget-ladder-linked")).map((e) => Number(e.dataset.id));
-    const expected = [call[0], call[1], call[2], call[4], call[5], call[6], create].map((r) => r.id);
+    const expected = [...call, create].map((r) => r.id);
     assert.deepEqual(linked, expected, "every row of the call, and the response.create after its output");
     for (const id of expected) assert.equal(byId(id).dataset.calls, "call_A");
-    // The bracket runs from the first row of the call to the response.create, through the response.done between.
+    // The bracket runs from the first row of the call to the response.create, through the unrelated rows between.
     assert.ok(byId(call[0].id).classList.contains("rtwidget-ladder-call-first"));
-    assert.ok(byId(call[3].id).classList.contains("rtwidget-ladder-call-through"));
+    for (const r of call.slice(1)) assert.ok(byId(r.id).classList.contains("rtwidget-ladder-call-on"), r.type);
+    assert.equal(part(byId(call[3].id), "detail"), "completed: 1 function call", "the response that made the call");
+    assert.ok(byId(between.id).classList.contains("rtwidget-ladder-call-through"));
+    assert.ok(!byId(between.id).classList.contains("rtwidget-ladder-linked"));
     assert.ok(byId(create.id).classList.contains("rtwidget-ladder-call-end"));
     assert.ok(!byId(call[6].id).classList.contains("rtwidget-ladder-call-end"), "only the newest row ends it");
     assert.ok(!byId(later.id).classList.contains("rtwidget-ladder-call-through"), "nothing after the end");
@@ -185,7 +192,7 @@ describe("LadderView", () => {
     // Hovering a row of call B lights B's rows and the response.create, not A's.
     els.find((e) => e.dataset.calls === "call_B" && e.dataset.type === "rtwidget.tool.done").fire("mouseover");
     const lit = els.filter((e) => e.classList.contains("rtwidget-ladder-hl"));
-    assert.equal(lit.length, 7);
+    assert.equal(lit.length, 8);
     assert.ok(lit.every((e) => e.dataset.calls.split(" ").includes("call_B")));
     /** @type {any} */ (view.rowsEl).fire("mouseleave");
     assert.equal(els.filter((e) => e.classList.contains("rtwidget-ladder-hl")).length, 0);

@@ -45,6 +45,18 @@ export function ladderCallOf(row) {
 }
 
 /**
+ * The call_ids of the function calls a response made (a response.done's output items).
+ * @param {import("./rows.js").Row} row
+ * @returns {string[]}
+ */
+function ladderResponseCalls(row) {
+  const output = ladderObj(ladderObj(row.data).response).output;
+  if (!Array.isArray(output)) return [];
+  return output.map((item) => ladderObj(item)).filter((item) => item.type === "function_call" && item.call_id)
+    .map((item) => String(item.call_id));
+}
+
+/**
  * @param {string} text
  * @returns {string}
  */
@@ -127,11 +139,7 @@ export class LadderView {
     this.pill.hidden = true;
     this.pill.title = "follow the newest events again";
     const bar = h("div", "rtwidget-ladder-bar");
-    bar.append(
-      h("span", "rtwidget-ladder-legend", "\u2192 client to server \u00a0 \u2190 server to client \u00a0 \u25cf local"),
-      this.pill,
-      localLabel,
-    );
+    bar.append(this.pill, localLabel); // the log's legend above says what the arrows mean
     this.detail = hRt("pre", "ladder-detail", "rtwidget-ladder-json");
     this.detail.hidden = true;
     this.el = h("div", "rtwidget-ladder");
@@ -256,6 +264,7 @@ export class LadderView {
       this.pendingOutputs = [];
       return calls;
     }
+    if (row.type === "response.done") return ladderResponseCalls(row);
     const call = ladderCallOf(row);
     if (!call) return [];
     if (call.name) this.callName.set(call.callId, call.name);
@@ -275,6 +284,9 @@ export class LadderView {
     if (row.type === "error") return ladderClip(row.text);
     if (row.type === "response.create" && row.dir === "client" && calls.length) {
       return `after ${calls.length} function_call_output${calls.length === 1 ? "" : "s"}`;
+    }
+    if (row.type === "response.done" && calls.length) {
+      return `${row.text}: ${calls.length} function call${calls.length === 1 ? "" : "s"}`;
     }
     if (calls.length === 1) {
       const call = ladderCallOf(row);
