@@ -198,6 +198,26 @@ describe("LadderView", () => {
     assert.equal(els.filter((e) => e.classList.contains("rtwidget-ladder-hl")).length, 0);
   });
 
+  it("links an error to the client event that caused it", () => {
+    const { store, view } = make();
+    const bad = row("client", "conversation.item.delete", { event_id: "evt_7", data: { item_id: "nope" } });
+    const other = row("server", "rate_limits.updated");
+    const err = row("server", "error", { text: "item not found", cause_id: "evt_7" });
+    const orphan = row("server", "error", { text: "lost", cause_id: "evt_gone" });
+    store.append([bad, other, err, orphan]);
+    view.draw();
+    const [badEl, otherEl, errEl, orphanEl] = rowEls(view);
+    assert.equal(badEl.dataset.calls, "cause:evt_7");
+    assert.equal(errEl.dataset.calls, "cause:evt_7");
+    assert.ok(badEl.classList.contains("rtwidget-ladder-call-first"));
+    assert.ok(otherEl.classList.contains("rtwidget-ladder-call-through"));
+    assert.ok(errEl.classList.contains("rtwidget-ladder-call-end"));
+    assert.equal(part(errEl, "detail"), "item not found");
+    assert.equal(orphanEl.dataset.calls, undefined, "a cause no longer drawn links nothing");
+    errEl.click();
+    assert.ok(badEl.classList.contains("rtwidget-ladder-hl"), "selecting the error lights its cause");
+  });
+
   it("shows an error's message and a server-created call item's tool", () => {
     const { store, view } = make();
     store.append([

@@ -119,6 +119,16 @@ def test_flow_view_shows_function_call_output_and_one_response_create_in_order(l
     detail.wait_for(state="visible")
     assert '"type": "function_call_output"' in detail.inner_text()
 
+    # A server error is linked to the client event that caused it.
+    lab.kernel_exec("session.send({'type': 'conversation.item.delete', 'item_id': 'item_does_not_exist'})")
+    lab.wait_js("() => !!document.querySelector('[data-rt=ladder-row][data-type=error]')", what="the error row")
+    rows = list(lab.js(ROWS_JS))
+    error = next(r for r in rows if r["type"] == "error")
+    cause = next(r for r in rows if r["type"] == "conversation.item.delete")
+    assert (cause["dir"], error["dir"]) == ("client", "server"), (cause, error)
+    assert error["calls"] and error["calls"] == cause["calls"], (cause, error)
+    assert "item_does_not_exist" in error["detail"], error
+
     # A teacher drags the log taller for the class (the grip under the log).
     grip = lab.page.locator("[data-rt=log-resize]").first.bounding_box()
     if grip:

@@ -108,6 +108,8 @@ export class LadderView {
     this.byEl = new Map();
     /** call_id -> the newest entry of that call. @type {Map<string, LadderEntry>} */
     this.callLast = new Map();
+    /** Client event_id -> its entry (an error's cause). @type {Map<string, LadderEntry>} */
+    this.byEvent = new Map();
     /** call_id -> tool name. @type {Map<string, string>} */
     this.callName = new Map();
     /** call_ids of function_call_output items created since the last response.create. @type {string[]} */
@@ -198,6 +200,7 @@ export class LadderView {
     this.entries = [];
     this.byEl.clear();
     this.callLast.clear();
+    this.byEvent.clear();
     this.callName.clear();
     this.pendingOutputs = [];
     this.highlighted.clear();
@@ -209,6 +212,7 @@ export class LadderView {
     const e = /** @type {LadderEntry} */ (this.entries.shift());
     e.el.remove();
     this.byEl.delete(e.el);
+    if (e.row.event_id && this.byEvent.get(e.row.event_id) === e) this.byEvent.delete(e.row.event_id);
     for (const id of e.calls) {
       if (this.callLast.get(id) === e) {
         this.callLast.delete(id);
@@ -248,7 +252,9 @@ export class LadderView {
     if (row.id === this.selectedId) el.classList.add("rtwidget-selected");
     this.entries.push(entry);
     this.byEl.set(el, entry);
+    if (row.dir === "client" && row.event_id) this.byEvent.set(row.event_id, entry);
     this.rowsEl.appendChild(el);
+    this.linkCause(entry);
     this.bracket(entry);
   }
 
@@ -275,6 +281,24 @@ export class LadderView {
   }
 
   /**
+   * Link an error to the client event that caused it (while that row is drawn): the same bracket and highlight
+   * as a call, keyed `cause:<event_id>`.
+   * @param {LadderEntry} entry
+   */
+  linkCause(entry) {
+    const { row } = entry;
+    const cause = row.type === "error" && row.cause_id ? this.byEvent.get(row.cause_id) : undefined;
+    if (!cause) return;
+    const key = `cause:${row.cause_id}`;
+    cause.calls.push(key);
+    cause.el.dataset.calls = cause.calls.join(" ");
+    cause.el.classList.add("rtwidget-ladder-linked");
+    if (!this.callLast.has(key)) cause.el.classList.add("rtwidget-ladder-call-first");
+    this.callLast.set(key, cause);
+    entry.calls.push(key);
+  }
+
+  /**
    * The short text beside a row's type.
    * @param {LadderEntry} e
    * @returns {string}
@@ -288,10 +312,10 @@ export class LadderView {
     if (row.type === "response.done" && calls.length) {
       return `${row.text}: ${calls.length} function call${calls.length === 1 ? "" : "s"}`;
     }
-    if (calls.length === 1) {
-      const call = ladderCallOf(row);
-      const name = this.callName.get(calls[0]) ?? "";
-      return `${call?.output ? "output of " : ""}${name} ${calls[0]}`.trim();
+    const call = ladderCallOf(row);
+    if (call) {
+      const name = this.callName.get(call.callId) ?? call.name;
+      return `${call.output ? "output of " : ""}${name} ${call.callId}`.trim();
     }
     return ladderClip(row.text);
   }
