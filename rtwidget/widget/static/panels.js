@@ -336,8 +336,9 @@ export class SessionView {
     }
     if (usage && Object.keys(usage).length) {
       const totals = USAGE_COLUMNS.map(([c]) => usage[c] ?? 0);
+      const n = Number(usage.responses ?? 0);
       body.appendChild(
-        tableRow("td", [`total (${usage.responses ?? 0} responses)`, "", ...totals], "rtwidget-usage-total"),
+        tableRow("td", ["total", `${n} response${n === 1 ? "" : "s"}`, ...totals], "rtwidget-usage-total"),
       );
     }
     this.usageTable.replaceChildren(head, body);

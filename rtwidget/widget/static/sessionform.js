@@ -6,8 +6,8 @@ import { h, hRt, listen, option, setText } from "./dom.js";
 
 /** Turn detection choices: (turn_mode value, label). "push_to_talk" is turn_detection null on the wire. */
 const FORM_TURN_TYPES = [
-  ["server_vad", "server VAD (loudness)"],
-  ["semantic_vad", "semantic VAD (meaning)"],
+  ["server_vad", "server VAD"],
+  ["semantic_vad", "semantic VAD"],
   ["push_to_talk", "none (push-to-talk)"],
 ];
 /** server_vad number fields: (GA key, data-rt, label, step). */
@@ -23,7 +23,7 @@ const FORM_VAD_BOOLS = [
 ];
 /** Output modalities: (value, label). */
 const FORM_MODALITIES = [
-  ["audio", "speech (audio + transcript)"],
+  ["audio", "speech"],
   ["text", "text only"],
 ];
 
@@ -96,6 +96,8 @@ export class SessionForm {
     this.el = hRt("div", "session-form", "rtwidget-form");
     this.turnType = hRt("select", "form-turn-type", "rtwidget-select");
     formOptions(this.turnType, FORM_TURN_TYPES, "server_vad");
+    this.turnType.title =
+      "server VAD: a turn ends after a set silence; semantic VAD: when the words sound finished; none: hold to talk";
     /** @type {Record<string, HTMLInputElement>} */
     this.numbers = {};
     /** @type {Record<string, HTMLInputElement>} */
@@ -123,10 +125,11 @@ export class SessionForm {
     this.transcriptionModel = hRt("select", "form-transcription-model", "rtwidget-select");
     this.voice = hRt("select", "form-voice", "rtwidget-select");
     this.modalities = hRt("select", "form-modalities", "rtwidget-select");
+    this.modalities.title = "speech: the model speaks (with a transcript); text only: it writes";
     const other = h("div", "rtwidget-form-grid");
     other.append(
       formField("transcribe my speech", this.transcribe, "rtwidget-form-inline"),
-      formField("transcription model", this.transcriptionModel),
+      formField("transcription model", this.transcriptionModel, "rtwidget-form-wide"),
       formField("voice", this.voice),
       formField("output", this.modalities),
     );
