@@ -254,7 +254,8 @@ def check_width(nb: NotebookPage, name: str) -> list[str]:
         by_cell.setdefault(c["cell"], []).append(c)
     for cell, same in by_cell.items():
         c, more = same[0], f" and {len(same) - 1} more" if len(same) > 1 else ""
-        problems.append(f"log cell {cell} {c['text']!r}{more} cut or hidden ({c['scrollWidth']} px in {c['clientWidth']})")
+        size = f"{c['scrollWidth']} px in {c['clientWidth']}"
+        problems.append(f"log cell {cell} {c['text']!r}{more} cut or hidden ({size})")
     return [f"[{name}] {p}" for p in problems]
 
 
