@@ -252,18 +252,120 @@ describe("a view", () => {
       status_message: "",
     });
     const el = m.els[0];
-    assert.equal(rt(el, "status").textContent, "connected \u00b7 local server (local) \u00b7 m1 \u00b7 ga \u00b7 connected 1:05");
+    assert.equal(rt(el, "status").textContent, "Connected to the local server (offline stand-in) \u00b7 m1");
+    assert.match(rt(el, "status").title, /Connected since .* \(1:05\)/);
     assert.equal(rt(el, "connect").disabled, true);
     assert.equal(rt(el, "disconnect").disabled, false);
     m.model.receive({ kind: "notice", level: "warning", text: "hold the key" });
     const notices = rt(el, "notice");
     assert.equal(notices.children.length, 1);
-    assert.match(notices.textContent, /hold the key/);
+    assert.match(notices.textContent, /Warning:hold the key/);
+    m.model.receive({ kind: "notice", level: "info", text: "No API key found" });
+    const info = notices.children[1];
+    assert.equal(info.className, "rtwidget-notice rtwidget-notice-info", "info is its own calm style");
+    assert.equal(info.textContent, "No API key found\u00d7", "no level word before an info line");
     const close = notices.querySelector(".rtwidget-notice-close");
     assert.ok(close);
     close.click();
     await tick(); // a click also tries to start audio output (none in Node): its notice comes later
     assert.ok(!m.state.notices.some((/** @type {any} */ n) => n.text === "hold the key"));
+    m.closeViews[0]();
+    m.closeModel();
+  });
+
+  it("has one primary control that says its action: Start talking, then Stop; it connects first", () => {
+    const m = mount(1, { status: "idle" });
+    const el = m.els[0];
+    const mic = rt(el, "mic");
+    assert.equal(mic.textContent, "Start talking");
+    assert.ok(mic.classList.contains("rtwidget-primary"));
+    assert.match(mic.title, /^Connect, then/);
+    m.state.capture.state = "on"; // what the capture says once the microphone runs (no microphone in Node)
+    m.state.emit("mic");
+    assert.equal(mic.textContent, "Stop");
+    assert.ok(mic.classList.contains("rtwidget-primary-stop"));
+    m.state.capture.state = "off";
+    m.state.emit("mic");
+    assert.equal(mic.textContent, "Start talking");
+    mic.click(); // not connected: it asks the kernel to connect, and starts the microphone in the same gesture
+    const kinds = m.model.sent.map((s) => s.content.kind).filter((k) => k !== "hello");
+    // (Node has no microphone: the start it tried reports its failure as mic_state.)
+    assert.deepEqual(kinds, ["connect", "mic_state"]);
+    m.closeViews[0]();
+    m.closeModel();
+    assert.equal(dom.liveListeners(), 0);
+  });
+
+  it("labels the meters, says echo cancellation in words, and has no instructions box in the bars", () => {
+    const m = mount(1);
+    const el = m.els[0];
+    const levels = el.querySelectorAll(".rtwidget-level");
+    assert.deepEqual(
+      levels.map((g) => [g.textContent, !!g.querySelector("[data-rt=mic-meter]"), !!g.querySelector("[data-rt=out-meter]")]),
+      [
+        ["you", true, false],
+        ["model", false, true],
+      ],
+    );
+    const echo = el.querySelectorAll(".rtwidget-check").find((l) => l.querySelector("[data-rt=echo]"));
+    assert.equal(echo?.textContent, "Echo cancellation");
+    assert.match(echo?.title ?? "", /remove the model's voice/);
+    const bars = el.querySelectorAll(".rtwidget-bar");
+    assert.equal(bars.length, 3);
+    assert.ok(bars.every((b) => b.querySelector("[data-rt=instructions]") === null), "instructions: the Session form");
+    assert.doesNotMatch(el.textContent, /Mic off|echo cancel\b/);
+    m.closeViews[0]();
+    m.closeModel();
+  });
+
+  it("keeps text typed while disconnected until the session connects, and asks for clear and new session", () => {
+    const m = mount(1, { status: "idle" });
+    const el = m.els[0];
+    rt(el, "text").value = "typed offline";
+    rt(el, "send").click();
+    assert.equal(rt(el, "text").value, "typed offline", "kept while not connected");
+    m.model.set("status", "connecting");
+    assert.equal(rt(el, "text").value, "typed offline");
+    m.model.set("status", "connected"); // the kernel sent it as the session opened
+    assert.equal(rt(el, "text").value, "");
+    rt(el, "text").value = "sent at once";
+    rt(el, "send").click();
+    assert.equal(rt(el, "text").value, "", "connected: the box empties on send");
+    m.model.set("status", "closed");
+    rt(el, "text").value = "will fail";
+    rt(el, "send").click();
+    m.model.set("status", "error");
+    m.model.set("status", "connected");
+    assert.equal(rt(el, "text").value, "will fail", "a failed connect leaves the text for another try");
+    rt(el, "clear").click();
+    rt(el, "new-session").click();
+    const kinds = m.model.sent.map((s) => s.content).filter((c) => c.kind !== "hello");
+    assert.deepEqual(kinds, [
+      { kind: "text", text: "typed offline" },
+      { kind: "text", text: "sent at once" },
+      { kind: "text", text: "will fail" },
+      { kind: "clear" },
+      { kind: "new_session" },
+    ]);
+    m.model.set("status", "idle");
+    assert.equal(rt(el, "clear").disabled, true, "nothing to clear without a connection");
+    m.closeViews[0]();
+    m.closeModel();
+  });
+
+  it("hides a panel row once all its panels are hidden", () => {
+    const m = mount(1);
+    const el = m.els[0];
+    const aux = el.querySelector(".rtwidget-row-aux");
+    assert.ok(aux);
+    rt(el, "tab-tools").click();
+    assert.equal(rt(el, "panel-tools").hidden, true);
+    assert.equal(aux.hidden, false);
+    rt(el, "tab-session").click();
+    assert.equal(aux.hidden, true);
+    rt(el, "tab-session").click();
+    assert.equal(aux.hidden, false);
+    assert.equal(rt(el, "tab-tools").getAttribute("aria-pressed"), "false");
     m.closeViews[0]();
     m.closeModel();
   });

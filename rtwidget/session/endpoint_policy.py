@@ -25,7 +25,9 @@ def local_server_endpoint(model: str) -> endpoints.Endpoint:
     from ..server import shared_server  # floor 3 beside us, imported lazily: most sessions never need it
 
     server = shared_server()
-    logger.warning(
+    # INFO, not WARNING: talking to the local server is a normal way to start, not a problem. A widget says it
+    # in a calm info line (rtwidget.widget.bridge.NO_KEY_NOTICE); a script with logging configured sees this.
+    logger.info(
         "rtwidget: no API key found, so this session talks to rtwidget's local server at %s. "
         "For the real API set OPENAI_API_KEY (or pass api_key= / endpoint=).",
         server.url,

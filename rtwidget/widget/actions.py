@@ -1,5 +1,6 @@
 """What the browser asks the session to do: talk (microphone chunks, push-to-talk), type, interrupt, report
-what was played, connect and disconnect, and say hello (a new view wants a snapshot).
+what was played, connect and disconnect, clear the conversation, start a new session, and say hello (a new view
+wants a snapshot).
 
 One method per browser message ``kind``: ``msg_<kind>(content, buffers)``, found by :meth:`Bridge.handle
 <rtwidget.widget.bridge.Bridge.handle>`, which runs it on the session's I/O thread and turns an exception into
@@ -10,11 +11,14 @@ an error notice. The session's settings (turn mode, voice, instructions, the con
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from .. import audio
 from ..audio import MIN_COMMIT_MS
 from ..session import PUSH_TO_TALK
+from ..session.lifecycle import CLOSING
 from ..session.reconnect import RECONNECTING
 
 if TYPE_CHECKING:
@@ -37,6 +41,8 @@ class BrowserActions:
         bridge = self.bridge
         bridge.flush()  # what is pending goes first, so the snapshot that follows already holds it
         bridge._send(bridge.snapshot(str(content.get("view") or "")))
+        if content.get("direct"):  # the page can try the direct channel for its messages (direct.py)
+            bridge.offer_direct()
 
     def msg_mic(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         played = content.get("played")  # a playback report riding with the chunk (one message, not two)
@@ -88,13 +94,65 @@ class BrowserActions:
         text = str(content.get("text") or "").strip()
         if not text:
             return
-        if self.session.state == RECONNECTING:  # the session queues it, to send once reconnected
+        state = self.session.state
+        if state == RECONNECTING:  # the session queues it, to send once reconnected
             self.session.send_text(text)
             self.bridge.notice("info", "Reconnecting: your message goes out once the connection is back.")
+        elif self.session.connected:
+            self.session.send_text(text)
+        elif state == CLOSING:
+            self.bridge.notice("warning", "The session is closing: press Connect, then send your message again.")
+        else:  # idle, closed or connecting: connect first (or wait for the connect under way), then send
+            self.after_connect(lambda: self.session.send_text(text), "your message was not sent")
+
+    def after_connect(self, then: Callable[[], object], unsent: str) -> None:
+        """Connect (or join the connect under way), then run ``then()`` on the I/O thread once the session is
+        open; if the connect fails, the error notice says why and a second one what was ``unsent``."""
+        future = self.bridge.connect()
+        if future is None:  # connected meanwhile
+            then()
             return
+
+        def opened(done: Future[Any]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                self.bridge.notice("warning", f"Could not connect, so {unsent}.")
+                return
+            self.session.call_soon(self.noted, then)
+
+        future.add_done_callback(opened)
+
+    def noted(self, fn: Callable[[], object]) -> None:
+        """Run ``fn()``; an exception becomes an error notice (as :meth:`Bridge.handle` does for messages)."""
+        try:
+            fn()
+        except Exception as exc:
+            logger.debug("rtwidget: widget action failed", exc_info=True)
+            self.bridge.notice("error", str(exc))
+
+    def msg_clear(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        """Delete every item of the conversation on the server (``conversation.item.delete`` each); the panels
+        drop them as the server confirms (``conversation.item.deleted``)."""
         if self.not_connected():
             return
-        self.session.send_text(text)
+        if self.session.response_active:
+            self.bridge.notice("warning", "A reply is in progress: wait for it to finish (or Interrupt), then clear.")
+            return
+        ids = [item.id for item in self.session.conversation]
+        if not ids:
+            self.bridge.notice("info", "The conversation is already empty.")
+            return
+        for item_id in ids:
+            self.session.send({"type": "conversation.item.delete", "item_id": item_id})
+
+    def msg_new_session(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        """Close this connection and connect a fresh server session (the panels show its empty conversation)."""
+        if self.session.state == CLOSING:
+            self.bridge.notice("warning", "The session is closing: press Connect once it is closed.")
+            return
+        if not self.session.connected and self.session.state != RECONNECTING:
+            self.bridge.connect()  # nothing to close: a fresh server session is just a connect
+            return
+        self.session.stop().add_done_callback(lambda _closed: self.bridge.connect())
 
     def msg_interrupt(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         self.interrupt()

@@ -24,6 +24,7 @@ imports the widget class.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections import deque
@@ -51,6 +52,7 @@ from ..session.reconnect import RECONNECTING
 from .actions import BrowserActions
 from .batch import AudioChunk, AudioCoalescer, PanelBatch
 from .eventlog import RowLog, clip, public, redacted
+from .logroute import ROUTER
 from .panels import (
     MAX_TEXT,
     ToolBoard,
@@ -71,6 +73,10 @@ _COUNTERS_EVERY_S = 1.0
 EXCEPTIONS_KEPT = 20
 # Response views kept for a new view's usage table (the newest).
 RESPONSES_KEPT = 2000
+# The info notice of a session on the local server (what the session logs at INFO when no key names another).
+NO_KEY_NOTICE = (
+    "No API key found: talking to rtwidget's local server (offline stand-in). Set OPENAI_API_KEY for the real API."
+)
 
 
 class Send(Protocol):
@@ -109,6 +115,7 @@ class Bridge:
         self.counters = {"events": 0, "client": 0, "server": 0, "rows_dropped": 0, "audio_in_ms": 0, "audio_out_ms": 0}
         self._counters_sent = 0.0
         self._detached = False
+        self._told_local = False
         self._event_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "response.output_audio.delta": self._forward_audio,
             "input_audio_buffer.speech_started": self._on_speech_started,
@@ -147,6 +154,7 @@ class Bridge:
         if self._detached:  # detached meanwhile, from the widget's thread
             self._unlisten()
             return
+        ROUTER.add(self)  # the session's warnings show here, not as stderr under the widget's cell
         self._publish_tools()
         self._adopt()
 
@@ -179,6 +187,7 @@ class Bridge:
         if self._detached:
             return
         self._detached = True
+        ROUTER.remove(self)
         self._unlisten()
 
     def _unlisten(self) -> None:
@@ -330,6 +339,9 @@ class Bridge:
         }
         # The status says "connected" once the session is open (the handshake done): see _on_state.
         self._set(endpoint=endpoint, connected_at=time.time())
+        if data.get("kind") == "local" and not self._told_local:
+            self._told_local = True
+            self.notice("info", NO_KEY_NOTICE)
 
     def _on_state(self, data: dict[str, Any]) -> None:
         state, previous = data.get("state"), data.get("previous")
@@ -410,18 +422,26 @@ class Bridge:
         """A line the user must see in the widget (redacted: it may quote an exception)."""
         self._send({"kind": "notice", "level": level, "text": redact(text)})
 
+    def logs_here(self) -> bool:
+        """Whether a log record emitted now comes from this bridge's session (its I/O thread): the log router
+        (:mod:`.logroute`) then shows it here as a notice."""
+        return not self._detached and self.session._io.in_thread()
+
     def _status(self, status: str, message: str = "", **traits: Any) -> None:
         """Set the status traits (synced, and saved with the notebook), the message redacted, and ``traits``."""
         self._set(status=status, status_message=redact(message), **traits)
 
     # ============================================================================ connecting
 
-    def connect(self) -> None:
-        """Connect the session in the background (from any thread); the status traits follow."""
+    def connect(self) -> concurrent.futures.Future[Any] | None:
+        """Connect the session in the background (from any thread); the status traits follow. Returns the
+        connect's future (done when the session is open, or failed), None when already connected."""
         if self.session.connected:
-            return
+            return None
         self._status("connecting")
-        self.session.start().add_done_callback(self._connect_done)
+        future = self.session.start()
+        future.add_done_callback(self._connect_done)
+        return future
 
     def _connect_done(self, future: Any) -> None:
         if future.cancelled():  # closed while connecting

@@ -1,9 +1,12 @@
-// The control bars of one view: connection and status, microphone, mute, turn mode, push-to-talk,
-// interrupt, echo cancellation, voice, the text box and the instructions. Built, drawn from the
-// traits and the model state, and wired to them; every listener lives until the view's signal aborts.
+// The control bars of one view: connection, status and the session actions (clear, new session); the
+// primary control ("Start talking" / "Stop"), the labelled level meters, mute, turn mode, push-to-talk,
+// interrupt, voice and echo cancellation; the text box. Built, drawn from the traits and the model state,
+// and wired to them; every listener lives until the view's signal aborts. (The instructions are in the
+// Session panel's form.)
 import { h, hRt, isTyping, listen, onAbort, option, setText } from "./dom.js";
-import { formatClock, levelToFraction } from "./format.js";
+import { levelToFraction } from "./format.js";
 import { PUSH_TO_TALK } from "./model.js";
+import { LIVE_STATUSES, connectionButtons, primaryAction, statusLine } from "./statusline.js";
 
 /** Labels of the turn modes this front end knows; the choices come from the `turn_modes` trait. */
 const TURN_MODE_LABELS = /** @type {Record<string, string>} */ ({
@@ -28,46 +31,6 @@ export function turnModes(model) {
  */
 export function turnModeLabel(mode) {
   return TURN_MODE_LABELS[mode] ?? mode;
-}
-
-/** Statuses during which the session holds (or is getting) a connection: Connect is off, Disconnect on. */
-const LIVE_STATUSES = new Set(["connecting", "connected", "reconnecting"]);
-
-/**
- * The status line: "connected · local server (local) · model · ga · connected 1:05 · 29:55 left — message".
- * A message that begins with the status word says more than it ("reconnecting (attempt 2, in 1.5 s): why",
- * "closed (code 1000)"): it leads the line in the status word's place.
- * @param {import("./model.js").AnyModel} model
- * @param {number} now Unix seconds
- * @returns {{status: string, text: string, message: string}}
- */
-export function statusLine(model, now) {
-  const status = String(model.get("status") ?? "idle");
-  const message = String(model.get("status_message") || "");
-  const leads = message !== "" && message.startsWith(status);
-  const ep = model.get("endpoint") ?? {};
-  const parts = [leads ? message : status];
-  const where = ep.label || ep.kind;
-  if (where) parts.push(ep.kind && ep.label && ep.label !== ep.kind ? `${ep.label} (${ep.kind})` : where);
-  if (ep.model) parts.push(ep.model);
-  if (ep.dialect) parts.push(ep.dialect);
-  const connectedAt = Number(model.get("connected_at")) || 0;
-  const expiresAt = Number(model.get("expires_at")) || 0;
-  if (status === "connected" && connectedAt > 0) parts.push(`connected ${formatClock(now - connectedAt)}`);
-  if (status === "connected" && expiresAt > 0) parts.push(`${formatClock(expiresAt - now)} left`);
-  const tail = message && !leads ? ` \u2014 ${message}` : "";
-  return { status, text: parts.join(" \u00b7 ") + tail, message };
-}
-
-/**
- * Which connection buttons work in a status: Connect when there is no connection, Disconnect while there is
- * one (or one is being made or remade); neither while closing.
- * @param {string} status
- * @returns {{connect: boolean, disconnect: boolean}}
- */
-export function connectionButtons(status) {
-  const live = LIVE_STATUSES.has(status);
-  return { connect: !live && status !== "closing", disconnect: live };
 }
 
 /**
@@ -95,17 +58,22 @@ function button(rt, label, title) {
 }
 
 /**
- * A level meter: the outer span (`data-rt`) and the bar scaled inside it.
+ * A level meter with its visible label: the group, the outer span (`data-rt`) and the bar scaled inside it.
  * @param {string} rt
+ * @param {string} label
  * @param {string} title
- * @returns {[HTMLElement, HTMLElement]}
+ * @returns {[HTMLElement, HTMLElement, HTMLElement]}
  */
-function meter(rt, title) {
+function meter(rt, label, title) {
+  const group = h("span", "rtwidget-level");
+  group.title = title;
   const outer = hRt("span", rt, "rtwidget-meter");
-  outer.title = title;
+  outer.setAttribute("role", "meter");
+  outer.setAttribute("aria-label", title);
   const bar = h("span");
   outer.appendChild(bar);
-  return [outer, bar];
+  group.append(h("span", "rtwidget-level-label", label), outer);
+  return [group, outer, bar];
 }
 
 /**
@@ -129,21 +97,25 @@ export class Controls {
     this.model = state.model;
     this.connect = button("connect", "Connect");
     this.disconnect = button("disconnect", "Disconnect");
+    this.clear = button("clear", "Clear conversation", "Delete every item of the conversation on the server");
+    this.newSession = button("new-session", "New session", "Close this connection and start a fresh server session");
     this.dot = h("span", "rtwidget-dot");
     this.status = hRt("span", "status", "rtwidget-status");
-    this.mic = button("mic", "Mic off");
-    const [micMeter, micBar] = meter("mic-meter", "input level");
+    this.mic = button("mic", "Start talking");
+    this.mic.classList.add("rtwidget-primary");
+    const [micLevel, micMeter, micBar] = meter("mic-meter", "you", "Your microphone's level");
+    this.micLevel = micLevel;
     this.micMeter = micMeter;
     this.micBar = micBar;
-    this.mute = button("mute", "Mute");
-    const [outMeter, outBar] = meter("out-meter", "output level");
+    this.mute = button("mute", "Mute", "Silence the model's voice here (it keeps talking)");
+    const [outLevel, outMeter, outBar] = meter("out-meter", "model", "The model's voice level");
+    this.outLevel = outLevel;
     this.outMeter = outMeter;
     this.outBar = outBar;
     this.turnMode = hRt("select", "turn-mode", "rtwidget-select");
-    this.turnMode.title = "turn detection";
-    this.ptt = button("ptt", "Hold to talk", "hold (or hold the space bar)");
+    this.ptt = button("ptt", "Hold to talk", "Hold (or hold the space bar) while you speak");
     this.ptt.classList.add("rtwidget-ptt");
-    this.interrupt = button("interrupt", "Interrupt", "stop the reply");
+    this.interrupt = button("interrupt", "Interrupt", "Stop the model's reply now");
     this.echo = hRt("input", "echo");
     this.echo.type = "checkbox";
     this.voice = hRt("select", "voice", "rtwidget-select");
@@ -151,45 +123,67 @@ export class Controls {
     this.text.placeholder = "Type a message, Enter to send";
     this.text.spellcheck = false;
     this.send = button("send", "Send");
-    this.instructions = hRt("textarea", "instructions", "rtwidget-input");
-    this.instructions.rows = 3;
-    this.instructions.placeholder = "System instructions (applied on blur or Ctrl+Enter)";
-    for (const b of [this.mic, this.mute]) b.setAttribute("aria-pressed", "false");
+    this.mute.setAttribute("aria-pressed", "false");
     this.spaceHeld = false;
+    /** Text sent while not connected: kept in the box until the session connects (then it has gone out). */
+    this.heldText = "";
   }
 
   /** @returns {HTMLElement[]} the bars, top to bottom */
   bars() {
     const connection = h("div", "rtwidget-bar");
-    connection.append(this.connect, this.disconnect, this.dot, this.status);
-    const audio = h("div", "rtwidget-bar");
-    const echo = "echo cancellation, noise suppression, auto gain (next mic start)";
-    audio.append(
-      this.mic,
-      this.micMeter,
-      this.mute,
-      this.outMeter,
-      this.turnMode,
-      this.ptt,
-      this.interrupt,
-      labelled(echo, this.echo, " echo cancel"),
-      labelled("", "voice ", this.voice),
-    );
+    const session = h("span", "rtwidget-bar-group");
+    session.append(this.connect, this.disconnect, this.clear, this.newSession);
+    const status = h("span", "rtwidget-bar-group rtwidget-status-group");
+    status.append(this.dot, this.status);
+    connection.append(session, status);
+    const talk = h("div", "rtwidget-bar rtwidget-talk");
+    const levels = h("span", "rtwidget-bar-group");
+    levels.append(this.micLevel, this.outLevel, this.mute);
+    const turns = h("span", "rtwidget-bar-group");
+    turns.append(labelled("How the model knows you finished speaking", "Turns ", this.turnMode), this.ptt, this.interrupt);
+    const settings = h("span", "rtwidget-bar-group");
+    const echo =
+      "Let the browser remove the model's voice (and noise) from your microphone, so the model does not hear " +
+      "itself through your speakers. Takes effect the next time the microphone starts.";
+    settings.append(labelled("The model's voice", "Voice ", this.voice), labelled(echo, this.echo, "Echo cancellation"));
+    talk.append(this.mic, levels, turns, settings);
     const send = h("div", "rtwidget-bar rtwidget-send");
     send.append(this.text, this.send);
-    const instructions = h("details", "rtwidget-instr");
-    instructions.append(h("summary", "", "Instructions"), this.instructions);
-    return [connection, audio, send, instructions];
+    return [connection, talk, send];
   }
 
   drawStatus() {
-    const { status, text, message } = statusLine(this.model, Date.now() / 1000);
+    const { status, text, title } = statusLine(this.model, Date.now() / 1000);
     setText(this.status, text);
-    this.status.title = message;
+    this.status.title = title;
     this.dot.className = `rtwidget-dot rtwidget-dot-${status}`;
     const buttons = connectionButtons(status);
     this.connect.disabled = !buttons.connect;
     this.disconnect.disabled = !buttons.disconnect;
+    this.clear.disabled = status !== "connected";
+    this.clear.title = this.clear.disabled
+      ? "Connect first: the conversation lives on the server"
+      : "Delete every item of the conversation on the server";
+    this.newSession.disabled = status === "closing" || status === "connecting";
+    this.drawHeldText(status);
+    this.drawMic();
+  }
+
+  /**
+   * Text sent while not connected stays in the box; once the session is connected it has gone out (the kernel
+   * sends it as soon as the session opens), so the box empties, unless the person typed something else since.
+   * A failed connect leaves it there (a notice says why).
+   * @param {string} status
+   */
+  drawHeldText(status) {
+    if (!this.heldText) return;
+    if (status === "connected") {
+      if (this.text.value.trim() === this.heldText) this.text.value = "";
+      this.heldText = "";
+    } else if (status === "error") {
+      this.heldText = ""; // could not connect: the text stays for another try
+    }
   }
 
   drawControls() {
@@ -197,17 +191,14 @@ export class Controls {
     this.drawTurnMode();
     this.drawVoice();
     this.echo.checked = this.model.get("echo_cancellation") !== false;
-    if (document.activeElement !== this.instructions) {
-      const value = String(this.model.get("instructions") ?? "");
-      if (this.instructions.value !== value) this.instructions.value = value;
-    }
   }
 
   drawMic() {
     const micState = this.state.capture.state;
-    this.mic.textContent = micState === "on" ? "Mic on" : micState === "starting" ? "Mic\u2026" : "Mic off";
-    this.mic.setAttribute("aria-pressed", String(micState !== "off"));
-    this.mic.classList.toggle("rtwidget-on", micState === "on");
+    const action = primaryAction(micState, String(this.model.get("status") ?? "idle"));
+    setText(this.mic, action.label);
+    this.mic.title = action.title;
+    this.mic.classList.toggle("rtwidget-primary-stop", action.stop);
     const muted = !!this.model.get("muted");
     this.mute.textContent = muted ? "Muted" : "Mute";
     this.mute.setAttribute("aria-pressed", String(muted));
@@ -249,16 +240,31 @@ export class Controls {
     this.model.save_changes();
   }
 
+  /** Send the box's text. Not connected: the kernel connects first and sends it once open; the text stays in
+   * the box until then (see drawHeldText). */
   sendText() {
     const value = this.text.value.trim();
     if (!value) return;
     this.state.send({ kind: "text", text: value });
-    this.text.value = "";
+    const status = String(this.model.get("status") ?? "idle");
+    if (status === "connected" || status === "reconnecting") this.text.value = "";
+    else this.heldText = value;
   }
 
-  applyInstructions() {
-    const value = this.instructions.value;
-    if (value !== String(this.model.get("instructions") ?? "")) this.setTrait("instructions", value);
+  /** The primary control: start the microphone (connecting first when there is no connection), or stop it. */
+  toggleTalking() {
+    const { state } = this;
+    if (state.capture.state !== "off") {
+      state.capture.stop();
+      return;
+    }
+    const status = String(this.model.get("status") ?? "idle");
+    if (status === "closing") {
+      state.notice("info", "The session is closing: press Start talking again once it has closed.");
+      return;
+    }
+    if (!LIVE_STATUSES.has(status)) state.send({ kind: "connect" });
+    state.capture.start(); // now, inside the click: browsers grant the microphone to a gesture
   }
 
   /** Push-to-talk pressed (button or space bar). */
@@ -284,7 +290,9 @@ export class Controls {
       listen(t, type, fn, signal);
     on(this.connect, "click", () => state.send({ kind: "connect" }));
     on(this.disconnect, "click", () => state.send({ kind: "disconnect" }));
-    on(this.mic, "click", () => (state.capture.state === "off" ? state.capture.start() : state.capture.stop()));
+    on(this.clear, "click", () => state.send({ kind: "clear" }));
+    on(this.newSession, "click", () => state.send({ kind: "new_session" }));
+    on(this.mic, "click", () => this.toggleTalking());
     on(this.mute, "click", () => this.setTrait("muted", !this.model.get("muted")));
     on(this.turnMode, "change", () => this.setTrait("turn_mode", this.turnMode.value));
     on(this.echo, "change", () => this.setTrait("echo_cancellation", this.echo.checked));
@@ -298,13 +306,6 @@ export class Controls {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.sendText();
-      }
-    });
-    on(this.instructions, "blur", () => this.applyInstructions());
-    on(this.instructions, "keydown", (/** @type {KeyboardEvent} */ e) => {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-        e.preventDefault();
-        this.applyInstructions();
       }
     });
     this.bindTalkButton(signal);

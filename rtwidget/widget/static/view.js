@@ -2,19 +2,22 @@
 // panels, the error area) and its redraws. View-only state: which panels are open, log filters,
 // selection, scroll. Everything it listens to is released by `dispose()` (or the host's signal).
 import { Controls } from "./controls.js";
-import { h, linkedController, listen, onAbort, onModel } from "./dom.js";
+import { h, hRt, linkedController, listen, onAbort, onModel } from "./dom.js";
 import { ExceptionsView } from "./exceptions.js";
 import { guardShortcuts } from "./keys.js";
 import { LogView } from "./logview.js";
 import { ConversationView, SessionView, ToolsView } from "./panels.js";
 
-/** Panels in order: (name, title). All open at first; each tab toggles one. */
+/** Panels in order: (name, title, row). All open at first; each tab toggles one. The main row (conversation
+ * and event log side by side when wide, stacked when narrow) has a definite height; tools and session go below. */
 const PANELS = [
-  ["conversation", "Conversation"],
-  ["log", "Event log"],
-  ["tools", "Tools"],
-  ["session", "Session"],
+  ["conversation", "Conversation", "main"],
+  ["log", "Event log", "main"],
+  ["tools", "Tools", "aux"],
+  ["session", "Session", "aux"],
 ];
+/** The word before a notice's text, by level (info notices have none: calm). */
+const NOTICE_LEVELS = /** @type {Record<string, string>} */ ({ warning: "Warning:", error: "Error:" });
 /** How often the status line redraws its clocks (ms). */
 const STATUS_TICK_MS = 1000;
 
@@ -49,6 +52,8 @@ export class WidgetView {
     this.exceptions = new ExceptionsView(state.exceptions, (id) => state.dismissException(id), signal);
     /** @type {Record<string, HTMLElement>} */
     this.sections = {};
+    /** @type {Record<string, HTMLElement>} the panel rows: main (conversation, log) and aux (tools, session) */
+    this.rows = {};
     this.panelsRaf = 0;
     this.root.append(...this.controls.bars(), this.noticesEl, ...this.panelTabs(signal), this.exceptions.el);
     el.appendChild(this.root);
@@ -57,14 +62,19 @@ export class WidgetView {
   }
 
   /**
-   * The tab bar and the panels, each tab toggling its panel.
+   * The tab bar and the panels (in two rows), each tab toggling its panel.
    * @param {AbortSignal} signal
    * @returns {HTMLElement[]}
    */
   panelTabs(signal) {
     const tabs = h("div", "rtwidget-tabs");
     tabs.setAttribute("role", "toolbar");
+    tabs.setAttribute("aria-label", "Show or hide panels");
+    tabs.appendChild(h("span", "rtwidget-tabs-label", "Panels:"));
     const panels = h("div", "rtwidget-panels");
+    this.rows.main = h("div", "rtwidget-row rtwidget-row-main");
+    this.rows.aux = h("div", "rtwidget-row rtwidget-row-aux");
+    panels.append(this.rows.main, this.rows.aux);
     /** @type {Record<string, HTMLElement>} */
     const content = {
       conversation: this.conversation.el,
@@ -72,15 +82,18 @@ export class WidgetView {
       tools: this.tools.el,
       session: this.session.el,
     };
-    for (const [name, title] of PANELS) {
-      const tab = h("button", "rtwidget-tab", title);
+    for (const [name, title, row] of PANELS) {
+      const tab = hRt("button", `tab-${name}`, "rtwidget-tab", title);
       tab.setAttribute("aria-pressed", "true");
+      tab.title = `Show or hide the ${title.toLowerCase()} panel`;
       const section = h("section", `rtwidget-panel rtwidget-panel-${name}`);
       section.dataset.rt = `panel-${name}`;
-      section.append(h("div", "rtwidget-panel-title", title), content[name]);
+      const body = h("div", "rtwidget-panel-body");
+      body.appendChild(content[name]);
+      section.append(h("div", "rtwidget-panel-title", title), body);
       listen(tab, "click", () => this.togglePanel(name, tab), signal);
       tabs.appendChild(tab);
-      panels.appendChild(section);
+      this.rows[row].appendChild(section);
       this.sections[name] = section;
     }
     return [tabs, panels];
@@ -94,6 +107,10 @@ export class WidgetView {
     const section = this.sections[name];
     section.hidden = !section.hidden;
     tab.setAttribute("aria-pressed", String(!section.hidden));
+    // A row with no panel left takes no space: the visible panels share what there is.
+    for (const row of Object.values(this.rows)) {
+      row.hidden = [...row.children].every((c) => /** @type {HTMLElement} */ (c).hidden);
+    }
     if (name === "log") this.log.invalidate(true);
     this.schedulePanels();
   }
@@ -168,6 +185,10 @@ export class WidgetView {
       const close = h("button", "rtwidget-notice-close", "\u00d7");
       close.title = "dismiss";
       close.dataset.id = String(n.id);
+      line.dataset.level = n.level;
+      line.setAttribute("role", n.level === "error" ? "alert" : "status");
+      const level = NOTICE_LEVELS[n.level];
+      if (level) line.appendChild(h("span", "rtwidget-notice-level", level));
       line.append(h("span", "", n.text), close);
       this.noticesEl.appendChild(line);
     }
