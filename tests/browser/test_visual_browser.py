@@ -189,6 +189,11 @@ def test_text_contrast_is_at_least_4_5_in_both_themes(lab: NotebookPage) -> None
             # The flow (ladder) view of the log, when the widget has one.
             if click_if_present(lab, "log-mode-flow"):
                 views.append(f"{short(theme)} flow")
+                # The server's error selected in the ladder too (it highlights the client event that caused it).
+                error = lab.page.locator("[data-rt=ladder-row][data-type=error]").last
+                if error.count():
+                    error.click()
+                    views.append(f"{short(theme)} flow, error selected")
                 failures += contrast_failures(lab, f"{short(theme)} flow")
                 lab.screenshot(f"contrast-{short(theme)}-flow")
                 click_if_present(lab, "log-mode-table")
