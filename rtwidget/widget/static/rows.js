@@ -17,6 +17,9 @@
  * @property {unknown} [data]
  */
 
+/** Row updates a store remembers for searching views that fall behind (they rescan beyond that). */
+const TOUCHED_KEPT = 1024;
+
 /**
  * Rows in arrival order, at most `limit`; older rows are dropped and counted.
  * Every row has an absolute sequence number (0 for the first row ever appended), so filtered
@@ -40,6 +43,10 @@ export class RowStore {
     this.version = 0;
     /** Increases on reset, which invalidates every sequence number a view holds. */
     this.epoch = 0;
+    /** Sequence numbers of rows changed by update() (merged deltas), newest last; searching views re-test them. */
+    this.touched = /** @type {number[]} */ ([]);
+    /** Updates no longer in `touched` (a view that saw fewer must rescan). */
+    this.touchedBase = 0;
   }
 
   /** Rows kept. */
@@ -89,6 +96,7 @@ export class RowStore {
       const known = this.byId(row.id);
       if (known) {
         Object.assign(known, row);
+        this.touch(/** @type {number} */ (this.idToSeq.get(row.id)));
         continue;
       }
       const seq = this.appended++;
@@ -114,6 +122,7 @@ export class RowStore {
       if (!row) continue;
       Object.assign(row, u);
       changed++;
+      this.touch(/** @type {number} */ (this.idToSeq.get(u.id)));
     }
     if (changed) this.version++;
     return changed;
@@ -133,6 +142,20 @@ export class RowStore {
     this.epoch++;
     this.append(rows);
     this.version++;
+  }
+
+  /** @param {number} seq a row whose fields changed */
+  touch(seq) {
+    this.touched.push(seq);
+    if (this.touched.length > 2 * TOUCHED_KEPT) {
+      this.touchedBase += this.touched.length - TOUCHED_KEPT;
+      this.touched = this.touched.slice(-TOUCHED_KEPT);
+    }
+  }
+
+  /** Updates ever recorded by touch(). */
+  get touchedCount() {
+    return this.touchedBase + this.touched.length;
   }
 
   /** @param {number} limit */
@@ -160,9 +183,30 @@ export class RowStore {
   }
 }
 
+/** Lowercased JSON of a row's data, computed when first searched and again only when `data` is replaced. */
+const ROW_JSON_CACHE = /** @type {WeakMap<Row, {data: unknown, json: string}>} */ (new WeakMap());
+
 /**
- * One view's filtered window onto a RowStore (filter by type substring and by direction).
- * Kept up to date incrementally by `sync()`: only rows appended since the last sync are scanned.
+ * Whether a row's type, summary text or data JSON contains `needle` (already lowercased; "" matches all).
+ * @param {Row} row
+ * @param {string} needle
+ * @returns {boolean}
+ */
+export function rowContains(row, needle) {
+  if (!needle) return true;
+  if (row.type.toLowerCase().includes(needle) || row.text.toLowerCase().includes(needle)) return true;
+  let cached = ROW_JSON_CACHE.get(row);
+  if (!cached || cached.data !== row.data) {
+    cached = { data: row.data, json: JSON.stringify(row.data ?? null).toLowerCase() };
+    ROW_JSON_CACHE.set(row, cached);
+  }
+  return cached.json.includes(needle);
+}
+
+/**
+ * One view's filtered window onto a RowStore: by type substring, by direction, and by a search in the
+ * type, summary and data JSON. Kept up to date incrementally by `sync()`: only rows appended since the
+ * last sync are scanned, plus (while searching) rows whose merged text changed.
  */
 export class FilterView {
   /** @param {RowStore} store */
@@ -170,25 +214,29 @@ export class FilterView {
     this.store = store;
     this.type = "";
     this.dir = "";
+    this.search = "";
     /** Sequence numbers of matching rows, oldest first, from index `head`. @type {number[]} */
     this.seqs = [];
     this.head = 0;
     this.scanned = 0; // rows with seq < scanned have been considered
     this.epoch = -1;
+    this.touchedSeen = 0; // store updates re-tested so far
   }
 
   /** Whether any filter is set (without one, the view is the store itself). */
   get active() {
-    return this.type !== "" || this.dir !== "";
+    return this.type !== "" || this.dir !== "" || this.search !== "";
   }
 
   /**
    * @param {string} type substring of the event type, case-insensitive ("" = any)
    * @param {string} dir "client", "server", "local" or "" for any
+   * @param {string} [search] substring of the type, summary or data JSON, case-insensitive ("" = any)
    */
-  setFilter(type, dir) {
+  setFilter(type, dir, search = "") {
     this.type = type.trim().toLowerCase();
     this.dir = dir;
+    this.search = search.trim().toLowerCase();
     this.epoch = -1; // rescan on next sync
   }
 
@@ -198,7 +246,8 @@ export class FilterView {
    */
   matches(row) {
     if (this.dir && row.dir !== this.dir) return false;
-    return !this.type || row.type.toLowerCase().includes(this.type);
+    if (this.type && !row.type.toLowerCase().includes(this.type)) return false;
+    return rowContains(row, this.search);
   }
 
   /**
@@ -215,12 +264,14 @@ export class FilterView {
       this.scanned = s.firstSeq;
       return trimmed;
     }
+    if (this.search && this.epoch === s.epoch && this.touchedSeen < s.touchedBase) this.epoch = -1;
     let trimmed = 0;
     if (this.epoch !== s.epoch) {
       this.seqs = [];
       this.head = 0;
       this.scanned = s.firstSeq;
       this.epoch = s.epoch;
+      this.touchedSeen = s.touchedCount;
     }
     while (this.head < this.seqs.length && this.seqs[this.head] < s.firstSeq) {
       this.head++;
@@ -230,12 +281,28 @@ export class FilterView {
       this.seqs = this.seqs.slice(this.head);
       this.head = 0;
     }
+    if (this.search) this.retestTouched();
     for (let seq = Math.max(this.scanned, s.firstSeq); seq < s.appended; seq++) {
       const row = s.bySeq(seq);
       if (row && this.matches(row)) this.seqs.push(seq);
     }
     this.scanned = s.appended;
     return trimmed;
+  }
+
+  /** Rows already scanned whose text grew (merged deltas) may match the search now: insert them in order. */
+  retestTouched() {
+    const s = this.store;
+    for (let k = this.touchedSeen - s.touchedBase; k < s.touched.length; k++) {
+      const seq = s.touched[k];
+      if (seq < s.firstSeq || seq >= this.scanned || this.indexOfSeq(seq) >= 0) continue;
+      const row = s.bySeq(seq);
+      if (!row || !this.matches(row)) continue;
+      let at = this.seqs.length;
+      while (at > this.head && this.seqs[at - 1] > seq) at--;
+      this.seqs.splice(at, 0, seq);
+    }
+    this.touchedSeen = s.touchedCount;
   }
 
   /** Rows in this view (call sync() first). */
@@ -271,5 +338,109 @@ export class FilterView {
       else hi = mid - 1;
     }
     return -1;
+  }
+}
+
+/** The fields of a row a JSONL download carries, in this order. */
+export const JSONL_FIELDS = /** @type {const} */ (["t", "dir", "type", "size", "count", "event_id", "cause_id", "text", "data"]);
+
+/**
+ * The rows a store keeps as JSON Lines: one object per row with JSONL_FIELDS (missing ones null), oldest first.
+ * @param {RowStore} store
+ * @returns {string}
+ */
+export function rowsJsonl(store) {
+  const lines = [];
+  for (let i = 0; i < store.length; i++) {
+    const row = /** @type {Row} */ (store.at(i));
+    /** @type {Record<string, unknown>} */
+    const out = {};
+    for (const key of JSONL_FIELDS) out[key] = row[key] ?? null;
+    lines.push(JSON.stringify(out));
+  }
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/**
+ * The download's file name: `rtwidget-events-<local date and time>.jsonl` (no characters a file system refuses).
+ * @param {Date} date
+ * @returns {string}
+ */
+export function jsonlFileName(date) {
+  const p = (/** @type {number} */ n) => String(n).padStart(2, "0");
+  const day = `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}`;
+  return `rtwidget-events-${day}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}.jsonl`;
+}
+
+/**
+ * The longest event type among the rows a store kept since its last reset (what the type column must fit),
+ * found incrementally: only rows appended since the last sync are read.
+ */
+export class LongestType {
+  /** @param {RowStore} store */
+  constructor(store) {
+    this.store = store;
+    this.value = "";
+    this.scanned = 0;
+    this.epoch = -1;
+  }
+
+  /**
+   * Catch up; returns true when the longest type changed (a longer one arrived, or the store was reset).
+   * @returns {boolean}
+   */
+  sync() {
+    const s = this.store;
+    const before = this.value;
+    if (this.epoch !== s.epoch) {
+      this.epoch = s.epoch;
+      this.value = "";
+      this.scanned = s.firstSeq;
+    }
+    for (let seq = Math.max(this.scanned, s.firstSeq); seq < s.appended; seq++) {
+      const type = s.bySeq(seq)?.type ?? "";
+      if (type.length > this.value.length) this.value = type;
+    }
+    this.scanned = s.appended;
+    return this.value !== before;
+  }
+}
+
+/**
+ * Whether a list follows its newest row, and how many rows arrived while it did not (the "N new events" pill).
+ * The list tells it when it scrolled and how long it is at each draw.
+ */
+export class FollowState {
+  constructor() {
+    this.follow = true;
+    this.unseen = 0;
+    this.shown = 0; // rows in the list at the last draw
+  }
+
+  /**
+   * A draw: the list has `length` rows now, `trimmed` of those it had were dropped at its head.
+   * @param {number} length
+   * @param {number} trimmed
+   */
+  drawn(length, trimmed) {
+    const added = Math.max(0, length - this.shown + trimmed);
+    this.shown = length;
+    if (!this.follow) this.unseen += added;
+  }
+
+  /** @param {boolean} atBottom whether the user's scroll left the list at its newest row */
+  scrolled(atBottom) {
+    this.follow = atBottom;
+    if (atBottom) this.unseen = 0;
+  }
+
+  /**
+   * Follow again from now (the pill was clicked, or the filter changed and the list is a new one).
+   * @param {number} [length] rows in the list now, when it changed other than by arrivals
+   */
+  resume(length = this.shown) {
+    this.follow = true;
+    this.unseen = 0;
+    this.shown = length;
   }
 }
