@@ -51,6 +51,7 @@ from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
 from .actions import BrowserActions
 from .batch import AudioChunk, AudioCoalescer, PanelBatch
+from .direct import DirectChannel
 from .eventlog import RowLog, clip, public, redacted
 from .logroute import ROUTER
 from .panels import (
@@ -109,6 +110,10 @@ class Bridge:
         self.usage = UsageTotals()
         self.batch = PanelBatch(self.flush, batch_s=batch_s, update_s=update_s)
         self.audio_out = AudioCoalescer(self._send_audio, interval_s=audio_s)
+        # The browser's messages over a WebSocket to this kernel when it can reach it (direct.py); started on
+        # the first view's request. False: the comm only.
+        self.direct_enabled = True
+        self.direct: DirectChannel | None = None
         self.playhead = Playhead()
         self.exceptions: deque[dict[str, Any]] = deque(maxlen=EXCEPTIONS_KEPT)
         self._audio_seq = 0
@@ -189,6 +194,8 @@ class Bridge:
         self._detached = True
         ROUTER.remove(self)
         self._unlisten()
+        if self.direct is not None:
+            self.direct.close()
 
     def _unlisten(self) -> None:
         self.session.remove_log_listener(self._on_log)
@@ -274,6 +281,24 @@ class Bridge:
                 self._shown(batch)
                 message["batch"] = {k: v for k, v in batch.items() if k != "kind"}
         self._send(message, buffers)
+
+    def offer_direct(self) -> None:
+        """Tell the browser where the direct channel is (started now if need be); nothing when it is off or
+        cannot start. The URL's token is its only key: sent as a custom message, never saved in a trait."""
+        if not self.direct_enabled or self._detached:
+            return
+        if self.direct is None:
+            try:
+                self.direct = DirectChannel(self._from_direct)
+            except OSError as exc:
+                logger.info("rtwidget: no direct channel (%s): the comm carries everything", exc)
+                self.direct_enabled = False
+                return
+        self._send({"kind": "direct", "url": self.direct.url})
+
+    def _from_direct(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        # The direct channel's thread: hand over to the I/O thread, as the widget does with comm messages.
+        self.session.call_soon(self.handle, content, buffers)
 
     def _on_speech_started(self, data: dict[str, Any]) -> None:
         if self.playhead.unplayed() or self.audio_out.pending:

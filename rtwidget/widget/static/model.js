@@ -3,6 +3,7 @@
 // the microphone and playback, and the debug stats. Created by `initialize` (widget.js); every
 // listener it adds is removed by `dispose()`.
 import { closeDebug, newStats, registerDebug } from "./debug.js";
+import { DirectLink } from "./direct.js";
 import { linkedController, onAbort, onModel } from "./dom.js";
 import { ExceptionList } from "./exceptions.js";
 import { Capture } from "./mic.js";
@@ -60,6 +61,7 @@ export class ModelState {
     this.disposed = false;
     this.capture = new Capture(this);
     this.playback = new Playback(this);
+    this.direct = new DirectLink();
     // Played reports ride with mic chunks while the mic sends: one message a chunk instead of two.
     this.playback.canRide = () => this.capture.sender.flowing();
     this.capture.sender.rider = () => this.playback.takeRiding();
@@ -98,6 +100,10 @@ export class ModelState {
    */
   send(content, buffers) {
     if (this.disposed) return;
+    // A view's hello says whether this page could use a direct channel (direct.js); once one is open,
+    // every message goes through it, and through the comm whenever it is not.
+    if (/** @type {any} */ (content).kind === "hello") content = { ...content, direct: this.direct.possible() };
+    else if (this.direct.send(content, buffers)) return;
     try {
       this.model.send(content, undefined, buffers);
     } catch (err) {
@@ -129,6 +135,8 @@ export class ModelState {
         return this.emit("exceptions");
       case "stop":
         return this.stopAudio();
+      case "direct":
+        return this.direct.connect(content.url);
       default:
         console.debug("[rtwidget] unknown message kind", content.kind);
     }
@@ -242,6 +250,7 @@ export class ModelState {
     this.capture.stop();
     this.playback.teardown();
     this.disposed = true;
+    this.direct.close();
     this.lifetime.abort();
     this.views.clear();
     closeDebug(this.debug);
