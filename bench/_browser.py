@@ -3,7 +3,7 @@
 It reuses the browser-test helpers of ``tests/browser/jlab.py`` (speech WAV, JupyterLab under test, notebook page
 driver) and adds what a benchmark needs on top: one isolated JupyterLab + one headless Debian Chromium with a fake
 microphone per run, CPU accounting per process tree (psutil), percentiles, the machine's load, and clean-up of
-every process started here, by process id.
+every process started here, by process id. The reference widget is in ``_reference.py``.
 
 Kernel-side instrumentation lives in ``_kernel_probe.py``; the Jupyter server's optional TCP_NODELAY patch in
 ``_nodelay.py``. Both are imported by the processes JupyterLab starts: the bench directory is put on their
@@ -104,26 +104,6 @@ def load_average() -> str:
 
 def log(*parts: Any) -> None:
     print(*parts, flush=True)
-
-
-# A widget that only sends mic-sized binary messages at the widget's chunk rate: JupyterLab's own price of that
-# message rate, for comparison (--reference).
-REFERENCE = """\
-import anywidget, traitlets
-class _Ping(anywidget.AnyWidget):
-    _esm = '''
-    export default {{ render({{ model, el }}) {{
-        const ms = model.get("ms");
-        el.textContent = "reference: one 24 kHz PCM16 message every " + ms + " ms";
-        const send = () => model.send({{kind: "mic", t: Date.now()}}, undefined, [new ArrayBuffer(48 * ms)]);
-        const timer = setInterval(send, ms);
-        return () => clearInterval(timer);
-    }} }}'''
-    ms = traitlets.Int(100).tag(sync=True)
-ping = _Ping(ms={ms})
-ping.on_msg(lambda *args: None)
-ping
-"""
 
 
 # ================================================================================ CPU per process tree
@@ -543,23 +523,6 @@ def profile_main_thread(page: Any, seconds: float, top: int = 20, interval_us: i
     for (name, url, line), ms in sorted(by_fn.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"  {pct(ms)}  {name}  {url}:{line}")
     return lines
-
-
-def measure_reference(lab: Lab, ms: int, seconds: float) -> dict[str, float]:
-    """CPU (browser, Jupyter server, kernel) of the REFERENCE widget sending a message every `ms` for `seconds`.
-    Shuts every kernel of the server down afterwards: run it before opening the notebook under test."""
-    nb = lab.nb
-    assert nb is not None and lab.server is not None
-    nb.open("reference.ipynb", [REFERENCE.format(ms=ms)])
-    nb.run_cell(0)
-    kernel = int(nb.kernel_json("os.getpid()", setup="import os"))
-    time.sleep(2)
-    groups = {"browser": browser_pids, "jupyter server": lambda: [lab.server_pid], "kernel": lambda: [kernel]}
-    meter = CpuMeter(groups).start()
-    time.sleep(seconds)
-    cpu = meter.stop()
-    lab.server.shutdown_sessions()
-    return cpu
 
 
 def _importable(module: str) -> bool:

@@ -14,8 +14,12 @@ Chromium process this run launched (its pid tree), also broken down by process k
 own process (kernels excluded); the kernel is the notebook's kernel process. Goals: browser <= 15 %,
 kernel <= 5 %.
 
-``--reference S`` first measures, for comparison, a trivial anywidget that only sends mic-sized messages at the
-same rate: JupyterLab's own price of that message rate.
+Comm messages are counted in the kernel, each way, on the widget's comm (custom messages and trait updates
+alike): the message budget during duplex speech is about ten a second each way (docs/widget-contract.md).
+
+Then, in the same run (``--reference S``, 15 s by default, 0 to skip), a trivial anywidget (``_reference.py``)
+sends the same number of messages each way, of the same mean size, for S seconds: JupyterLab's own price of that
+traffic. The ratio rtwidget / reference is the widget's own overhead (goal <= 1.3x for the browser).
 
 Run: ``python bench/browser_cpu.py [--seconds 30] [--mic-chunk-ms N] [--server-in-kernel] [--reference 15]
 [--threads] [--profile 10]``. Needs psutil (bench/README.md).
@@ -38,16 +42,16 @@ from _browser import (
     load_average,
     log,
     machine_line,
-    measure_reference,
     profile_main_thread,
 )
+from _reference import COMM_COUNTER, measure_reference
 
 SETUP = """\
 import rtwidget
 session = rtwidget.Session({endpoint})
 from rtwidget.widget import RealtimeWidget
 widget = RealtimeWidget(session)
-{chunk}widget
+{chunk}{direct}widget
 """
 
 COUNTS_JS = """
@@ -62,6 +66,9 @@ COUNTS_JS = """
 }
 """
 
+# Messages each way on the widget's comm (COMM_COUNTER), and those that came over the direct channel.
+COUNTS_KERNEL = "dict(_rt_counts, direct=widget.bridge.direct.received if widget.bridge.direct else 0)"
+
 PANELS_JS = """
 () => ['conversation', 'log', 'tools', 'session'].map((name) => {
     const el = document.querySelector(`[data-rt=panel-${name}]`);
@@ -70,7 +77,7 @@ PANELS_JS = """
 """
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window (30)")
     parser.add_argument(
@@ -86,9 +93,15 @@ def main() -> None:
     parser.add_argument(
         "--reference",
         type=float,
-        default=0,
+        default=15.0,
         metavar="S",
-        help="first measure a trivial anywidget sending mic-sized messages at the same rate for S seconds",
+        help="then measure a trivial anywidget sending as many messages each way for S seconds (15; 0: skip)",
+    )
+    parser.add_argument(
+        "--direct",
+        choices=("on", "off"),
+        default="on",
+        help="on: as shipped (the page's messages over the direct channel if it reaches the kernel); off: comm only",
     )
     parser.add_argument("--threads", action="store_true", help="also print the busiest Chromium threads")
     parser.add_argument(
@@ -96,18 +109,35 @@ def main() -> None:
     )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the run's temporary directory (logs)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def print_cpu(cpu: dict[str, float], server_in_kernel: bool) -> None:
+    log("\nCPU, % of one core:")
+    goals = {"browser (all chromium)": 15.0, "kernel": 5.0}
+    for name, value in cpu.items():
+        if name.startswith("chromium ") and value < 0.05:
+            continue
+        goal = f"   (goal <= {goals[name]:.0f} %)" if name in goals else ""
+        indent = "    " if name.startswith("chromium ") else "  "
+        log(f"{indent}{name:<24} {value:6.1f} %{goal}")
+    if server_in_kernel:
+        log("  (the kernel hosts the local server in this run: its figure includes the server)")
+
+
+def main() -> None:
+    args = parse_args()
     log(f"machine: {machine_line()}")
     server = None if args.server_in_kernel else ServerProcess().start()
     try:
         with Lab(keep=args.keep, pad_s=args.pad_s) as lab:
-            reference = measure_reference(lab, args.mic_chunk_ms or 100, args.reference) if args.reference else None
             endpoint = "" if server is None else f"endpoint={server.url!r}"
             chunk = "" if args.mic_chunk_ms is None else f"widget.mic_chunk_ms = {args.mic_chunk_ms}\n"
-            nb = lab.open_widget(SETUP.format(endpoint=endpoint, chunk=chunk))
+            direct = "" if args.direct == "on" else "widget.bridge.direct_enabled = False\n"
+            nb = lab.open_widget(SETUP.format(endpoint=endpoint, chunk=chunk, direct=direct))
             nb.page.locator("[data-rt=panel-log]").first.scroll_into_view_if_needed()
             panels = dict(nb.js(PANELS_JS))
+            nb.kernel_exec(COMM_COUNTER + "\n_rt_counts = _rt_count_comm(widget)")
             chunk_ms = int(nb.kernel_json("widget.mic_chunk_ms"))
             lab.mic(True)
             # Duplex: wait until the assistant is talking (its first reply to the looping speech).
@@ -115,6 +145,7 @@ def main() -> None:
             load_before = load_average()
             before = nb.js(COUNTS_JS)
             kernel_before = nb.kernel_json("dict(widget.counters, responses=widget.usage.get('responses', 0))")
+            comm_before = nb.kernel_json(COUNTS_KERNEL)
             groups: dict[str, Any] = {
                 "browser (all chromium)": browser_pids,
                 "jupyter server": lambda: [lab.server_pid],
@@ -130,8 +161,24 @@ def main() -> None:
             by_thread = threads.stop()
             after = nb.js(COUNTS_JS)
             kernel_after = nb.kernel_json("dict(widget.counters, responses=widget.usage.get('responses', 0))")
+            comm_after = nb.kernel_json(COUNTS_KERNEL)
             profile = profile_main_thread(nb.page, args.profile) if args.profile else []
             lab.mic(False)
+            comm = {k: comm_after[k] - comm_before[k] for k in comm_after}
+            up = comm["in"] + comm["direct"]
+            rates = {"up": up / meter.wall, "down": comm["out"] / meter.wall, "direct": comm["direct"] / meter.wall}
+            reference = None
+            if args.reference:
+                reference = measure_reference(
+                    lab,
+                    1000 / rates["up"] if rates["up"] else 0,
+                    args.reference,
+                    mode="direct_up" if comm["direct"] > comm["in"] else "comm",
+                    down_ms=1000 / rates["down"] if rates["down"] else 0,
+                    # Over the direct channel the bytes are not counted: a mic chunk is 48 bytes a ms.
+                    up_bytes=48 * chunk_ms if comm["direct"] > comm["in"] else comm["in_bytes"] // max(comm["in"], 1),
+                    down_bytes=comm["out_bytes"] // max(comm["out"], 1),
+                )
             load_after = load_average()
     finally:
         if server is not None:
@@ -147,22 +194,22 @@ def main() -> None:
         f"{kdelta.get('events', 0)} events logged"
     )
     log(f"load before: {load_before}; after: {load_after}")
-    log("\nCPU, % of one core:")
-    goals = {"browser (all chromium)": 15.0, "kernel": 5.0}
-    for name, value in cpu.items():
-        if name.startswith("chromium ") and value < 0.05:
-            continue
-        goal = f"   (goal <= {goals[name]:.0f} %)" if name in goals else ""
-        indent = "    " if name.startswith("chromium ") else "  "
-        log(f"{indent}{name:<24} {value:6.1f} %{goal}")
-    if args.server_in_kernel:
-        log("  (the kernel hosts the local server in this run: its figure includes the server)")
+    print_cpu(cpu, args.server_in_kernel)
+    log(
+        f"messages per second: browser -> kernel {rates['up']:.1f} ({rates['direct']:.1f} of them over the direct "
+        f"channel), kernel -> browser {rates['down']:.1f}"
+        f"   (goal: about 10 each way); mean buffer bytes up {comm['in_bytes'] // max(comm['in'], 1)},"
+        f" down {comm['out_bytes'] // max(comm['out'], 1)}"
+    )
     if reference is not None:
         log(
-            f"  reference: a trivial anywidget sending one mic-sized message every {args.mic_chunk_ms or 100} ms "
-            f"(nothing else): browser {reference['browser']:.1f} %, jupyter server {reference['jupyter server']:.1f} %,"
-            f" kernel {reference['kernel']:.1f} %"
+            f"reference widget, the same traffic ({reference['up_per_s']:.1f} up, {reference['down_per_s']:.1f} down"
+            f" per s, {reference['mode']}; nothing else) for {args.reference:.0f} s: "
+            f"browser {reference['browser']:.1f} %, jupyter server {reference['jupyter server']:.1f} %, "
+            f"kernel {reference['kernel']:.1f} %"
         )
+        ratio = cpu["browser (all chromium)"] / max(reference["browser"], 0.1)
+        log(f"  browser: rtwidget / reference = {ratio:.2f}x   (goal <= 1.3x)")
     if args.threads:
         log("busiest Chromium threads (process kind/thread name):")
         for name, value in list(by_thread.items())[:12]:
@@ -173,7 +220,8 @@ def main() -> None:
             log("  " + line)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu, "counts": delta, "kernel": kdelta, "panels": panels, "chunk_ms": chunk_ms}, f)
+            figures = {"cpu": cpu, "counts": delta, "kernel": kdelta, "panels": panels, "chunk_ms": chunk_ms}
+            json.dump(dict(figures, comm=comm, rates=rates, reference=reference), f)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,9 @@ from _browser import (
     load_average,
     log,
     machine_line,
-    measure_reference,
     summary,
 )
+from _reference import measure_reference
 
 # Answered with "You said: ..." spoken by the local server: about 3 s of audio (30 deltas of 100 ms).
 REPLY_TEXT = "Let us count together slowly: one, two, three, four, five, six."
