@@ -119,6 +119,14 @@ def test_flow_view_shows_function_call_output_and_one_response_create_in_order(l
     detail.wait_for(state="visible")
     assert '"type": "function_call_output"' in detail.inner_text()
 
+    # The local (rtwidget.*) marks can be hidden and shown again.
+    local = "() => Array.from(document.querySelectorAll('[data-rt=ladder-row][data-dir=local]'), (e) => e.offsetHeight)"
+    assert all(h > 0 for h in lab.js(local)), "local rows shown by default"
+    lab.page.locator("[data-rt=ladder-local]").first.uncheck()
+    assert lab.js(local) and all(h == 0 for h in lab.js(local)), "local rows hidden"
+    lab.page.locator("[data-rt=ladder-local]").first.check()
+    assert all(h > 0 for h in lab.js(local))
+
     # A server error is linked to the client event that caused it.
     lab.kernel_exec("session.send({'type': 'conversation.item.delete', 'item_id': 'item_does_not_exist'})")
     lab.wait_js("() => !!document.querySelector('[data-rt=ladder-row][data-type=error]')", what="the error row")

@@ -203,8 +203,7 @@ export class LadderView {
     this.byEvent.clear();
     this.callName.clear();
     this.pendingOutputs = [];
-    this.highlighted.clear();
-    this.rowsEl.textContent = "";
+    this.rowsEl.textContent = ""; // `highlighted` stays: the selected call is lit again when its rows come back
     this.nextSeq = 0;
   }
 
