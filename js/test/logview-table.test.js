@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { JSONL_FIELDS, FilterView, FollowState, LongestType, RowStore, jsonlFileName, rowContains, rowsJsonl }
   from "../../rtwidget/widget/static/rows.js";
-import { typeColumnWidth } from "../../rtwidget/widget/static/logparts.js";
+import { copyText, typeColumnWidth } from "../../rtwidget/widget/static/logparts.js";
 import { LOG_ROW_HEIGHT, LogView } from "../../rtwidget/widget/static/logview.js";
 import { installDom } from "./fakedom.js";
 
@@ -139,6 +139,39 @@ describe("type column", () => {
     } finally {
       g.document.createElement = create;
     }
+  });
+});
+
+describe("copyText", () => {
+  it("falls back to a selected textarea and execCommand('copy') when the Clipboard API refuses", async () => {
+    const g = /** @type {any} */ (globalThis);
+    const nav = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+    /** @type {string[]} */
+    const copied = [];
+    Object.defineProperty(globalThis, "navigator", {
+      value: { clipboard: { writeText: async () => Promise.reject(new Error("denied")) } },
+      configurable: true,
+    });
+    const create = g.document.createElement;
+    g.document.createElement = (/** @type {string} */ tag) => {
+      const e = create(tag);
+      if (tag === "textarea") e.select = () => (e.selected = true);
+      return e;
+    };
+    g.document.execCommand = (/** @type {string} */ cmd) => {
+      const area = g.document.body.children.find((/** @type {any} */ c) => c.tagName === "TEXTAREA");
+      copied.push(`${cmd}:${area?.value}:${area?.selected}`);
+      return true;
+    };
+    try {
+      assert.equal(await copyText('{"a": 1}'), true);
+    } finally {
+      if (nav) Object.defineProperty(globalThis, "navigator", nav);
+      delete g.document.execCommand;
+      g.document.createElement = create;
+    }
+    assert.deepEqual(copied, ['copy:{"a": 1}:true']);
+    assert.equal(g.document.body.children.length, 0, "the textarea is removed again");
   });
 });
 
