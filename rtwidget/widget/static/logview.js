@@ -3,7 +3,7 @@
 // flow view (ladder.js) in place of the table on demand. Filters, selection, scroll position, size and
 // mode are UI-only state of the view; the rows come from the model's RowStore (rows.js).
 import { pushBounded } from "./debug.js";
-import { h, hRt, listen, onAbort, option } from "./dom.js";
+import { h, hRt, listen, onAbort, option, setText } from "./dom.js";
 import { familyClass } from "./families.js";
 import { dirArrow, formatBytes, formatRelTime } from "./format.js";
 import { LadderView } from "./ladder.js";
@@ -63,6 +63,7 @@ export class LogView {
     this.detailKey = "";
     this.typeWidth = "";
     this.drawnBox = ""; // the viewport's height and scroll position at the last draw
+    this.countsKey = "";
     /** "table" or "flow" (the ladder, made when first shown). */
     this.mode = "table";
     /** @type {LadderView | null} */
@@ -275,7 +276,7 @@ export class LogView {
     this.drawRows(visibleRange(v.scrollTop, v.clientHeight, LOG_ROW_HEIGHT, count));
     this.drawnBox = `${v.clientHeight}|${v.scrollTop}`;
     this.pill.hidden = f.follow || f.unseen === 0;
-    this.pill.textContent = `\u2193 ${f.unseen} new event${f.unseen === 1 ? "" : "s"}`;
+    if (!this.pill.hidden) setText(this.pill, `\u2193 ${f.unseen} new event${f.unseen === 1 ? "" : "s"}`);
     this.drawCounts(count);
     this.drawDetail();
     pushBounded(this.stats.frameTimes, performance.now() - t0);
@@ -283,9 +284,12 @@ export class LogView {
 
   /** @param {number} count rows in the list shown */
   drawCounts(count) {
-    this.countEl.textContent = `${count} row${count === 1 ? "" : "s"}`;
     const dropped = this.store.dropped;
-    this.droppedEl.textContent = dropped > 0 ? `${dropped} older row${dropped === 1 ? "" : "s"} not kept` : "";
+    const key = `${count}|${dropped}|${this.store.length}|${this.store.limit}`;
+    if (key === this.countsKey) return;
+    this.countsKey = key;
+    setText(this.countEl, `${count} row${count === 1 ? "" : "s"}`);
+    setText(this.droppedEl, dropped > 0 ? `${dropped} older row${dropped === 1 ? "" : "s"} not kept` : "");
     this.downloadBtn.title =
       `download the ${this.store.length} rows this page keeps as JSON Lines (one event per line); the page keeps ` +
       `the last ${this.store.limit} (the widget's log_limit)${dropped > 0 ? `: ${dropped} older rows are not in it` : ""}`;
