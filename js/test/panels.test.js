@@ -243,6 +243,19 @@ describe("panel views", () => {
     assert.equal(sent.length, 0);
   });
 
+  it("a change the kernel refuses reverts to the effective config; typed instructions stay", () => {
+    const { rt, view } = sessionView();
+    rt("form-silence-duration").value = "99999";
+    rt("form-silence-duration").fire("change");
+    rt("instructions").value = "draft";
+    rt("instructions").fire("input");
+    view.draw(); // no session.updated came: nothing changes yet
+    assert.equal(rt("form-silence-duration").value, "99999");
+    view.form.revert(); // what the timer does
+    assert.equal(rt("form-silence-duration").value, "800");
+    assert.equal(rt("instructions").value, "draft");
+  });
+
   it("the voice is disabled once the model spoke", () => {
     const { rt } = sessionView({ voice_locked: true });
     assert.equal(rt("form-voice").disabled, true);

@@ -84,6 +84,25 @@ CONTRASTS_JS = f"""
 """
 
 
+# Panel content wider than its panel (scrolling sideways or clipped), and where the usage total column ends.
+FIT_JS = """
+() => {
+    const overflowing = [];
+    for (const sel of ['.rtwidget-conv', '.rtwidget-tools', '.rtwidget-session', '.rtwidget-form']) {
+        for (const el of document.querySelectorAll(sel)) {
+            if (el.getBoundingClientRect().width && el.scrollWidth > el.clientWidth + 1)
+                overflowing.push({sel, scroll: el.scrollWidth, client: el.clientWidth});
+        }
+    }
+    const cell = document.querySelector('.rtwidget-usage-total td:last-child');
+    const box = document.querySelector('.rtwidget-usage-box');
+    const r = (e) => e && e.getBoundingClientRect().toJSON();
+    return {overflowing, total: r(cell), usageBox: r(box), usageScroll: box.scrollWidth,
+            usageOverflowX: getComputedStyle(box).overflowX};
+}
+"""
+
+
 def panel(nb: NotebookPage, name: str) -> Any:
     return nb.page.locator(f"[data-rt=panel-{name}]").first
 
@@ -184,6 +203,10 @@ def test_session_form_instructions_and_transcription(lab: NotebookPage) -> None:
     notice.wait_for(state="visible")
     assert "silence_duration_ms" in notice.inner_text(), notice.inner_text()
     assert lab.kernel_json(f"{TD}['silence_duration_ms']") == 700
+    lab.wait_js(
+        "() => document.querySelector('[data-rt=panel-session] [data-rt=form-silence-duration]').value === '700'",
+        what="the refused value to give way to the effective one",
+    )
 
     # Instructions: Apply, then "applied" once session.updated carries them.
     text = "Answer in one short sentence."
@@ -226,10 +249,16 @@ def test_session_form_instructions_and_transcription(lab: NotebookPage) -> None:
     # The form's toggle turns it off again.
     form.locator("[data-rt=form-transcription]").click()
     lab.wait_kernel(f"{TRANSCRIPTION} is None", what="transcription off")
-    usage = panel(lab, "session").locator("[data-rt=usage]")
-    usage_box = usage.bounding_box()
-    holder = panel(lab, "session").bounding_box()
-    lab.record(usage=usage_box, session_panel=holder)
-    last = usage.locator("tr.rtwidget-usage-total td").last
-    assert last.is_visible()
     check_contrast_and_screenshots(lab, root, "session")
+    # Narrow and wide: nothing in these panels sticks out sideways; the usage total column is inside its box.
+    for width in (700, 1000, 1600):
+        lab.page.set_viewport_size({"width": width, "height": 1000})
+        lab.wait_js("() => true")
+        fit = lab.js(FIT_JS)
+        lab.record(**{f"fit/{width}": fit})
+        assert fit["overflowing"] == [], f"{width} px: {fit}"
+        # The total column fits, or the usage box scrolls sideways to it (never clipped).
+        fits = fit["total"]["right"] <= fit["usageBox"]["right"] + 1
+        reachable = fit["usageScroll"] >= fit["total"]["right"] - fit["usageBox"]["left"] - 1
+        assert fits or (fit["usageOverflowX"] == "auto" and reachable), f"{width} px: {fit}"
+        lab.screenshot(f"session-{width}px", panel(lab, "session"))

@@ -21,6 +21,8 @@ const FORM_VAD_BOOLS = [
   ["create_response", "form-create-response", "reply when I stop"],
   ["interrupt_response", "form-interrupt-response", "my speech interrupts"],
 ];
+/** How long a sent change may take to come back in session.updated before the form shows the config again. */
+const FORM_REVERT_MS = 3000;
 /** Output modalities: (value, label). */
 const FORM_MODALITIES = [
   ["audio", "speech"],
@@ -144,7 +146,11 @@ export class SessionForm {
     this.confirmedInstructions = undefined;
     this.instructionsEdited = false;
     this.configKey = "";
+    /** The traits last drawn (a refused change reverts to them). @type {FormTraits | null} */
+    this.traits = null;
+    this.revertTimer = 0;
     this.bind(signal);
+    signal.addEventListener("abort", () => clearTimeout(this.revertTimer), { once: true });
   }
 
   /** @returns {HTMLElement} */
@@ -196,6 +202,16 @@ export class SessionForm {
   /** @param {Record<string, unknown>} session friendly session fields */
   sendConfig(session) {
     this.send({ kind: "config", session });
+    // What the kernel or the server refuses (an error notice says why) never comes back in a session.updated:
+    // the fields then show the effective config again, rather than a value that is not in effect.
+    clearTimeout(this.revertTimer);
+    this.revertTimer = Number(setTimeout(() => this.revert(), FORM_REVERT_MS));
+  }
+
+  /** Show the effective config again in every field but the instructions (their text is the user's). */
+  revert() {
+    this.configKey = "";
+    if (this.traits) this.draw(this.traits);
   }
 
   sendTranscription() {
@@ -251,6 +267,7 @@ export class SessionForm {
    * @param {FormTraits} t
    */
   draw(t) {
+    this.traits = t;
     const { config } = t;
     const key = JSON.stringify([config, t.voices, t.voice, t.voiceLocked, t.turnMode, t.choices]);
     if (key === this.configKey) return;
