@@ -61,6 +61,8 @@ describe("statusLine", () => {
 
   it("says connecting, disconnected and could-not-connect plainly", () => {
     assert.equal(line({ status: "connecting", endpoint: OPENAI }), "Connecting to OpenAI\u2026 \u00b7 gpt-realtime");
+    const stale = "closed (code 1000): closed by session.close()";
+    assert.equal(line({ status: "connecting", endpoint: OPENAI, status_message: stale }), "Connecting to OpenAI\u2026 \u00b7 gpt-realtime");
     assert.equal(line({ status: "closed", status_message: "closed (code 1000)" }), "Disconnected (code 1000)");
     assert.equal(line({ status: "error", status_message: "could not connect: HTTP 401" }), "Could not connect: HTTP 401");
     assert.equal(line({ status: "idle", status_message: "could not connect" }), "Could not connect");

@@ -236,3 +236,28 @@ def test_notice_text_of_a_record_with_an_exception() -> None:
         record = logging.LogRecord("rtwidget.tools", logging.ERROR, __file__, 1, "rtwidget: %s failed", ("x",), None)
         record.exc_info = (type(exc), exc, exc.__traceback__)
     assert notice_text(record) == "X failed (ValueError: bad city)"
+
+
+def test_a_tool_that_raises_shows_its_traceback_and_a_notice_not_stderr(
+    live: tuple[RealtimeWidget, MockComm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w, comm = live
+
+    @w.session.tool
+    def get_forecast(city: str) -> dict[str, Any]:
+        """A forecast that always fails."""
+        raise ValueError(f"no forecast for {city}")
+
+    with bare_root(monkeypatch) as stderr:
+        browser_says(w, {"kind": "text", "text": "get_forecast city=Paris"})
+        wait_until(lambda: comm.custom("exception"), what="the exception message")
+        wait_until(lambda: any("get_forecast" in n["text"] for n in notices(comm)), what="the tool's notice")
+        barrier(w, comm, "after-tool")
+        assert stderr.getvalue() == ""
+    (error,) = [c["error"] for c, _ in comm.custom("exception")]
+    assert error["source"] == "tool" and error["name"] == "get_forecast"
+    assert "Traceback (most recent call last)" in error["traceback"] and "no forecast for Paris" in error["traceback"]
+    said = [n for n in notices(comm) if "get_forecast" in n["text"]]
+    assert said == [
+        {"kind": "notice", "level": "warning", "text": "Tool 'get_forecast' raised ValueError: no forecast for Paris"}
+    ]

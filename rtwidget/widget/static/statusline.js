@@ -71,7 +71,8 @@ export function statusLine(model, now) {
   const connectedAt = Number(model.get("connected_at")) || 0;
   const expiresAt = Number(model.get("expires_at")) || 0;
   if (status === "connected" && expiresAt > 0) parts.push(`${formatClock(expiresAt - now)} left`);
-  const tail = message && !leads ? ` \u2014 ${message}` : "";
+  // Connecting, an older message (the last close's) no longer applies.
+  const tail = message && !leads && status !== "connecting" ? ` \u2014 ${message}` : "";
   return { status, text: parts.join(" \u00b7 ") + tail, title: statusTitle(ep, status, connectedAt, now) };
 }
 
