@@ -31,11 +31,15 @@ class FakeSocket {
     this.readyState = 0;
     /** @type {ArrayBuffer[]} */
     this.frames = [];
-    /** @type {Record<string, (() => void)[]>} */
+    /** @type {Record<string, ((e?: any) => void)[]>} */
     this.listeners = {};
     FakeSocket.made.push(this);
   }
-  /** @param {string} type @param {() => void} fn */
+  /** @param {any} data a frame from the server */
+  deliver(data) {
+    for (const fn of this.listeners.message ?? []) fn({ data });
+  }
+  /** @param {string} type @param {(e?: any) => void} fn */
   addEventListener(type, fn) {
     (this.listeners[type] ??= []).push(fn);
   }
@@ -99,16 +103,21 @@ describe("the direct channel", () => {
     state.send({ kind: "mic", seq: 0, t: 1 }, [new ArrayBuffer(8)]); // not open yet: the comm
     assert.equal(model.sentOf("mic").length, 1);
     ws.readyState = 1;
-    state.send({ kind: "mic", seq: 1, t: 2 }, [new ArrayBuffer(8)]);
+    state.send({ kind: "mic", seq: 1, t: 2 }, [new ArrayBuffer(8)]); // open, but the kernel has not greeted
+    ws.deliver("rtwidget-direct someone-else");
+    state.send({ kind: "mic", seq: 2, t: 2 }, [new ArrayBuffer(8)]); // a greeting without the token: not it
+    assert.equal(model.sentOf("mic").length, 3);
+    ws.deliver("rtwidget-direct tok");
+    state.send({ kind: "mic", seq: 3, t: 2 }, [new ArrayBuffer(8)]);
     state.send({ kind: "ptt", down: false }); // every kind, so the order holds
-    assert.equal(model.sentOf("mic").length, 1);
+    assert.equal(model.sentOf("mic").length, 3);
     assert.deepEqual(
       ws.frames.map((f) => decode(f).content.kind),
       ["mic", "ptt"],
     );
     ws.close(); // the kernel went away: back to the comm
-    state.send({ kind: "mic", seq: 2, t: 3 }, [new ArrayBuffer(8)]);
-    assert.equal(model.sentOf("mic").length, 2);
+    state.send({ kind: "mic", seq: 4, t: 3 }, [new ArrayBuffer(8)]);
+    assert.equal(model.sentOf("mic").length, 4);
     cleanup();
   });
 });

@@ -11,7 +11,8 @@ How: a server on ``127.0.0.1`` (a free port) in a thread of the kernel, started 
 ``hello`` says ``direct: true``); the kernel tells that view the URL, with a random token in its path, in the
 ``snapshot`` (a custom message: never saved with the notebook). The browser tries it; only a page on the
 kernel's own machine gets through (elsewhere 127.0.0.1 is another machine, and the connection fails, or the
-token does not match), and it falls back to the comm whenever the socket is not open. Frames are binary:
+token does not match; the page waits for the kernel's greeting, which repeats the token, before it sends
+anything), and it falls back to the comm whenever the socket is not open. Frames are binary:
 a 4-byte little-endian length, that many bytes of JSON (the message content, with ``buffers``: the byte length
 of each buffer), then the buffers' bytes. The kernel hands each message to the same handler as a comm message,
 on the session's I/O thread.
@@ -35,6 +36,8 @@ logger = logging.getLogger("rtwidget.widget")
 # The largest frame accepted: a mic chunk of a few seconds at most (24 kHz PCM16 is 48 kB a second).
 MAX_FRAME = 1 << 20
 _LENGTH = struct.Struct("<I")
+# The server's first (text) frame, then the URL's token.
+GREETING = "rtwidget-direct "
 
 Deliver = Callable[[dict[str, Any], list[bytes]], None]
 
@@ -90,6 +93,9 @@ class DirectChannel:
         if not hmac.compare_digest(path.encode(), f"/{self.token}".encode()):
             ws.close(1008, "unknown path")
             return
+        # The page uses the socket only after this greeting: whatever else may listen on this port of the page's
+        # own machine (a kernel elsewhere, in a container or over a tunnel) never receives its messages.
+        ws.send(GREETING + self.token)
         with self._lock:
             self._connections.add(ws)
         try:

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from rtwidget.widget import RealtimeWidget
-from rtwidget.widget.direct import DirectChannel, decode_frame, encode_frame
+from rtwidget.widget.direct import GREETING, DirectChannel, decode_frame, encode_frame
 from tests.support import sent
 
 from .comm_double import MockComm, browser_says, wait_until
@@ -41,9 +41,9 @@ def test_only_the_token_s_path_gets_through() -> None:
         assert channel.url.startswith("ws://127.0.0.1:") and channel.token in channel.url
         wrong = channel.url.rsplit("/", 1)[0] + "/guess"
         with connect(wrong) as ws, pytest.raises(ConnectionClosed):
-            ws.send(encode_frame({"kind": "mic"}, [b"\x00\x00"]))
-            ws.recv(timeout=5)
+            ws.recv(timeout=5)  # no greeting: closed
         with connect(channel.url) as ws:
+            assert ws.recv(timeout=5) == GREETING + channel.token  # the page sends nothing before this
             ws.send("text frames are ignored")
             ws.send(b"\x00")  # malformed: dropped, the connection stays
             ws.send(encode_frame({"kind": "mic", "seq": 7}, [b"\x01\x00"]))
@@ -66,6 +66,7 @@ def test_a_view_that_asks_gets_the_url_and_its_messages_reach_the_session(
     assert w.bridge.direct is not None and offer["url"] == w.bridge.direct.url
     assert all("direct" not in str(state) for state in comm.states()), "the URL is never a (saved) trait"
     with connect(offer["url"]) as ws:
+        assert ws.recv(timeout=5) == GREETING + w.bridge.direct.token
         ws.send(encode_frame({"kind": "text", "text": "over the direct channel"}))
         wait_until(lambda: sent(w.session, "conversation.item.create"), what="the text to reach the session")
     assert w.session.conversation[0].text == "over the direct channel"

@@ -7,7 +7,9 @@
 // Frame: 4-byte little-endian length, that many bytes of JSON (the content plus `buffers`: each
 // buffer's byte length), then the buffers' bytes.
 
-/** Hosts whose 127.0.0.1 is the kernel's: the page is served from this machine. */
+/** The kernel's first frame on the socket, followed by the URL's token (direct.py). */
+const GREETING = "rtwidget-direct ";
+/** Hosts whose 127.0.0.1 may be the kernel's: the page is served from this machine. */
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /**
@@ -42,6 +44,7 @@ export class DirectLink {
     /** @type {WebSocket | null} */
     this.ws = null;
     this.url = "";
+    this.greeted = false;
     /** Messages sent over the socket (debug figures). */
     this.sent = 0;
   }
@@ -51,9 +54,9 @@ export class DirectLink {
     return typeof WebSocket !== "undefined" && LOCAL_HOSTS.has(this.hostname);
   }
 
-  /** @returns {boolean} the socket is open: messages go through it */
+  /** @returns {boolean} the socket is open and the kernel greeted: messages go through it */
   get open() {
-    return this.ws !== null && this.ws.readyState === 1;
+    return this.ws !== null && this.greeted && this.ws.readyState === 1;
   }
 
   /**
@@ -72,6 +75,12 @@ export class DirectLink {
       return;
     }
     ws.binaryType = "arraybuffer";
+    this.greeted = false;
+    // Only the kernel that offered the URL knows its token: nothing is sent before it says it.
+    const greeting = GREETING + url.slice(url.lastIndexOf("/") + 1);
+    ws.addEventListener("message", (/** @type {any} */ e) => {
+      if (this.ws === ws && e.data === greeting) this.greeted = true;
+    });
     const lost = () => {
       if (this.ws === ws) this.ws = null;
     };
