@@ -256,6 +256,17 @@ describe("panel views", () => {
     assert.equal(rt("instructions").value, "draft");
   });
 
+  it("a number being typed is not overwritten by a session.updated about something else", () => {
+    const { rt, view, model } = sessionView();
+    rt("form-threshold").value = "0.7";
+    dom.document.activeElement = rt("form-threshold");
+    model.set("session_config", { ...CONFIG, tools: [{ type: "function", name: "t" }] });
+    view.draw();
+    assert.equal(rt("form-threshold").value, "0.7");
+    assert.equal(rt("form-silence-duration").value, "800");
+    dom.document.activeElement = null;
+  });
+
   it("the voice is disabled once the model spoke", () => {
     const { rt } = sessionView({ voice_locked: true });
     assert.equal(rt("form-voice").disabled, true);

@@ -276,7 +276,10 @@ export class SessionForm {
     const type = td === undefined ? t.turnMode || "server_vad" : td ? String(td.type) : "push_to_talk";
     formOptions(this.turnType, FORM_TURN_TYPES, type);
     this.showTurnFields(type);
-    for (const [k, input] of Object.entries(this.numbers)) input.value = td && td[k] != null ? String(td[k]) : "";
+    for (const [k, input] of Object.entries(this.numbers)) {
+      // A number being typed stays (a session.updated for another change, e.g. the tools, may come meanwhile).
+      if (input !== document.activeElement) input.value = td && td[k] != null ? String(td[k]) : "";
+    }
     const eager = (t.choices.eagerness ?? []).map((e) => [e, e]);
     formOptions(this.eagerness, eager, td?.eagerness ?? eager[0]?.[0] ?? "");
     for (const [k, input] of Object.entries(this.bools)) input.checked = td ? td[k] !== false : true;
