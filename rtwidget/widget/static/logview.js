@@ -62,7 +62,6 @@ export class LogView {
     this.drawnVersion = -1;
     this.detailKey = "";
     this.typeWidth = "";
-    this.drawnBox = ""; // the viewport's height and scroll position at the last draw
     this.countsKey = "";
     /** "table" or "flow" (the ladder, made when first shown). */
     this.mode = "table";
@@ -252,29 +251,30 @@ export class LogView {
       this.drawCounts(this.store.length);
       return;
     }
+    if (this.drawnVersion === this.store.version) return;
+    const t0 = performance.now();
     const v = this.viewport;
-    if (v.clientHeight === 0) {
-      this.drawnVersion = -1; // hidden (panel closed, page restyling): draw when shown (the ResizeObserver calls)
+    const height = v.clientHeight; // the one layout read of a draw (the spacer does not change it)
+    if (height === 0) {
+      this.drawnVersion = -1; // hidden (panel closed, page restyling): drawn when shown (the ResizeObserver calls)
       return;
     }
-    // Also redraw when the list's box changed under it (a theme switch can reset its scroll position unseen).
-    const box = `${v.clientHeight}|${v.scrollTop}`;
-    if (this.drawnVersion === this.store.version && box === this.drawnBox) return;
-    const t0 = performance.now();
     this.drawnVersion = this.store.version;
     const trimmed = this.view.sync();
     const count = this.view.length;
     const f = this.followState;
     f.drawn(count, trimmed);
     this.spacer.style.height = `${count * LOG_ROW_HEIGHT}px`;
+    let top = 0;
     if (f.follow) {
-      v.scrollTop = Math.max(0, count * LOG_ROW_HEIGHT - v.clientHeight);
-    } else if (trimmed > 0) {
-      v.scrollTop = Math.max(0, v.scrollTop - trimmed * LOG_ROW_HEIGHT);
+      top = Math.max(0, count * LOG_ROW_HEIGHT - height);
+      v.scrollTop = top;
+    } else {
+      top = Math.max(0, v.scrollTop - trimmed * LOG_ROW_HEIGHT);
+      if (trimmed > 0) v.scrollTop = top;
     }
     if (this.longest.sync()) this.fitTypeColumn();
-    this.drawRows(visibleRange(v.scrollTop, v.clientHeight, LOG_ROW_HEIGHT, count));
-    this.drawnBox = `${v.clientHeight}|${v.scrollTop}`;
+    this.drawRows(visibleRange(top, height, LOG_ROW_HEIGHT, count));
     this.pill.hidden = f.follow || f.unseen === 0;
     if (!this.pill.hidden) setText(this.pill, `\u2193 ${f.unseen} new event${f.unseen === 1 ? "" : "s"}`);
     this.drawCounts(count);
