@@ -51,7 +51,7 @@ from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
 from .actions import BrowserActions
 from .batch import AudioChunk, AudioCoalescer, PanelBatch
-from .direct import DirectChannel
+from .direct import DirectChannel, open_channel
 from .eventlog import RowLog, clip, public, redacted
 from .logroute import ROUTER
 from .panels import (
@@ -110,8 +110,7 @@ class Bridge:
         self.usage = UsageTotals()
         self.batch = PanelBatch(self.flush, batch_s=batch_s, update_s=update_s)
         self.audio_out = AudioCoalescer(self._send_audio, interval_s=audio_s)
-        # The browser's messages over a WebSocket to this kernel when it can reach it (direct.py); started on
-        # the first view's request. False: the comm only.
+        # The browser's messages over a WebSocket to this kernel, if it reaches it (direct.py). False: comm only.
         self.direct_enabled = True
         self.direct: DirectChannel | None = None
         self.playhead = Playhead()
@@ -287,18 +286,11 @@ class Bridge:
         cannot start. The URL's token is its only key: sent as a custom message, never saved in a trait."""
         if not self.direct_enabled or self._detached:
             return
+        self.direct = self.direct or open_channel(self.session, self.handle)
         if self.direct is None:
-            try:
-                self.direct = DirectChannel(self._from_direct)
-            except OSError as exc:
-                logger.info("rtwidget: no direct channel (%s): the comm carries everything", exc)
-                self.direct_enabled = False
-                return
+            self.direct_enabled = False
+            return
         self._send({"kind": "direct", "url": self.direct.url})
-
-    def _from_direct(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        # The direct channel's thread: hand over to the I/O thread, as the widget does with comm messages.
-        self.session.call_soon(self.handle, content, buffers)
 
     def _on_speech_started(self, data: dict[str, Any]) -> None:
         if self.playhead.unplayed() or self.audio_out.pending:

@@ -123,3 +123,17 @@ class DirectChannel:
         for ws in connections:
             ws.close(1001, "the widget closed")
         self._thread.join(timeout=5)
+
+
+def open_channel(session: Any, handle: Deliver) -> DirectChannel | None:
+    """A channel whose messages go to ``handle`` on the session's I/O thread (the channel's own thread hands them
+    over, as the widget does with comm messages); None, logged, when it cannot start."""
+
+    def deliver(content: dict[str, Any], buffers: list[bytes]) -> None:
+        session.call_soon(handle, content, buffers)
+
+    try:
+        return DirectChannel(deliver)
+    except OSError as exc:
+        logger.info("rtwidget: no direct channel (%s): the comm carries everything", exc)
+        return None
