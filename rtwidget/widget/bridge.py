@@ -262,6 +262,9 @@ class Bridge:
         chunks = self.audio_out.take()
         if self._detached or not chunks:
             return
+        # A reply's first audio goes alone, as small as it can be: its batch follows on its own timer (measured:
+        # riding there made the first chunk start later, bench/RESULTS.md).
+        first = not all(c.item_id in self.playhead.forwarded for c in chunks)
         metas: list[dict[str, Any]] = []
         buffers: list[bytes] = []
         for c in chunks:
@@ -274,7 +277,7 @@ class Bridge:
         if not metas:
             return
         message: dict[str, Any] = {"kind": "audio", "chunks": metas}
-        if with_batch or self.batch.due_within(self.audio_out.interval_s):
+        if with_batch or (not first and self.batch.due_within(self.audio_out.interval_s)):
             batch = self.batch.take(self.session.conversation_state)
             if batch is not None:
                 self._shown(batch)

@@ -248,19 +248,25 @@ def test_the_panel_batch_rides_with_audio() -> None:
     assert not [c for c, _ in sent if c["kind"] == "batch"] and not timers.live()
 
 
-def test_a_batch_due_soon_leaves_with_the_first_delta() -> None:
+def test_a_batch_due_soon_rides_with_later_audio_but_not_with_a_reply_s_first() -> None:
     async def run() -> list[tuple[dict[str, Any], list[bytes]]]:
         b, sent, _, _ = bridge()
         b.batch.tools([{"call_id": "c1", "name": "f", "status": "running"}])
         b.batch.event("response.created", {"response": {"id": "r1"}})
         b.batch.schedule()  # due within 50 ms
-        b._forward_audio(delta("a", 100))
+        b._forward_audio(delta("a", 100))  # the reply's first audio: alone, as small as it can be
+        await asyncio.sleep(0.1)  # the batch leaves on its own timer
+        b.batch.tools([{"call_id": "c1", "name": "f", "status": "done"}])
+        b.batch.event("response.output_item.done", {"item": {"id": "a"}})
+        b.batch.schedule()
+        b._forward_audio(delta("a", 100))  # later audio takes the batch due soon
         await asyncio.sleep(0.1)
         return sent
 
     sent = asyncio.run(run())
-    assert [c["kind"] for c, _ in sent] == ["audio"]
-    assert sent[0][0]["batch"]["tools"][0]["call_id"] == "c1"
+    assert [c["kind"] for c, _ in sent] == ["audio", "batch", "audio"]
+    assert "batch" not in sent[0][0] and sent[1][0]["tools"][0]["status"] == "running"
+    assert sent[2][0]["batch"]["tools"][0]["status"] == "done"
 
 
 def test_a_played_report_riding_with_a_mic_chunk_counts() -> None:
