@@ -47,7 +47,10 @@ class BrowserActions:
     def msg_mic(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         played = content.get("played")  # a playback report riding with the chunk (one message, not two)
         if isinstance(played, dict):
-            self.msg_played({**played, "final": False}, [])
+            try:
+                self.msg_played({**played, "final": False}, [])
+            except (TypeError, ValueError):  # a bad report must not cost the chunk it rides with
+                logger.debug("rtwidget: a malformed played report on a mic chunk", exc_info=True)
         if not buffers or not self.session.connected:
             return
         if self.bridge._trait("turn_mode") == PUSH_TO_TALK and not self.ptt_down:

@@ -163,7 +163,13 @@ def test_rate_at_most_one_message_per_interval_for_a_fast_stream() -> None:
 
 def bridge() -> tuple[Bridge, list[tuple[dict[str, Any], list[bytes]]], Clock, Timers]:
     sent: list[tuple[dict[str, Any], list[bytes]]] = []
-    traits: dict[str, Any] = {"voice_locked": False, "counters": {}, "log_limit": 100, "status": "idle"}
+    traits: dict[str, Any] = {
+        "voice_locked": False,
+        "counters": {},
+        "log_limit": 100,
+        "status": "idle",
+        "turn_mode": "server_vad",
+    }
 
     def send(content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         sent.append((content, list(buffers or [])))
@@ -274,3 +280,12 @@ def test_a_played_report_riding_with_a_mic_chunk_counts() -> None:
     b._forward_audio(delta("a", 300))
     b.actions.msg_mic({"kind": "mic", "seq": 0, "t": 0, "played": {"item_id": "a", "samples": 1200}}, [bytes(96)])
     assert b.playhead.played == {"a": 1200} and not b.playhead.awaiting_final
+
+
+def test_a_malformed_riding_report_does_not_cost_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    b, sent, _, _ = bridge()
+    appended: list[bytes] = []
+    monkeypatch.setattr(b.session, "append_audio", appended.append)
+    monkeypatch.setattr(type(b.session), "connected", property(lambda self: True))
+    b.actions.msg_mic({"kind": "mic", "played": {"item_id": "a", "samples": "many"}}, [bytes(96)])
+    assert appended == [bytes(96)] and not [c for c, _ in sent if c["kind"] == "notice"]
