@@ -10,7 +10,7 @@ The widget (floor 4) takes what it needs of the protocol from here, never from `
 """
 
 from ..errors import NotConnected, RealtimeError, SessionClosed, WaitTimeout
-from ..protocol.event_types import PUSH_TO_TALK, TURN_MODES, VAD_TYPES, VOICES
+from ..protocol.event_types import EAGERNESS, PUSH_TO_TALK, TRANSCRIPTION_MODELS, TURN_MODES, VAD_TYPES, VOICES
 from ..protocol.events import Event
 from ..protocol.server_errors import HARMLESS_ERROR_CODES, ErrorInfo, error_info
 from ..protocol.session_config import turn_mode
@@ -23,6 +23,7 @@ from .turns import OutOfBandResult, Reply
 __all__ = [
     "CLOSED",
     "CONNECTED",
+    "EAGERNESS",
     "ERROR",
     "HARMLESS_ERROR_CODES",
     "PUSH_TO_TALK",
@@ -31,6 +32,7 @@ __all__ = [
     "STATES",
     "TOOL_DONE",
     "TOOL_STARTED",
+    "TRANSCRIPTION_MODELS",
     "TURN_MODES",
     "VAD_TYPES",
     "VOICES",

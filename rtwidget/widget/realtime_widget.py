@@ -17,8 +17,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..protocol.event_types import EAGERNESS, TRANSCRIPTION_MODELS
-from ..session import TURN_MODES, VOICES, Session
+from ..session import EAGERNESS, TRANSCRIPTION_MODELS, TURN_MODES, VOICES, Session
 from . import bundle
 from .bridge import Bridge
 from .status import STATUS_OF_STATE

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.event_types import EAGERNESS, VAD_TYPES
-from ..session import PUSH_TO_TALK, TURN_MODES
+from ..session import EAGERNESS, PUSH_TO_TALK, TURN_MODES, VAD_TYPES
 
 if TYPE_CHECKING:
     from .bridge import Bridge
