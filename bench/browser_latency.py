@@ -59,6 +59,7 @@ server = local_server(lead_ms={lead_ms}, chunk_ms={chunk_ms})
 session = rtwidget.Session(endpoint=server.url, turn_detection={{"type": "server_vad", "create_response": False}})
 from rtwidget.widget import RealtimeWidget
 widget = RealtimeWidget(session)
+widget.bridge.direct_enabled = {direct}
 probe = CaptureProbe(session, widget)
 widget
 """
@@ -171,7 +172,7 @@ def run_server(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         references = {}
         if args.reference and not args.skip_capture:
             references = {ms: measure_reference(lab, ms, args.reference) for ms in args.mic_chunk_ms}
-        setup = SETUP.format(lead_ms=args.lead_ms, chunk_ms=args.audio_chunk_ms)
+        setup = SETUP.format(lead_ms=args.lead_ms, chunk_ms=args.audio_chunk_ms, direct=args.direct == "on")
         lab.open_widget(setup)
         if kind == "nodelay":
             assert lab.server is not None
@@ -255,6 +256,12 @@ def main() -> None:
         help="also measure, per chunk length, a trivial anywidget sending only mic messages at that rate, for S s",
     )
     parser.add_argument("--playback-timeout", type=float, default=300.0, help="give up on playback after (300 s)")
+    parser.add_argument(
+        "--direct",
+        choices=("on", "off"),
+        default="on",
+        help="on: as shipped (the page's messages over the direct channel when it reaches the kernel); off: comm only",
+    )
     parser.add_argument("--skip-playback", action="store_true")
     parser.add_argument("--skip-capture", action="store_true")
     parser.add_argument("--json", help="also write every figure to this file")
