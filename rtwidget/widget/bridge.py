@@ -262,8 +262,7 @@ class Bridge:
         chunks = self.audio_out.take()
         if self._detached or not chunks:
             return
-        # A reply's first audio goes alone, as small as it can be: its batch follows on its own timer (measured:
-        # riding there made the first chunk start later, bench/RESULTS.md).
+        # A reply's first audio goes alone, as small as it can be: its batch follows on its own timer.
         first = not all(c.item_id in self.playhead.forwarded for c in chunks)
         metas: list[dict[str, Any]] = []
         buffers: list[bytes] = []
