@@ -114,10 +114,12 @@ class SettingsActions:
         if name == "turn_mode":
             if value not in TURN_MODES:
                 bridge.notice("error", f"turn_mode {value!r} is not one of {', '.join(TURN_MODES)}")
+                self._restore()
                 return
             self._turn_detection(None if value == PUSH_TO_TALK else value)
         elif name == "voice":
             if self._voice_locked():
+                self._restore()
                 return
             self.session.update(voice=value)
         elif name == "instructions":
@@ -148,6 +150,12 @@ class SettingsActions:
         self.session.update(turn_detection=detection, **more)
         if detection is None and self.session.connected:
             self.session.clear_audio()
+
+    def _restore(self) -> None:
+        """A refused change: the menus go back to what the session has (not what was asked for)."""
+        config = self.session.config
+        if config:
+            self.bridge._on_session({"session": config})
 
     def _voice_locked(self) -> bool:
         if not self.bridge._trait("voice_locked"):

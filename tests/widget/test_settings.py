@@ -160,6 +160,20 @@ def test_the_voice_is_locked_once_the_model_spoke(live: tuple[RealtimeWidget, Mo
     assert len(sent(w.session, "session.update")) == updates
 
 
+def test_a_refused_voice_from_the_menu_goes_back_to_the_sessions_voice(
+    live: tuple[RealtimeWidget, MockComm],
+) -> None:
+    w, comm = live
+    browser_says(w, {"kind": "text", "text": "hello"})
+    wait_until(lambda: w.voice_locked, what="the model to speak")
+    spoken = w.voice
+    other = next(v for v in w.voices if v != spoken)
+    w.voice = other  # the browser's voice menu (a trait it sets)
+    wait_until(lambda: w.voice == spoken, what="the voice menu to go back to the session's voice")
+    assert [n["level"] for n in notices(comm)] == ["warning"]
+    assert w.session.config["audio"]["output"]["voice"] == spoken
+
+
 def test_check_form_keeps_good_values() -> None:
     form = {"turn_detection": {"type": "server_vad", "threshold": 1, "silence_duration_ms": 500.0}, "voice": "ash"}
     checked = check_form(form)
