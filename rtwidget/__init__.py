@@ -93,7 +93,18 @@ def _register_display() -> None:
     _TRACKING = True
     # The session module loads on first use: hook in then (a lazy name) or before the next cell at the latest.
     shell.events.register("pre_run_cell", _track_cells)
+    shell.events.register("post_run_cell", _cell_finished)
     _track_cells()
+
+
+def _cell_finished(result: Any) -> None:
+    """After a cell: an error its call to a session raised is marked in that session's widget (if it has one:
+    with no widget imported there is nothing to mark, and nothing is imported)."""
+    if getattr(result, "error_in_exec", None) is None or "rtwidget.widget.realtime_widget" not in sys.modules:
+        return
+    from .widget.cell_errors import mark_cell_error
+
+    mark_cell_error(result)
 
 
 # In IPython: re-running a cell closes the sessions its earlier run created (see rtwidget.widget.cells).
