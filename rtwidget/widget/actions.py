@@ -44,6 +44,13 @@ class BrowserActions:
         if content.get("direct"):  # the page can try the direct channel for its messages (direct.py)
             bridge.offer_direct()
 
+    def msg_direct_ready(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        # The page's switch to the direct channel (direct.py): every comm message it sent before this one has
+        # been handled (they are handled in order), so it may now send over the socket. Answered on the comm.
+        n = content.get("n")
+        if isinstance(n, str) and 0 < len(n) <= 64:
+            self.bridge._send({"kind": "direct_ready", "n": n})
+
     def msg_mic(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         played = content.get("played")  # a playback report riding with the chunk (one message, not two)
         if isinstance(played, dict):

@@ -16,6 +16,20 @@ anything), and it falls back to the comm whenever the socket is not open. Frames
 a 4-byte little-endian length, that many bytes of JSON (the message content, with ``buffers``: the byte length
 of each buffer), then the buffers' bytes. The kernel hands each message to the same handler as a comm message,
 on the session's I/O thread.
+
+Order across the switch: the kernel handles the page's messages in the order the page sent them. The comm is
+slower (through the Jupyter server), so a comm message sent just before the switch could otherwise reach the
+kernel after the socket's first messages. After the greeting the page sends ``{kind: "direct_ready", n}`` (``n``
+a random nonce) over the comm and holds every later message; the kernel handles comm messages in order, so when
+it handles the marker everything the page sent before it has been handled, and it answers ``{kind:
+"direct_ready", n}`` (``BrowserActions.msg_direct_ready``). Only then does the page send what it held, and all
+that follows, over the socket. No answer within a few seconds, too many messages held, or the socket closing:
+the page sends what it held over the comm, in order, and stays on the comm. A socket the page has sent on is
+left only when it closes, which the kernel side does when the widget closes or the kernel stops (nothing sent
+after that needs an order), or when the page itself goes.
+
+The token: compared in constant time, never logged (the websockets library logs request paths and frames at
+DEBUG, and each connection at INFO: its logger here says only failures).
 """
 
 from __future__ import annotations
@@ -32,6 +46,9 @@ from typing import Any
 from websockets.sync.server import Server, ServerConnection, serve
 
 logger = logging.getLogger("rtwidget.widget")
+# The server's own logger: at DEBUG, websockets logs the request path and every frame, which hold the token.
+_WS_LOGGER = logging.getLogger("rtwidget.widget.direct")
+_WS_LOGGER.setLevel(logging.WARNING)
 
 # The largest frame accepted: a mic chunk of a few seconds at most (24 kHz PCM16 is 48 kB a second).
 MAX_FRAME = 1 << 20
@@ -82,7 +99,7 @@ class DirectChannel:
         self.received = 0  # messages delivered (for the benchmarks' message counts)
         self._connections: set[ServerConnection] = set()
         self._lock = threading.Lock()
-        self._server: Server = serve(self._serve, host, 0, compression=None, max_size=MAX_FRAME)
+        self._server: Server = serve(self._serve, host, 0, compression=None, max_size=MAX_FRAME, logger=_WS_LOGGER)
         port = self._server.socket.getsockname()[1]
         self.url = f"ws://{host}:{port}/{self.token}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="rtwidget-direct", daemon=True)

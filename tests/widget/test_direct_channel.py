@@ -1,9 +1,13 @@
 """The direct channel (rtwidget/widget/direct.py): the browser's messages over a WebSocket to the kernel, its
-token, its frames, and the widget handling what comes through it like comm messages."""
+token, its frames, the widget handling what comes through it like comm messages, and the order of the page's
+messages across the switch from the comm to the socket and back."""
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -74,3 +78,99 @@ def test_a_view_that_asks_gets_the_url_and_its_messages_reach_the_session(
     w.close()  # the widget closing stops the channel
     with pytest.raises(OSError):
         connect(url, open_timeout=2).close()
+
+
+class SlowComm:
+    """The comm's path from the page, slower than the socket (through the Jupyter server): each message is
+    delivered ``delay`` seconds after the previous one, in order, from its own thread."""
+
+    def __init__(self, w: RealtimeWidget, delay: float = 0.05) -> None:
+        self.w = w
+        self.delay = delay
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def send(self, content: dict[str, Any]) -> None:
+        self.queue.put(content)
+
+    def _run(self) -> None:
+        while (content := self.queue.get()) is not None:
+            time.sleep(self.delay)
+            browser_says(self.w, content, [b"\x00\x00"] if content.get("kind") == "mic" else [])
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join(5)
+
+
+def mic(seq: int) -> bytes:
+    return encode_frame({"kind": "mic", "seq": seq, "t": 0}, [b"\x00\x00"])
+
+
+def test_the_kernel_handles_the_page_s_messages_in_the_order_sent_across_the_switch(
+    live: tuple[RealtimeWidget, MockComm],
+) -> None:
+    w, comm = live
+    handled: list[int] = []
+    real_mic = w.bridge.actions.msg_mic
+
+    def record(content: dict[str, Any], buffers: list[bytes]) -> None:  # on the I/O thread, in handling order
+        handled.append(content["seq"])
+        real_mic(content, buffers)
+
+    w.bridge.actions.msg_mic = record  # type: ignore[method-assign]
+    browser_says(w, {"kind": "hello", "view": "v1", "direct": True})
+    (offer, _), *_ = wait_until(lambda: comm.custom("direct"), what="the direct offer")
+    slow = SlowComm(w)
+    try:
+        with connect(offer["url"]) as ws:
+            assert ws.recv(timeout=5) == GREETING + w.bridge.direct.token  # type: ignore[union-attr]
+            # The race this guards against is real here: sent on the comm first, it is handled second.
+            slow.send({"kind": "mic", "seq": -2, "t": 0})
+            ws.send(mic(-1))
+            wait_until(lambda: len(handled) == 2, what="the race")
+            assert handled == [-1, -2]
+            handled.clear()
+            # The switch: comm messages, the marker after them, then the socket only once the kernel answered.
+            for seq in range(3):
+                slow.send({"kind": "mic", "seq": seq, "t": 0})
+            slow.send({"kind": "direct_ready", "n": "page-1"})
+            slow.send({"kind": "direct_ready", "n": ["not", "a", "nonce"]})  # not answered
+            wait_until(lambda: comm.custom("direct_ready"), what="the kernel's answer")
+            assert handled == [0, 1, 2], "answered only once everything before the marker was handled"
+            assert [c for c, _ in comm.custom("direct_ready")] == [{"kind": "direct_ready", "n": "page-1"}]
+            for seq in range(3, 6):
+                ws.send(mic(seq))
+            wait_until(lambda: len(handled) == 6, what="the socket's messages")
+        assert handled == list(range(6))
+        # The socket closed: the page is back on the comm, and what it sends there follows.
+        for seq in range(6, 8):
+            slow.send({"kind": "mic", "seq": seq, "t": 0})
+        wait_until(lambda: len(handled) == 8, what="the comm's messages after the fall back")
+        assert handled == list(range(8))
+    finally:
+        slow.stop()
+
+
+def test_the_token_is_never_logged_and_a_closing_widget_closes_the_socket_quietly(
+    live: tuple[RealtimeWidget, MockComm], caplog: pytest.LogCaptureFixture
+) -> None:
+    w, comm = live
+    caplog.set_level(logging.DEBUG)  # the websockets library logs paths and frames at DEBUG
+    browser_says(w, {"kind": "hello", "view": "v1", "direct": True})
+    (offer, _), *_ = wait_until(lambda: comm.custom("direct"), what="the direct offer")
+    token = offer["url"].rsplit("/", 1)[1]
+    with connect(offer["url"]) as ws:
+        assert ws.recv(timeout=5) == GREETING + token
+        ws.send(encode_frame({"kind": "ptt", "down": False}))
+        wait_until(lambda: w.bridge.direct is not None and w.bridge.direct.received == 1, what="the message")
+        w.close()  # the widget closes (or the kernel stops) while the page's socket is open
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001  # going away: the page falls back
+    # The kernel's records (this test's own client logs what it receives, as a page's console might).
+    kernel = [r for r in caplog.records if not r.name.startswith("websockets.client")]
+    assert kernel, "DEBUG logging was on"
+    assert not [r for r in kernel if token in r.getMessage()]
+    assert not [r for r in kernel if r.levelno >= logging.WARNING], "no error on the way out"

@@ -4,6 +4,12 @@
 // comm message from the page makes the kernel publish a busy/idle status pair that the whole page
 // reacts to: the microphone's ten messages a second cost several times less over this socket.
 //
+// Order across the switch: after the kernel's greeting the page sends {kind: "direct_ready", n}
+// over the comm and holds every later message until the kernel answers with the same `n` (it has
+// then handled everything the comm carried before the marker); then what was held, and all that
+// follows, goes over the socket. No answer in ACK_MS, more than MAX_HELD held, or the socket
+// closing: what was held goes over the comm, in order, and the comm stays the path.
+//
 // Frame: 4-byte little-endian length, that many bytes of JSON (the content plus `buffers`: each
 // buffer's byte length), then the buffers' bytes.
 
@@ -11,6 +17,17 @@
 const GREETING = "rtwidget-direct ";
 /** Hosts whose 127.0.0.1 may be the kernel's: the page is served from this machine. */
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+/** How long the page waits for the kernel's `direct_ready` answer before it stays on the comm. */
+export const ACK_MS = 5000;
+/** Messages held while waiting for it (ten mic chunks a second): beyond this, the comm. */
+export const MAX_HELD = 200;
+
+/**
+ * @callback CommSend a message over the comm (the path that always works)
+ * @param {object} content
+ * @param {(ArrayBuffer | ArrayBufferView)[]} [buffers]
+ * @returns {void}
+ */
 
 /**
  * @param {object} content
@@ -37,14 +54,23 @@ export function encodeFrame(content, buffers = []) {
 /** One model's direct socket to its kernel, or none. */
 export class DirectLink {
   /**
+   * @param {CommSend} viaComm how a message goes over the comm (the marker, and what was held on a fall back)
    * @param {{hostname?: string}} [where] the page's location (tests pass their own)
    */
-  constructor(where = globalThis.location) {
+  constructor(viaComm, where = globalThis.location) {
+    this.viaComm = viaComm;
     this.hostname = where?.hostname ?? "";
     /** @type {WebSocket | null} */
     this.ws = null;
     this.url = "";
-    this.greeted = false;
+    /** The nonce of the `direct_ready` marker awaiting the kernel's answer ("" when none is). */
+    this.waiting = "";
+    /** The kernel answered: messages go over the socket. */
+    this.ready = false;
+    /** @type {[object, (ArrayBuffer | ArrayBufferView)[] | undefined][]} messages held until it answers */
+    this.held = [];
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.timer = null;
     /** Messages sent over the socket (debug figures). */
     this.sent = 0;
   }
@@ -54,9 +80,9 @@ export class DirectLink {
     return typeof WebSocket !== "undefined" && LOCAL_HOSTS.has(this.hostname);
   }
 
-  /** @returns {boolean} the socket is open and the kernel greeted: messages go through it */
+  /** @returns {boolean} the socket is open and the kernel confirmed the switch: messages go through it */
   get open() {
-    return this.ws !== null && this.greeted && this.ws.readyState === 1;
+    return this.ws !== null && this.ready && this.ws.readyState === 1;
   }
 
   /**
@@ -75,27 +101,63 @@ export class DirectLink {
       return;
     }
     ws.binaryType = "arraybuffer";
-    this.greeted = false;
     // Only the kernel that offered the URL knows its token: nothing is sent before it says it.
     const greeting = GREETING + url.slice(url.lastIndexOf("/") + 1);
     ws.addEventListener("message", (/** @type {any} */ e) => {
-      if (this.ws === ws && e.data === greeting) this.greeted = true;
+      if (this.ws === ws && e.data === greeting && !this.waiting && !this.ready) this.mark();
     });
+    // The kernel went (widget closed, kernel stopped or restarted): quietly back to the comm.
     const lost = () => {
-      if (this.ws === ws) this.ws = null;
+      if (this.ws === ws) this.fallBack();
     };
     ws.addEventListener("close", lost);
     ws.addEventListener("error", lost);
     this.ws = ws;
   }
 
+  /** Greeted: the marker over the comm; later messages are held until the kernel answers it. */
+  mark() {
+    this.waiting = globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`.slice(0, 64);
+    this.viaComm({ kind: "direct_ready", n: this.waiting });
+    this.timer = setTimeout(() => {
+      console.debug("[rtwidget] the kernel did not confirm the direct channel: the comm stays");
+      this.close();
+    }, ACK_MS);
+  }
+
   /**
-   * Send over the socket if it is open.
+   * The kernel's `direct_ready` answer (to every page of the widget: only this page's nonce counts).
+   * @param {unknown} n
+   */
+  confirmed(n) {
+    if (!this.waiting || n !== this.waiting) return;
+    this.stopWaiting();
+    this.ready = true;
+    const held = this.held;
+    this.held = [];
+    for (const [content, buffers] of held) {
+      if (!this.send(content, buffers)) this.viaComm(content, buffers);
+    }
+  }
+
+  stopWaiting() {
+    this.waiting = "";
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * Send over the socket if it is open; hold while the kernel has not confirmed the switch.
    * @param {object} content
    * @param {(ArrayBuffer | ArrayBufferView)[]} [buffers]
-   * @returns {boolean} whether it was sent (else the caller uses the comm)
+   * @returns {boolean} whether it was taken (else the caller uses the comm)
    */
   send(content, buffers) {
+    if (this.waiting) {
+      this.held.push([content, buffers]);
+      if (this.held.length > MAX_HELD) this.close();
+      return true;
+    }
     if (!this.open || !this.ws) return false;
     try {
       this.ws.send(encodeFrame(content, buffers));
@@ -108,9 +170,19 @@ export class DirectLink {
     return true;
   }
 
+  /** No socket from now on: what was held goes over the comm, in the order it was sent. */
+  fallBack() {
+    this.ws = null;
+    this.ready = false;
+    this.stopWaiting();
+    const held = this.held;
+    this.held = [];
+    for (const [content, buffers] of held) this.viaComm(content, buffers);
+  }
+
   close() {
     const ws = this.ws;
-    this.ws = null;
+    this.fallBack();
     if (ws) {
       try {
         ws.close();

@@ -61,7 +61,7 @@ export class ModelState {
     this.disposed = false;
     this.capture = new Capture(this);
     this.playback = new Playback(this);
-    this.direct = new DirectLink();
+    this.direct = new DirectLink((content, buffers) => this.viaComm(content, buffers));
     // Played reports ride with mic chunks while the mic sends: one message a chunk instead of two.
     this.playback.canRide = () => this.capture.sender.flowing();
     this.capture.sender.rider = () => this.playback.takeRiding();
@@ -101,9 +101,17 @@ export class ModelState {
   send(content, buffers) {
     if (this.disposed) return;
     // A view's hello says whether this page could use a direct channel (direct.js); once one is open,
-    // every message goes through it, and through the comm whenever it is not.
+    // every message goes through it (the hello too: one order), and through the comm whenever it is not.
     if (/** @type {any} */ (content).kind === "hello") content = { ...content, direct: this.direct.possible() };
-    else if (this.direct.send(content, buffers)) return;
+    if (!this.direct.send(content, buffers)) this.viaComm(content, buffers);
+  }
+
+  /**
+   * @param {object} content
+   * @param {(ArrayBuffer | ArrayBufferView)[]} [buffers]
+   */
+  viaComm(content, buffers) {
+    if (this.disposed) return;
     try {
       this.model.send(content, undefined, buffers);
     } catch (err) {
@@ -137,6 +145,8 @@ export class ModelState {
         return this.stopAudio();
       case "direct":
         return this.direct.connect(content.url);
+      case "direct_ready":
+        return this.direct.confirmed(content.n);
       default:
         console.debug("[rtwidget] unknown message kind", content.kind);
     }
