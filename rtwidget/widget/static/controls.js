@@ -76,6 +76,20 @@ function meter(rt, label, title) {
   return [group, outer, bar];
 }
 
+/** A meter's bar moves in steps of 1/METER_STEPS of its width (60 px: 2 px): a smaller change is not drawn. */
+const METER_STEPS = 30;
+
+/**
+ * Scale a meter's bar to `fraction` (0..1), rounded to a visible step; the page restyles it only when that changes
+ * (the levels arrive ~20 times a second during duplex speech, and each restyle costs the page a frame).
+ * @param {HTMLElement} bar
+ * @param {number} fraction
+ */
+function drawMeter(bar, fraction) {
+  const transform = `scaleX(${Math.round(fraction * METER_STEPS) / METER_STEPS})`;
+  if (bar.style.transform !== transform) bar.style.transform = transform;
+}
+
 /**
  * A checkbox or select with its label text.
  * @param {string} title
@@ -200,7 +214,7 @@ export class Controls {
     this.mic.title = action.title;
     this.mic.classList.toggle("rtwidget-primary-stop", action.stop);
     const muted = !!this.model.get("muted");
-    this.mute.textContent = muted ? "Muted" : "Mute";
+    setText(this.mute, muted ? "Muted" : "Mute");
     this.mute.setAttribute("aria-pressed", String(muted));
     this.mute.classList.toggle("rtwidget-on", muted);
     const held = this.state.capture.sender.held;
@@ -227,8 +241,8 @@ export class Controls {
 
   drawLevels() {
     const stats = this.state.stats;
-    this.micBar.style.transform = `scaleX(${levelToFraction(this.state.capture.state === "on" ? stats.micLevel : 0)})`;
-    this.outBar.style.transform = `scaleX(${levelToFraction(stats.outLevel)})`;
+    drawMeter(this.micBar, levelToFraction(this.state.capture.state === "on" ? stats.micLevel : 0));
+    drawMeter(this.outBar, levelToFraction(stats.outLevel));
   }
 
   /**

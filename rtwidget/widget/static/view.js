@@ -55,6 +55,7 @@ export class WidgetView {
     /** @type {Record<string, HTMLElement>} the panel rows: main (conversation, log) and aux (tools, session) */
     this.rows = {};
     this.panelsRaf = 0;
+    this.levelsRaf = 0;
     this.root.append(...this.controls.bars(), this.noticesEl, ...this.panelTabs(signal), this.exceptions.el);
     el.appendChild(this.root);
     this.bind(signal);
@@ -162,13 +163,23 @@ export class WidgetView {
       this.log.invalidate();
       this.schedulePanels();
     } else if (what === "mic") this.controls.drawControls();
-    else if (what === "level") this.controls.drawLevels();
+    else if (what === "level") this.scheduleLevels();
     else if (what === "notices") this.drawNotices();
     else if (what === "exceptions") this.exceptions.draw();
   }
 
   schedulePanels() {
     if (!this.panelsRaf) this.panelsRaf = requestAnimationFrame(() => this.drawPanels());
+  }
+
+  /** The meters redraw at most once per animation frame, however often the levels arrive. */
+  scheduleLevels() {
+    if (!this.levelsRaf) {
+      this.levelsRaf = requestAnimationFrame(() => {
+        this.levelsRaf = 0;
+        this.controls.drawLevels();
+      });
+    }
   }
 
   drawPanels() {
@@ -202,7 +213,9 @@ export class WidgetView {
   /** The view's signal aborted: its listeners are gone; leave the page and the model state. */
   released() {
     if (this.panelsRaf) cancelAnimationFrame(this.panelsRaf);
+    if (this.levelsRaf) cancelAnimationFrame(this.levelsRaf);
     this.panelsRaf = 0;
+    this.levelsRaf = 0;
     this.root.remove();
     const left = this.state.removeView(this.id);
     // No view left (the cell was re-run or cleared): nobody can hear or see the audio.
