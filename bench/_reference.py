@@ -138,7 +138,7 @@ def measure_reference(
     """CPU (browser, Jupyter server, kernel; % of one core) of the reference widget for `seconds`, and the
     messages it was counted sending each way per second (``up_per_s``, ``down_per_s``; for ``direct`` the
     WebSocket's). Shuts every kernel of the lab's server down afterwards (its own, and any other)."""
-    from _browser import CpuMeter, browser_pids
+    from _cpu import CpuMeter, browser_pids
 
     nb = lab.nb
     assert nb is not None and lab.server is not None

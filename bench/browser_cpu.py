@@ -34,18 +34,10 @@ import json
 import time
 from typing import Any
 
-from _browser import (
-    CpuMeter,
-    Lab,
-    ServerProcess,
-    ThreadCpu,
-    browser_pids,
-    chromium_groups,
-    load_average,
-    log,
-    machine_line,
-    profile_main_thread,
-)
+from _browser import Lab, ServerProcess, machine_line
+from _cpu import CpuMeter, ThreadCpu, browser_pids, chromium_groups
+from _figures import load_average, log
+from _profile import profile_main_thread
 from _reference import COMM_COUNTER, measure_reference
 
 SETUP = """\

@@ -36,17 +36,9 @@ import json
 import time
 from typing import Any
 
-from _browser import (
-    STATS_JS,
-    CpuMeter,
-    Lab,
-    browser_pids,
-    fmt_ms,
-    load_average,
-    log,
-    machine_line,
-    summary,
-)
+from _browser import STATS_JS, Lab, machine_line
+from _cpu import CpuMeter, browser_pids
+from _figures import fmt_ms, load_average, log, summary
 from _reference import measure_reference
 
 # Answered with "You said: ..." spoken by the local server: about 3 s of audio (30 deltas of 100 ms).

@@ -25,7 +25,8 @@ import argparse
 import json
 from typing import Any
 
-from _browser import Lab, load_average, log, machine_line
+from _browser import Lab, machine_line
+from _figures import load_average, log
 from _reference import measure_reference
 
 # name, mode, up_ms, down_ms, bytes per message

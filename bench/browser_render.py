@@ -18,7 +18,9 @@ import argparse
 import time
 from typing import Any
 
-from _browser import CpuMeter, Lab, ServerProcess, browser_pids, load_average, log, machine_line
+from _browser import Lab, ServerProcess, machine_line
+from _cpu import CpuMeter, browser_pids
+from _figures import load_average, log
 
 SETUP = """\
 import rtwidget
@@ -92,8 +94,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="each window (10)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the list of windows (1)")
-    parser.add_argument("--variants", default="all,no-meters,no-status,no-conversation,no-log,no-tools-session,"
-                        "no-widget", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument(
+        "--variants",
+        default="all,no-meters,no-status,no-conversation,no-log,no-tools-session,no-widget",
+        help=f"comma-separated, of: {', '.join(VARIANTS)}",
+    )
     args = parser.parse_args()
     variants = args.variants.split(",")
     log(f"machine: {machine_line()}")

@@ -25,7 +25,9 @@ import json
 import time
 from typing import Any
 
-from _browser import FRAMES_JS, STATS_JS, CpuMeter, Lab, browser_pids, load_average, log, machine_line, summary
+from _browser import FRAMES_JS, STATS_JS, Lab, machine_line
+from _cpu import CpuMeter, browser_pids
+from _figures import load_average, log, summary
 
 SETUP = """\
 import rtwidget
