@@ -296,6 +296,34 @@ describe("a view", () => {
     assert.equal(dom.liveListeners(), 0);
   });
 
+  it("draws the meters once a frame, in visible steps, restyling a bar only when its step changes", () => {
+    const m = mount(1);
+    const bar = /** @type {FakeElement} */ (rt(m.els[0], "out-meter").children[0]);
+    /** @type {string[]} */
+    const writes = [];
+    let shown = "";
+    Object.defineProperty(bar.style, "transform", {
+      get: () => shown,
+      set: (/** @type {string} */ v) => writes.push((shown = v)),
+    });
+    dom.runFrames();
+    writes.length = 0;
+    m.state.stats.outLevel = 0.1; // -20 dB: 2/3 of the bar
+    for (let k = 0; k < 5; k++) m.state.emit("level");
+    assert.equal(dom.runFrames(), 1, "five levels in one frame: one draw");
+    assert.deepEqual(writes, [`scaleX(${20 / 30})`]);
+    m.state.stats.outLevel = 0.101; // under a step (2 px of 60) away: nothing to restyle
+    m.state.emit("level");
+    dom.runFrames();
+    assert.equal(writes.length, 1);
+    m.state.stats.outLevel = 0;
+    m.state.emit("level");
+    dom.runFrames();
+    assert.deepEqual(writes, [`scaleX(${20 / 30})`, "scaleX(0)"]);
+    m.closeViews[0]?.();
+    m.closeModel();
+  });
+
   it("labels the meters, says echo cancellation in words, and has no instructions box in the bars", () => {
     const m = mount(1);
     const el = m.els[0];
