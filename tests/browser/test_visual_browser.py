@@ -255,11 +255,11 @@ def check_width(nb: NotebookPage, name: str) -> list[str]:
     nb.screenshot(name)
     problems = clipping_problems(clip)
     by_cell: dict[str, list[dict[str, Any]]] = {}
-    for c in cut:
+    for c in (c for c in cut if not c["gone"]):
         by_cell.setdefault(c["cell"], []).append(c)
     for cell, same in by_cell.items():
         c, more = same[0], f" and {len(same) - 1} more" if len(same) > 1 else ""
-        size = f"{c['scrollWidth']} px in {c['clientWidth']}"
+        size = f"{c['scrollWidth']} px in {c['clientWidth']}, {c['pastEdge']} px past the row's edge"
         problems.append(f"log cell {cell} {c['text']!r}{more} cut or hidden ({size})")
     return [f"[{name}] {p}" for p in problems]
 

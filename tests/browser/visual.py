@@ -186,26 +186,32 @@ CLIPPING_JS = (
 """
 )
 
-# Cells of the event log's header and of the rows in view whose text does not fit (every cell but the summary,
-# which is meant to give way): `{cell, text, scrollWidth, clientWidth}`, one per distinct cell class and text.
+# Cells of the event log's header and of the rows in view whose text shows cut: narrower than their text, or
+# reaching past the row's right edge (every cell but the summary, which is meant to give way). A cell the row
+# squeezed to nothing, or pushed wholly past its edge, has given way (log.css lets size, then time, go first):
+# it is listed with `gone: true`, not as cut. One entry per distinct cell class and text.
 CUT_LOG_CELLS_JS = r"""
 () => {
     const out = new Map();
     const lines = document.querySelectorAll('[data-rt=log-head], .rtwidget-log-viewport [data-rt=log-row]');
     for (const line of lines) {
+        const edge = line.getBoundingClientRect().right;
         if (line.getBoundingClientRect().height === 0) continue;
         for (const cell of line.children) {
             const text = cell.textContent.trim();
             if (!text || cell.classList.contains('rtwidget-log-text')) continue;
-            const outside = cell.getBoundingClientRect().right > line.getBoundingClientRect().right + 1;
-            if (cell.scrollWidth > cell.clientWidth + 1 || outside) {
+            const box = cell.getBoundingClientRect();
+            const gone = cell.clientWidth === 0 || box.left >= edge - 1;
+            if (cell.scrollWidth > cell.clientWidth + 1 || box.right > edge + 1) {
                 const name = Array.from(cell.classList).join('.');
                 const [scrollWidth, clientWidth] = [cell.scrollWidth, cell.clientWidth];
-                out.set(`${name}|${text}`, {cell: name, text, scrollWidth, clientWidth});
+                const key = `${name}|${text}|${gone}`;
+                const pastEdge = Math.round(box.right - edge);
+                out.set(key, {cell: name, text, scrollWidth, clientWidth, gone, pastEdge});
             }
         }
     }
-    return Array.from(out.values()).slice(0, 20);
+    return Array.from(out.values()).slice(0, 40);
 }
 """
 
