@@ -234,15 +234,20 @@ def longest_type_problems(nb: NotebookPage) -> list[str]:
 
 
 def show_whole_widget(nb: NotebookPage) -> dict[str, float]:
-    """Make the window tall enough for the whole widget (same width) and scroll its cell to the top; returns the
-    window and notebook widths."""
+    """Scroll the widget's cell to the top and make the window (same width) tall enough that the whole widget is
+    in view; returns the window and notebook widths."""
     root = nb.page.locator(".rtwidget-root").first
-    height = int(root.evaluate("(r) => r.getBoundingClientRect().height"))
     width = nb.js("() => window.innerWidth")
-    sizes = set_viewport_width(nb, width, min(4000, max(900, height + 260)))
-    root.evaluate("(r) => r.closest('.jp-Cell').scrollIntoView({block: 'start'})")
-    settle(nb)
-    return sizes
+    sizes: dict[str, float] = {}
+    for _ in range(3):
+        root.evaluate("(r) => r.closest('.jp-Cell').scrollIntoView({block: 'start'})")
+        settle(nb)
+        short_by = root.evaluate("(r) => Math.ceil(r.getBoundingClientRect().bottom - window.innerHeight)")
+        if short_by <= -40:
+            break
+        height = nb.js("() => window.innerHeight")
+        sizes = set_viewport_width(nb, width, min(5000, height + short_by + 60))
+    return sizes or set_viewport_width(nb, width, nb.js("() => window.innerHeight"))
 
 
 def check_width(nb: NotebookPage, name: str) -> list[str]:
