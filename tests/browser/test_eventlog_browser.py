@@ -222,8 +222,16 @@ def test_grip_resizes_fills_its_panel_follows_and_pill_jumps_down(lab: NotebookP
     lab.wait_js(f"() => ({LOG_STATE_JS})().viewport.height >= {before['viewport']['height'] + 140}", what="taller")
     taller = state(lab)
     assert abs(taller["stage"] - before["stage"] - 150) <= 2, (before["stage"], taller["stage"])
-    rendered = lab.js("() => document.querySelectorAll('[data-rt=panel-log] [data-rt=log-row]').length")
-    assert rendered >= taller["viewport"]["height"] // 20, "the taller list renders more rows"
+    # The list redraws on the next frame after the resize: wait for it (every row, when fewer than fit).
+    fits = taller["viewport"]["height"] // 20
+    lab.wait_js(
+        "(fits) => { const p = document.querySelector('[data-rt=panel-log]');"
+        " const n = p.querySelectorAll('[data-rt=log-row]').length;"
+        " const kept = parseInt(p.querySelector('.rtwidget-log-total').textContent, 10);"
+        " return n >= Math.min(fits, kept) ? n : 0; }",
+        fits,
+        what="the taller list to render the rows that fit",
+    )
     lab.screenshot("log-dragged-taller", panel)
     # Dragging up stops at the minimum height.
     box = grip.bounding_box()
