@@ -228,6 +228,10 @@ export class Controls {
     setOptions(this.turnMode, modes.includes(mode) ? modes : [...modes, mode], turnModeLabel);
     if (this.turnMode.value !== mode) this.turnMode.value = mode;
     this.ptt.disabled = mode !== PUSH_TO_TALK;
+    // A greyed button says why, and how to use it.
+    this.ptt.title = this.ptt.disabled
+      ? "works in push-to-talk mode: choose it under Turns"
+      : "hold (or hold the space bar)";
   }
 
   drawVoice() {

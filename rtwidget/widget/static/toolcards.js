@@ -14,7 +14,7 @@ import { prettyJson } from "./format.js";
  */
 
 /** Schemas are shown open while there are at most this many tools. */
-const OPEN_SCHEMAS_UP_TO = 2;
+const OPEN_SCHEMAS_UP_TO = 1;
 
 /**
  * "get_weather(city: string, days?: integer)": the call shape read from the schema.
