@@ -46,6 +46,7 @@ RTWIDGET_LOGGERS = (
     "rtwidget.server.websockets",
     "rtwidget.tools",
     "rtwidget.widget",
+    "rtwidget.widget.direct",
 )
 
 

@@ -77,16 +77,20 @@ def test_a_session_connected_before_its_widget_shows_endpoint_model_and_its_log(
     model = lab.kernel_json("session.model")
     label = lab.kernel_json("session.endpoint.describe()['label']")
     assert model and label
+    # The line says where in words and the model; its tooltip names the endpoint's label and how long ago the
+    # session connected (connected_at taken from the session).
     status = lab.wait_js(
         """([model, label]) => {
             const s = document.querySelector('[data-rt=status]');
             const t = s ? s.textContent : '';
-            return t.startsWith('connected') && t.includes(model) && t.includes(label) && t;
+            const tip = s ? s.title : '';
+            return t.startsWith('Connected to') && t.includes(model) && tip.includes(label)
+                && tip.includes('Connected since') && {text: t, tip};
         }""",
         [model, label],
         what="the status line with the endpoint and the model",
     )
-    assert "connected 0:" in status  # connected_at taken from the session: the time since it connected
+    assert "(0:" in status["tip"], status  # connected seconds ago, not at the epoch
     lab.wait_js(
         f"() => {{ const p = ({PANELS_JS})(); return p && p.types.includes('session.created') "
         "&& p.types.includes('session.update'); }",
