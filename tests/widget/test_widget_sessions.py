@@ -35,6 +35,8 @@ def test_after_disconnect_and_connect_the_panels_keep_updating(live: tuple[Realt
     session = w.session
     browser_says(w, {"kind": "text", "text": "first turn"})
     wait_until(lambda: "first turn" in item_texts(comm), what="the first turn in a batch")
+    # Its reply done before the disconnect (else the close cuts it off, and only one response.done is ever seen).
+    wait_until(lambda: len(received(session, "response.done")) == 1, what="the first turn done in the kernel")
     batch = w.bridge.batch
     batch.batch_s = batch.update_s = 1.0  # the rows logged while closing wait for a flush the loop never runs
     browser_says(w, {"kind": "disconnect"})
