@@ -132,3 +132,32 @@ def _finish(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()
+
+
+def after(
+    first: concurrent.futures.Future[Any], then: Callable[[], concurrent.futures.Future[T]]
+) -> concurrent.futures.Future[T]:
+    """A future of ``then()``, called once ``first`` is done (whatever its outcome): its result, its exception, or
+    cancelled when it was. Cancelling the returned future before ``first`` is done means ``then`` never runs."""
+    outer: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def copy(inner: concurrent.futures.Future[T]) -> None:
+        if inner.cancelled():
+            outer.cancel()
+        elif (exc := inner.exception()) is not None:
+            outer.set_exception(exc)
+        else:
+            outer.set_result(inner.result())
+
+    def run(_: concurrent.futures.Future[Any]) -> None:
+        if not outer.set_running_or_notify_cancel():
+            return
+        try:
+            inner = then()
+        except BaseException as exc:  # delivered to whoever reads the future
+            outer.set_exception(exc)
+            return
+        inner.add_done_callback(copy)
+
+    first.add_done_callback(run)
+    return outer

@@ -39,7 +39,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from .. import endpoints
-from .._loopthread import LoopThread
+from .._loopthread import LoopThread, after
 from ..errors import NotConnected, RealtimeError, SessionClosed, WaitTimeout
 from ..protocol.connection import Connection
 from ..protocol.events import Event
@@ -93,6 +93,7 @@ class LifecycleMixin(ReconnectMixin):
     _release: Release
     _finalizer: weakref.finalize[Any, Any]
     _closer: asyncio.Task[None] | None = None
+    _stopping: concurrent.futures.Future[None] | None = None  # a close() stopping the I/O loop from outside it
     #: How long each step of the handshake may take (seconds).
     handshake_timeout: float = HANDSHAKE_TIMEOUT_S
 
@@ -198,6 +199,9 @@ class LifecycleMixin(ReconnectMixin):
                 task.add_done_callback(self._tasks.discard)
             return await self.connect()
 
+        stopping = self._stopping
+        if stopping is not None and not stopping.done():  # a close is stopping the I/O loop: connect after it
+            return after(stopping, lambda: self._io.submit(connecting()))
         return self._io.submit(connecting())
 
     def stop(self) -> concurrent.futures.Future[None]:
@@ -362,8 +366,14 @@ class LifecycleMixin(ReconnectMixin):
             if self._io.in_thread():
                 self._spawn_close()  # from a handler or tool: our own task must not wait for itself
                 return
-            await self._run(self._close_on_loop)
-            await asyncio.get_running_loop().run_in_executor(None, self._io.stop)
+            stopping = self._stopping = concurrent.futures.Future()  # start() waits for it: the loop is going
+            try:
+                await self._run(self._close_on_loop)
+                await asyncio.get_running_loop().run_in_executor(None, self._io.stop)
+            finally:
+                self._set_state(CLOSED_STATE)
+                self._after_close()
+                stopping.set_result(None)
         self._set_state(CLOSED_STATE)
         self._after_close()
 
