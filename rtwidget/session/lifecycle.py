@@ -373,7 +373,8 @@ class LifecycleMixin(ReconnectMixin):
             finally:
                 self._set_state(CLOSED_STATE)
                 self._after_close()
-                stopping.set_result(None)
+                stopping.set_result(None)  # only now: a waiting start() must not race the clean-up
+            return  # closed once, above
         self._set_state(CLOSED_STATE)
         self._after_close()
 
