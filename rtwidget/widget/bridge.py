@@ -44,7 +44,6 @@ from ..session import (
     LogEntry,
     Session,
     error_info,
-    turn_mode,
 )
 from ..session.lifecycle import CONNECTING, IDLE
 from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
@@ -64,7 +63,7 @@ from .panels import (
     response_view,
 )
 from .playhead import Playhead
-from .settings import SettingsActions
+from .settings import SettingsActions, session_traits
 from .status import STATUS_OF_STATE, connected_at, expiring_text, reconnected_text, reconnecting_text
 
 logger = logging.getLogger("rtwidget.widget")
@@ -317,20 +316,7 @@ class Bridge:
         self._on_session(data)
 
     def _on_session(self, data: dict[str, Any]) -> None:
-        config = data.get("session") or {}
-        values: dict[str, Any] = {"session_config": config}
-        audio_config = config.get("audio") or {}
-        audio_in = audio_config.get("input") or {}
-        if "turn_detection" in audio_in:
-            values["turn_mode"] = turn_mode(audio_in["turn_detection"])
-        voice = (audio_config.get("output") or {}).get("voice") or config.get("voice")
-        if isinstance(voice, str):
-            values["voice"] = voice
-        if isinstance(config.get("instructions"), str):
-            values["instructions"] = config["instructions"]
-        if self.session.expires_at:
-            values["expires_at"] = float(self.session.expires_at)
-        self._set(**values)
+        self._set(**session_traits(data.get("session") or {}, self.session.expires_at))
 
     def _on_response_done(self, data: dict[str, Any]) -> None:
         totals = self.usage.add((data.get("response") or {}).get("usage"))

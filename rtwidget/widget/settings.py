@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..session import EAGERNESS, PUSH_TO_TALK, TURN_MODES, VAD_TYPES
+from ..session import EAGERNESS, PUSH_TO_TALK, TURN_MODES, VAD_TYPES, turn_mode
 
 if TYPE_CHECKING:
     from .bridge import Bridge
@@ -162,3 +162,21 @@ class SettingsActions:
             return False
         self.bridge.notice("warning", "The voice cannot change once the model has spoken in this session.")
         return True
+
+
+def session_traits(config: dict[str, Any], expires_at: float | None) -> dict[str, Any]:
+    """The widget traits that a ``session.created`` / ``session.updated`` config sets: the config itself, the
+    turn mode, the voice, the instructions and when the session expires."""
+    values: dict[str, Any] = {"session_config": config}
+    audio_config = config.get("audio") or {}
+    audio_in = audio_config.get("input") or {}
+    if "turn_detection" in audio_in:
+        values["turn_mode"] = turn_mode(audio_in["turn_detection"])
+    voice = (audio_config.get("output") or {}).get("voice") or config.get("voice")
+    if isinstance(voice, str):
+        values["voice"] = voice
+    if isinstance(config.get("instructions"), str):
+        values["instructions"] = config["instructions"]
+    if expires_at:
+        values["expires_at"] = float(expires_at)
+    return values

@@ -16,7 +16,7 @@ from websockets.asyncio.server import ServerConnection
 
 from rtwidget import Session
 from rtwidget.server import LocalServer
-from rtwidget.session import session as session_module
+from rtwidget.session import tool_calls as tool_calls_module
 from tests.protocol import wire_events as S
 from tests.support import run, scaled, sent
 
@@ -60,7 +60,7 @@ def test_a_thousand_tools_registered_from_a_cell_send_one_session_update(
 ) -> None:
     # From the caller's thread, registrations are spaced by the caller's own work: a debounce well above a
     # registration's cost (a loaded test machine can pause a thread for hundreds of milliseconds: seen in a full run).
-    monkeypatch.setattr(session_module, "TOOLS_DEBOUNCE_S", scaled(2.0))
+    monkeypatch.setattr(tool_calls_module, "TOOLS_DEBOUNCE_S", scaled(2.0))
 
     async def body() -> None:
         async with open_session() as session:

@@ -1,0 +1,107 @@
+"""The tool methods of :class:`~rtwidget.session.session.Session` (a mixin): registering tools, sending the tool
+list as one debounced ``session.update``, and answering the model's function calls.
+
+A burst of registrations (1,000 tools registered in a loop) sends ONE ``session.update`` with the whole list,
+once no change came for :data:`TOOLS_DEBOUNCE_S`, or ahead of the next client event, whichever comes first: the
+model must know the tools before what comes next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .._loopthread import LoopThread
+from ..protocol.connection import Connection
+from ..protocol.tracker import FunctionCall
+from ..tools import Tool, ToolRegistry
+from .lifecycle import CONNECTING, OPEN
+from .reconnect import RECONNECTING
+from .tool_runner import ToolRunner
+
+logger = logging.getLogger("rtwidget.session")
+
+# Tools registered in a burst go out as one session.update, once no change came for this long (seconds).
+TOOLS_DEBOUNCE_S = 0.05
+
+
+class ToolsMixin:
+    """``tool``, ``add_tool`` and what runs the model's calls."""
+
+    tools: ToolRegistry
+    _conn: Connection
+    _io: LoopThread
+    _state: str
+    _connected: bool
+    _config_sent: str | Exception | None
+    _tool_runner: ToolRunner
+    # A tool change waits to go out (set in any thread), when the last one came, and its timer (I/O loop).
+    _tools_pending: bool
+    _tools_touched: float
+    _tools_timer: asyncio.TimerHandle | None
+    _flush: Callable[..., None]
+
+    def tool(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Decorator: ``@session.tool`` or ``@session.tool(name=..., reply=False, timeout=5)``."""
+        return self.tools.tool(fn, **options)
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        reply: bool = True,
+        timeout: float | None = 30.0,
+    ) -> Tool:
+        """Register ``fn`` as a tool (same name replaces; one ``session.update`` when connected)."""
+        return self.tools.add(fn, name=name, description=description, reply=reply, timeout=timeout)
+
+    def _tools_changed(self) -> None:
+        # Called in whatever thread changed the registry. A burst of changes (1,000 tools registered in a loop)
+        # sends ONE session.update with the whole list, once no change came for TOOLS_DEBOUNCE_S.
+        self._tools_touched = time.monotonic()
+        if self._connected and not self._tools_pending:
+            self._tools_pending = True
+            self._io.call_soon(self._send_tools)
+
+    def _send_tools(self) -> None:
+        """On the I/O loop: send the tool list once the changes settled and the handshake is done (or with the
+        next client event, whichever comes first)."""
+        self._tools_timer = None
+        if not self._tools_pending:
+            return  # sent already, ahead of a client event
+        handshake = self._state in (CONNECTING, RECONNECTING)
+        config_due = handshake and self._config_sent is None  # it will carry the tools
+        if not self._connected or not (handshake or self._state == OPEN) or config_due:
+            self._tools_pending = False  # the next handshake's config sends the tools
+            return
+        wait = TOOLS_DEBOUNCE_S - (time.monotonic() - self._tools_touched)
+        if wait > 0 or self._state != OPEN:
+            delay = wait if wait > 0 else TOOLS_DEBOUNCE_S  # settling, or still connecting: look again later
+            self._tools_timer = asyncio.get_running_loop().call_later(delay, self._send_tools)
+            return
+        self._flush(tools_due=True)
+
+    def _tools_update(self, now: float) -> list[tuple[dict[str, Any], str]]:
+        """The whole tool list as one ``session.update``, queued and drained now."""
+        if self._tools_timer is not None:
+            self._tools_timer.cancel()
+            self._tools_timer = None
+        self._tools_pending = False  # before reading the list: a change from now on schedules another update
+        try:
+            self._conn.update_session(tools=self.tools.schemas())
+        except Exception:  # refused by the core: the server keeps the tools it had
+            logger.exception("rtwidget: could not send the tool list")
+        return self._conn.data_to_send(now)
+
+    async def _answer_call(self, call: FunctionCall) -> None:
+        result = await self._tool_runner.run(call)
+        # While reconnecting the output is queued in the core: it goes out on the new connection.
+        if self._connected or self._state == RECONNECTING:
+            self._conn.function_output(call.call_id, result.output, reply=result.reply)
+            self._conn.reply_if_due()
+            self._flush()
