@@ -63,6 +63,11 @@ class Doctor:
         """Microphone audio of ``duration_ms`` at level ``dbfs`` (RMS, dB full scale) was appended."""
         return []
 
+    def playback(self, item_id: str, played_ms: float, playing: bool, now: float) -> list[Hint]:
+        """Where the listener's playback of assistant audio is (a widget reports it). Without these reports the
+        doctor estimates playback from the audio received, as if played in real time from its first delta."""
+        return []
+
     def handled(self, event_id: str) -> None:
         """The client event ``event_id`` was sent by a call that reports its error itself (``ask()``)."""
 
