@@ -1,0 +1,163 @@
+"""The notebook tour (``notebooks/*.ipynb``) runs top to bottom offline, against the local server at fast pace.
+
+Every notebook is executed with nbclient in a fresh kernel: no OpenAI or Azure settings in the environment, a
+temporary IPYTHONDIR whose startup file points sessions that name no endpoint at a fast-pace local server (the
+notebooks themselves say nothing about pace: a student's kernel uses the shared real-time one). A run fails on
+any error output, and unless the output holds each of the notebook's key strings from :data:`EXPECTED`.
+
+The quick checks (not slow) read the saved files: no outputs, no execution counts, no widget state, and an
+:data:`EXPECTED` entry for every notebook, so a new notebook cannot skip the run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+# Strings each notebook's outputs must contain (two or three per notebook: the outputs that show its idea).
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "01-quickstart.ipynb": (
+        "'kind': 'local'",
+        "You said: Hello! What can you do?",
+        "get_weather({'city': 'Paris'})",
+        '"temperature": 21',
+        "out of band: You said: I love this widget!",
+        "conversation items before: 6, after: 6",
+    ),
+    "03-function-calling.ipynb": (
+        "get_weather({'city': 'Paris'})",
+        "response.create sent: 0",
+        "get_time returned:",
+    ),
+    "07-scripted-servers.ipynb": (
+        "RealtimeError: server_error",
+        "state after the drop: open",
+        "scripted: You said: still here?",
+    ),
+    "08-real-endpoints.ipynb": (
+        "-> input_audio_buffer.commit",
+        "<- realtime.session.updated",
+        "beta: You said: hello from the beta dialect",
+    ),
+}
+
+ENV_UNSET = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_REALTIME_DEPLOYMENT",
+    "AZURE_OPENAI_DEPLOYMENT",
+    "AZURE_OPENAI_API_VERSION",
+    "OPENAI_API_VERSION",
+    "RTWIDGET_SERVER_TOKEN",
+)
+
+# The kernel's startup file: the default endpoint factory's local server, but at fast pace (output audio all at
+# once), so a tour runs in seconds. A student's kernel has no such file and gets the shared real-time server.
+FAST_LOCAL_SERVER = """\
+import atexit
+
+import rtwidget.session.endpoint_policy as _policy
+from rtwidget import endpoints as _endpoints
+from rtwidget.server import LocalServer as _LocalServer
+
+_fast_server = _LocalServer(pace="fast").start_in_thread()
+atexit.register(_fast_server.stop_in_thread, 2.0)
+
+
+def _fast_local_endpoint(model, url=_fast_server.url, local=_endpoints.local):
+    return local(url, model=model)
+
+
+_policy.local_server_endpoint = _fast_local_endpoint
+del atexit, _policy, _endpoints, _LocalServer
+"""
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def _output_text(nb: Any) -> str:
+    parts: list[str] = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+            elif out.get("output_type") in ("execute_result", "display_data"):
+                parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def _errors(nb: Any) -> list[str]:
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error":
+                found.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
+            elif out.get("output_type") == "stream" and out.get("name") == "stderr" and "Traceback" in out["text"]:
+                found.append(f"cell {index}: a traceback on stderr:\n{out['text']}")
+    return found
+
+
+def test_the_tour_has_notebooks() -> None:
+    assert PATHS, f"expected the notebook tour in {NOTEBOOKS}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=_ids(PATHS))
+def test_every_notebook_has_expected_outputs(path: Path) -> None:
+    assert EXPECTED.get(path.name), (
+        f"{path.name} has no entry in EXPECTED (tests/test_notebook_tour.py): add two or three strings its "
+        "outputs must show"
+    )
+
+
+@pytest.mark.parametrize("path", PATHS, ids=_ids(PATHS))
+def test_saved_without_outputs_or_widget_state(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [
+        index
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} were saved with outputs or execution counts: clear them"
+    assert "widgets" not in nb.metadata, f"{path.name} was saved with widget state: clear it"
+    titles = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("# ")]
+    assert titles and nb.cells[0].cell_type == "markdown", f"{path.name} must open with a title cell"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PATHS, ids=_ids(PATHS))
+def test_notebook_runs_offline(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    for name in ENV_UNSET:
+        monkeypatch.delenv(name, raising=False)
+    ipython = tmp_path / "ipython"
+    startup = ipython / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-fast-local-server.py").write_text(FAST_LOCAL_SERVER, encoding="utf-8")
+    monkeypatch.setenv("IPYTHONDIR", str(ipython))
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}, allow_errors=False
+    )
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        pytest.fail(f"{path.name} failed: {exc}")
+    assert not _errors(nb), "\n".join(_errors(nb))
+    text = _output_text(nb)
+    missing = [s for s in EXPECTED.get(path.name, ()) if s not in text]
+    assert not missing, f"{path.name}: outputs lack {missing}; they were:\n{text[-4000:]}"
+    assert os.environ.get("OPENAI_API_KEY") is None
