@@ -99,6 +99,8 @@ class Connection:
         # Items this client created that the server has not answered yet (added, or refused), by item id.
         self._unanswered: OrderedDict[str, tuple[Json, str]] = OrderedDict()
         self._calls: list[FunctionCall] = []
+        # The tools of the last session.update sent that set them (a tools list replaces the server's whole list).
+        self._sent_tools: list[Any] = []
         # Prefix keeps event ids unique across reconnects of one process.
         self._id_prefix = f"evt_rtw{secrets.token_hex(3)}_"
         self._counter = itertools.count(1)
@@ -166,6 +168,8 @@ class Connection:
             self._buffer_bytes = 0
         elif etype == "input_audio_buffer.clear":
             self._buffer_bytes = 0
+        elif etype == "session.update" and isinstance(event["session"].get("tools"), list):
+            self._sent_tools = event["session"]["tools"]
         self.tracker.client_sent(event, reply=reply)
 
     @property
@@ -275,6 +279,26 @@ class Connection:
         """When (the caller's clock) :meth:`check_stalled` could next declare something lost; None when no
         response is in progress or awaited."""
         return self.tracker.stall_deadline(silence_s)
+
+    def declared_tools(self) -> dict[str, Json]:
+        """The function tools the session has, by name: those the server last reported (``session.tools``), and
+        those of the last ``session.update`` sent that set tools (it wins: the server's report may not be in yet).
+        """
+        reported = self.session.get("tools")
+        out: dict[str, Json] = {}
+        for tool in [*(reported if isinstance(reported, list) else ()), *self._sent_tools]:
+            if (
+                isinstance(tool, dict)
+                and tool.get("type", "function") == "function"
+                and isinstance(tool.get("name"), str)
+            ):
+                out[tool["name"]] = tool
+        return out
+
+    def hand_over(self, call: FunctionCall) -> None:
+        """``call`` is the user's to answer (a tool declared with raw events): no output is owed for it here, and
+        the follow-up of its response (one ``response.create`` after all outputs) is the user's."""
+        self.tracker.hand_over(call.call_id)
 
     def function_calls_to_run(self) -> list[FunctionCall]:
         """Function calls from finished responses that have not been handed out yet."""
@@ -413,6 +437,7 @@ class Connection:
         self.conversation = Conversation()
         self.tracker.reset()
         self.session = {}
+        self._sent_tools = []
         self._buffer_bytes = 0
         self._committing_ms = None
         self._calls = []

@@ -89,6 +89,9 @@ class ResponseTracker:
         # Responses declared lost (values unused, oldest dropped past DONE_LIMIT): a late response.done for one
         # changes nothing.
         self._lost: dict[str, None] = {}
+        # Calls handed to the user, and the responses whose follow-up is therefore the user's (values unused).
+        self._users_calls: dict[str, None] = {}
+        self._users_responses: dict[str, None] = {}
 
     # ------------------------------------------------------------------------------------------ inputs
 
@@ -114,8 +117,9 @@ class ResponseTracker:
             item = event.get("item") or {}
             if item.get("type") == "function_call_output":
                 call_id = str(item.get("call_id"))
-                self.owed.pop(call_id, None)
-                if reply:
+                call = self.owed.pop(call_id, None)
+                users = call_id in self._users_calls or (call is not None and call.response_id in self._users_responses)
+                if reply and not users:
                     self._awaiting_reply[call_id] = False
 
     def server_received(self, event: Event, now: float | None = None) -> list[FunctionCall]:
@@ -230,6 +234,14 @@ class ResponseTracker:
         if calls:
             self.calls_by_response[rid] = calls
         return calls
+
+    def hand_over(self, call_id: str) -> None:
+        """The call ``call_id`` (handed out by :meth:`server_received`) is the user's to answer: it is owed no more,
+        and no output for a call of its response makes a reply due (the user sends the ``response.create``)."""
+        call = self.owed.pop(call_id, None)
+        _remember(self._users_calls, call_id)
+        if call is not None:
+            _remember(self._users_responses, call.response_id)
 
     def _forget_answered(self) -> None:
         """The default response ended: the outputs of every create that was taken (not pending) are answered."""

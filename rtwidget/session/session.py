@@ -225,8 +225,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
         if event.type == "error":
             self._on_server_error(event)
         self._bus.dispatch(event)
-        for call in self._conn.function_calls_to_run():
-            self._spawn(self._answer_call(call), self._tool_runner.tasks)
+        self._start_calls()
         if event.type == "response.done":
             self._conn.reply_if_due()
         elif event.type == "session.created":

@@ -4,6 +4,14 @@ list as one debounced ``session.update``, and answering the model's function cal
 A burst of registrations (1,000 tools registered in a loop) sends ONE ``session.update`` with the whole list,
 once no change came for :data:`TOOLS_DEBOUNCE_S`, or ahead of the next client event, whichever comes first: the
 model must know the tools before what comes next.
+
+Raw-event flows are the user's. A call to a registered tool runs here; a call to a tool the session has but
+Python does not (declared by the user with a raw ``session.update``, as the server reports it or as it was sent)
+is left to the user: no output and no ``response.create`` from rtwidget, and none of the outputs of that response
+(rtwidget's own for registered calls included) makes rtwidget send the follow-up: the user sends it, after the
+outputs. Only a name in no tool list at all gets the automatic "unknown tool" output (and the usual one reply).
+The debounced tool list keeps the user's declared tools: registered schemas, then the declared ones whose names
+are not registered.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ class ToolsMixin:
     _tools_touched: float
     _tools_timer: asyncio.TimerHandle | None
     _flush: Callable[..., None]
+    _spawn: Callable[..., Any]
 
     def tool(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Decorator: ``@session.tool`` or ``@session.tool(name=..., reply=False, timeout=5)``."""
@@ -93,10 +102,30 @@ class ToolsMixin:
             self._tools_timer = None
         self._tools_pending = False  # before reading the list: a change from now on schedules another update
         try:
-            self._conn.update_session(tools=self.tools.schemas())
+            self._conn.update_session(tools=self._tool_list())
         except Exception:  # refused by the core: the server keeps the tools it had
             logger.exception("rtwidget: could not send the tool list")
         return self._conn.data_to_send(now)
+
+    def _tool_list(self) -> list[dict[str, Any]]:
+        """The registered schemas, then the tools the user declared with raw events (registered wins a name)."""
+        return self.tools.schemas() + list(self._users_tools().values())
+
+    def _users_tools(self) -> dict[str, dict[str, Any]]:
+        """The tools the session has (as reported or sent) that the user declared, by name: a name ever registered
+        in Python is rtwidget's (a removed tool is not kept alive as the user's)."""
+        ours = self.tools.names_ever
+        return {name: t for name, t in self._conn.declared_tools().items() if name not in ours}
+
+    def _start_calls(self) -> None:
+        """On the I/O loop, after a server event: start the function calls a finished response made (registered
+        tools and unknown names), and hand the user's own (declared with raw events) over to the user."""
+        for call in self._conn.function_calls_to_run():
+            if call.name not in self.tools and call.name in self._users_tools():
+                self._conn.hand_over(call)
+                self._conn.reply_if_due()  # a reply the user requested meanwhile may be due now
+            else:
+                self._spawn(self._answer_call(call), self._tool_runner.tasks)
 
     async def _answer_call(self, call: FunctionCall) -> None:
         result = await self._tool_runner.run(call)

@@ -31,6 +31,8 @@ class ToolRegistry:
         # name -> Tool; dict order is registration order (a replacement keeps its place).
         self._tools: dict[str, Tool] = {}
         self._lock = threading.Lock()
+        #: Every name ever registered here (removed ones too): a session tells its own tools from the user's by it.
+        self.names_ever: set[str] = set()
         #: Called with no arguments after each add/remove/clear that changed something.
         self.listeners: list[Callable[[], None]] = []
 
@@ -52,6 +54,7 @@ class ToolRegistry:
         with self._lock:
             replaced = tool.name in self._tools
             self._tools[tool.name] = tool
+            self.names_ever.add(tool.name)
         logger.debug("%s tool %r", "replaced" if replaced else "added", tool.name)
         self._notify()
         return tool
