@@ -37,14 +37,18 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "get_time returned:",
     ),
     "07-scripted-servers.ipynb": (
-        "RealtimeError: server_error",
+        "RealtimeError: server_error: The scripted server refuses this one.",
         "state after the drop: open",
         "scripted: You said: still here?",
+        "'remaining': 0",
     ),
     "08-real-endpoints.ipynb": (
-        "-> input_audio_buffer.commit",
-        "<- realtime.session.updated",
-        "beta: You said: hello from the beta dialect",
+        "beta wire: conversation.item.created, response.created",
+        "response.audio_transcript.delta",
+        "beta: You said: hello from the beta dialect | session.dialect: beta",
+        "close code: 4000",
+        "first message: type realtime.session.created",
+        "envelope: You said: hello inside the envelope",
     ),
 }
 
