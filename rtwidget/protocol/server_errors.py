@@ -13,6 +13,9 @@ from typing import Any
 TERMINAL_ERROR_CODES = frozenset({"session_expired", "beta_api_shape_disabled"})
 # Error codes that are a harmless race (a cancel that arrived after the response ended): logged at DEBUG, no notice.
 HARMLESS_ERROR_CODES = frozenset({"response_cancel_not_active"})
+# A response.create refused because a response is in progress, and a voice change refused after the model spoke.
+ACTIVE_RESPONSE_CODE = "conversation_already_has_active_response"
+VOICE_LOCKED_CODE = "cannot_update_voice"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""The :class:`Doctor`: feeds in, hints out. (Contract only; the rules are being built.)"""
+"""The :class:`Doctor`: feeds in, hints out. Each rule is a :class:`~.check.Check` in :mod:`.rules`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..events import Event
+from .check import Check
 from .hint import Hint, Rule
+from .rules import CHECKS
+from .state import LIMIT, State, text, trim
 
 
 class Doctor:
@@ -21,10 +25,10 @@ class Doctor:
         self.dialect = dialect
         #: False: no rule runs (the feeds still keep the state, so switching back on is accurate).
         self.enabled = True
-        #: True while the user's code reads server errors (a handler for ``error`` or ``*``): the unhandled-error
-        #: rule stays quiet.
+        self._state = State(dialect)
         self.errors_watched = False
-        self.rules: dict[str, Rule] = {}
+        self._checks: list[Check] = [check(self._state) for check in CHECKS]
+        self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
         self._disabled: set[str] = set()
         self.disable(*disabled)
 
@@ -42,42 +46,97 @@ class Doctor:
 
     def _known(self, rule_ids: Iterable[str]) -> list[str]:
         ids = list(rule_ids)
-        unknown = [r for r in ids if r not in self.rules]
+        unknown = [repr(r) for r in ids if r not in self.rules]
         if unknown:
             raise ValueError(f"unknown doctor rule {', '.join(unknown)}: the rules are {', '.join(self.rules)}")
         return ids
 
+    @property
+    def errors_watched(self) -> bool:
+        """True while the user's code reads server errors (a handler for ``error`` or ``*``): the unhandled-error
+        rule stays quiet."""
+        return self._state.errors_watched
+
+    @errors_watched.setter
+    def errors_watched(self, value: bool) -> None:
+        self._state.errors_watched = bool(value)
+
+    # ---------------------------------------------------------------- feeds
+
     def client_sent(self, event: dict[str, Any], now: float) -> list[Hint]:
         """A client event went out (as sent, with its ``event_id``)."""
-        return []
+        if not isinstance(event, dict):
+            return []
+        hints = self._run(lambda c: c.client_sent(event, now))
+        self._safely(lambda: self._state.client_sent(event, now))
+        return hints
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
         """A client event was refused before sending (validation): ``error`` is the refusal's message."""
-        return []
+        return self._run(lambda c: c.client_refused(event, str(error), now))
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         """A server event arrived (parsed; ``event.cause`` is the client event an ``error`` names)."""
-        return []
+        if not isinstance(event, Event) or not isinstance(event.data, dict):
+            return []
+        hints = self._run(lambda c: c.server_received(event, now))
+        self._safely(lambda: self._state.server_received(event, now))
+        return hints
 
     def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
         """Microphone audio of ``duration_ms`` at level ``dbfs`` (RMS, dB full scale) was appended."""
-        return []
+        return self._run(lambda c: c.input_level(float(dbfs), float(duration_ms), now))
 
     def playback(self, item_id: str, played_ms: float, playing: bool, now: float) -> list[Hint]:
         """Where the listener's playback of assistant audio is (a widget reports it). Without these reports the
         doctor estimates playback from the audio received, as if played in real time from its first delta."""
+        if text(item_id) is not None:
+            self._safely(lambda: self._state.playback(item_id, float(played_ms), bool(playing), now))
         return []
 
     def handled(self, event_id: str) -> None:
         """The client event ``event_id`` was sent by a call that reports its error itself (``ask()``)."""
+        if isinstance(event_id, str):
+            self._state.handled[event_id] = None
+            trim(self._state.handled, LIMIT * 4)
 
     def tick(self, now: float) -> list[Hint]:
         """Hints due by time alone (a silence after a mistake)."""
-        return []
+        return self._run(lambda c: c.tick(now))
 
     def next_deadline(self) -> float | None:
         """When (Unix seconds) :meth:`tick` could next raise a hint; None when nothing waits."""
-        return None
+        if not self.enabled:
+            return None
+        times = [c.deadline() for c in self._checks if c.rule.id not in self._disabled]
+        return min((t for t in times if t is not None), default=None)
 
     def reset(self) -> None:
         """A new connection: forget the conversation's state (hints already raised stay raised)."""
+        self._state.reset()
+        for check in self._checks:
+            check.reset()
+
+    # ---------------------------------------------------------------- running the rules
+
+    def _run(self, hook: Callable[[Check], list[Hint]]) -> list[Hint]:
+        """Every rule sees the feed (a disabled one too: its state stays accurate); only enabled rules' hints
+        come out. A rule that stumbles on odd input is skipped for that feed."""
+        out: list[Hint] = []
+        for check in self._checks:
+            try:
+                hints = hook(check)
+            except Exception:  # odd input a rule did not foresee: the doctor watches, it never breaks traffic
+                continue
+            if self.enabled and check.rule.id not in self._disabled:
+                for hint in hints:
+                    out.append(hint)
+                    for event_id in hint.event_ids:
+                        self._state.explained[event_id] = None
+                trim(self._state.explained, LIMIT * 4)
+        return out
+
+    @staticmethod
+    def _safely(fold: Callable[[], None]) -> None:
+        with contextlib.suppress(Exception):  # a shape the state cannot fold: it keeps what it had
+            fold()
