@@ -22,10 +22,10 @@ class Doctor:
     """
 
     def __init__(self, dialect: str = "ga", *, disabled: Iterable[str] = ()) -> None:
-        self.dialect = dialect
         #: False: no rule runs (the feeds still keep the state, so switching back on is accurate).
         self.enabled = True
         self._state = State(dialect)
+        self.dialect = dialect
         self.errors_watched = False
         self._checks: list[Check] = [check(self._state) for check in CHECKS]
         self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
@@ -50,6 +50,15 @@ class Doctor:
         if unknown:
             raise ValueError(f"unknown doctor rule {', '.join(unknown)}: the rules are {', '.join(self.rules)}")
         return ids
+
+    @property
+    def dialect(self) -> str:
+        """The connection's dialect, ``"ga"`` or ``"beta"`` (set it when a new connection speaks another)."""
+        return self._state.dialect
+
+    @dialect.setter
+    def dialect(self, value: str) -> None:
+        self._state.dialect = value
 
     @property
     def errors_watched(self) -> bool:

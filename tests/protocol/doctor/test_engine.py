@@ -152,3 +152,12 @@ def test_errors_watched_and_input_level_feed() -> None:
     doctor.reset()
     assert doctor.errors_watched is True  # the caller's setting outlives a connection
     assert doctor.input_level(-60.0, 20, T0) == []
+
+
+def test_the_dialect_can_change_with_the_connection() -> None:
+    flow = Flow()
+    flow.doctor.dialect = "beta"
+    flow.doctor.reset()
+    assert flow.doctor.dialect == "beta"
+    flow.dialect = "beta"
+    assert flow.receive({"type": "response.audio.delta", "item_id": "i", "response_id": "r", "delta": ""}) == []
