@@ -12,6 +12,9 @@ is left to the user: no output and no ``response.create`` from rtwidget, and non
 outputs. Only a name in no tool list at all gets the automatic "unknown tool" output (and the usual one reply).
 The debounced tool list keeps the user's declared tools: registered schemas, then the declared ones whose names
 are not registered.
+
+Tools registered with ``approve=True`` wait for a person (:mod:`.approvals`): :meth:`ToolsMixin.approve` and
+:meth:`ToolsMixin.reject` decide from any thread, :attr:`ToolsMixin.pending_approvals` lists the waiting calls.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .._loopthread import LoopThread
 from ..protocol.connection import Connection
 from ..protocol.tracker import FunctionCall
 from ..tools import Tool, ToolRegistry
+from .approvals import PendingApproval, check_decision, no_such_call
 from .lifecycle import CONNECTING, OPEN
 from .reconnect import RECONNECTING
 from .tool_runner import ToolRunner
@@ -54,7 +58,8 @@ class ToolsMixin:
     _spawn: Callable[..., Any]
 
     def tool(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-        """Decorator: ``@session.tool`` or ``@session.tool(name=..., reply=False, timeout=5)``."""
+        """Decorator: ``@session.tool`` or ``@session.tool(name=..., reply=False, timeout=5)``;
+        ``@session.tool(approve=True)`` for a tool whose calls wait for a person (see :meth:`approve`)."""
         return self.tools.tool(fn, **options)
 
     def add_tool(
@@ -65,9 +70,46 @@ class ToolsMixin:
         description: str | None = None,
         reply: bool = True,
         timeout: float | None = 30.0,
+        approve: bool = False,
+        approval_timeout: float | None = None,
     ) -> Tool:
-        """Register ``fn`` as a tool (same name replaces; one ``session.update`` when connected)."""
-        return self.tools.add(fn, name=name, description=description, reply=reply, timeout=timeout)
+        """Register ``fn`` as a tool (same name replaces; one ``session.update`` when connected).
+
+        ``approve=True``: each call waits for a person's :meth:`approve` or :meth:`reject` before it runs;
+        ``approval_timeout`` (seconds; None waits for ever) rejects it when nobody decided in time.
+        """
+        return self.tools.add(
+            fn,
+            name=name,
+            description=description,
+            reply=reply,
+            timeout=timeout,
+            approve=approve,
+            approval_timeout=approval_timeout,
+        )
+
+    @property
+    def pending_approvals(self) -> list[PendingApproval]:
+        """The tool calls waiting for a person's decision (tools registered with ``approve=True``), oldest first."""
+        return self._tool_runner.approvals.pending
+
+    def approve(self, call_id: str) -> None:
+        """Let the waiting call ``call_id`` run (from any thread). ValueError when no call by that id is waiting
+        (unknown, or decided already): the message names those that are (see :attr:`pending_approvals`)."""
+        self._decide(call_id, True, None)
+
+    def reject(self, call_id: str, reason: str | None = None) -> None:
+        """Decline the waiting call ``call_id`` (from any thread): it does not run, and the model reads
+        ``{"declined": true, "reason": ...}`` as its output. ValueError as for :meth:`approve`."""
+        self._decide(call_id, False, reason)
+
+    def _decide(self, call_id: str, approved: bool, reason: str | None) -> None:
+        approvals = self._tool_runner.approvals
+        check_decision(call_id, reason)
+        try:
+            self._io.call(lambda: approvals.decide(call_id, approved, reason), start=False)
+        except RuntimeError:  # no I/O loop (never connected, or closed): nothing can be waiting
+            raise ValueError(no_such_call(call_id, [])) from None
 
     def _tools_changed(self) -> None:
         # Called in whatever thread changed the registry. A burst of changes (1,000 tools registered in a loop)

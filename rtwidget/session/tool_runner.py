@@ -5,6 +5,9 @@ thread and the next call gets another: see :class:`~rtwidget.tools.ToolThreads`)
 Each call is announced (``rtwidget.tool.started``, then ``rtwidget.tool.done`` before its output goes out, and
 ``rtwidget.error`` when the tool's own code raised or timed out) and recorded as a :class:`ToolCallRecord`.
 Sending the output is the session's business: :meth:`ToolRunner.run` returns the result.
+
+A call to a tool registered with ``approve=True`` first waits for a person (see :mod:`.approvals`): approved, it
+runs as any other; rejected (or timed out), it does not run, and its result is the "declined" output.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from .. import endpoints
 from ..protocol.tracker import FunctionCall
-from ..tools import RunningCall, ToolRegistry, ToolResult, ToolThreads
+from ..tools import RunningCall, Tool, ToolRegistry, ToolResult, ToolThreads
+from ..tools.tool import parse_arguments
 from ..tools.watchdog import LOOP_BLOCK_S, LoopBlock, LoopWatchdog
+from .approvals import Approvals, Decision, declined_output
 from .local_events import ERROR, TOOL_DONE, TOOL_STARTED, ToolCallRecord
 from .reporting import tool_failure_data
 
@@ -42,11 +48,20 @@ class ToolRunner:
         self.records: list[ToolCallRecord] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self._emit = emit
+        #: The calls waiting for a person's decision (tools registered with ``approve=True``).
+        self.approvals = Approvals(emit)
         self._threads: ToolThreads | None = None
         self._watchdog: LoopWatchdog | None = None
 
     async def run(self, call: FunctionCall) -> ToolResult:
-        """Run one call (never raises but for cancellation) and announce and record it."""
+        """Run one call (never raises but for cancellation) and announce and record it; a tool that wants
+        approval waits for it first (a rejected call does not run)."""
+        tool = self.registry.get(call.name)
+        if tool is not None and tool.approve:
+            waited = time.monotonic()
+            decision = await self.approvals.wait(call, tool.approval_timeout)
+            if not decision.approved:
+                return self._declined(call, tool, decision, time.monotonic() - waited)
         self._emit(
             TOOL_STARTED,
             {"name": call.name, "call_id": call.call_id, "arguments": call.arguments, "response_id": call.response_id},
@@ -95,6 +110,28 @@ class ToolRunner:
         failure = tool_failure_data(result)
         if failure is not None:  # the registry logged it; the user also sees it
             self._emit(ERROR, failure)
+        return result
+
+    def _declined(self, call: FunctionCall, tool: Tool, decision: Decision, waited_s: float) -> ToolResult:
+        """The result of a rejected call (it did not run): the model reads that the user declined, and why."""
+        arguments, _ = parse_arguments(call.arguments)
+        reason = decision.reason or "the user declined to run this tool"
+        result = ToolResult(
+            name=call.name,
+            call_id=call.call_id,
+            arguments=arguments,
+            output=declined_output(decision.reason),
+            ok=False,
+            error=f"declined: {reason}",
+            duration_s=waited_s,
+            reply=tool.reply,
+            error_kind="declined",
+        )
+        self.records.append(
+            ToolCallRecord(
+                call.name, call.call_id, arguments, result.output, False, result.error, call.response_id, waited_s
+            )
+        )
         return result
 
     def running(self) -> bool:

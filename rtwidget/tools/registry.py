@@ -44,10 +44,13 @@ class ToolRegistry:
         description: str | None = None,
         reply: bool = True,
         timeout: float | None = DEFAULT_TIMEOUT,
+        approve: bool = False,
+        approval_timeout: float | None = None,
     ) -> Tool:
         """Register ``fn`` (see :class:`Tool` for the options and errors) and return its :class:`Tool`."""
         localns = caller_locals()
-        return self._add(fn, localns, name=name, description=description, reply=reply, timeout=timeout)
+        options = {"reply": reply, "timeout": timeout, "approve": approve, "approval_timeout": approval_timeout}
+        return self._add(fn, localns, name=name, description=description, **options)
 
     def _add(self, fn: Callable[..., Any], localns: Mapping[str, Any] | None, **options: Any) -> Tool:
         tool = Tool(fn, localns=localns, **options)
@@ -60,7 +63,8 @@ class ToolRegistry:
         return tool
 
     def tool(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-        """Decorator form of :meth:`add`: ``@registry.tool`` or ``@registry.tool(name=..., reply=False)``.
+        """Decorator form of :meth:`add`: ``@registry.tool`` or ``@registry.tool(name=..., reply=False)``
+        (``approve=True`` for a tool whose calls wait for a person).
 
         Returns the function unchanged, so it stays callable from Python.
         """

@@ -51,7 +51,9 @@ class Tool:
     ``reply`` says whether a ``response.create`` should follow this tool's output (``False`` for tools whose
     result the model need not comment on). ``localns`` is a fallback namespace for string annotations that
     the function's module cannot resolve (with ``from __future__ import annotations``, a class defined inside
-    a function); it defaults to the locals of the code that creates the tool.
+    a function); it defaults to the locals of the code that creates the tool. ``approve=True`` makes each call
+    wait for a person's decision before it runs (a session's ``approve`` / ``reject``, or the widget's buttons);
+    ``approval_timeout`` (seconds, ``None`` to wait for ever) rejects a call nobody decided on in time.
 
     Raises ``TypeError`` for ``*args``/``**kwargs``, an unbound ``self``/``cls`` parameter, or a parameter
     type pydantic cannot describe; ``ValueError`` for an invalid name or timeout.
@@ -66,6 +68,8 @@ class Tool:
         reply: bool = True,
         timeout: float | None = DEFAULT_TIMEOUT,
         localns: Mapping[str, Any] | None = None,
+        approve: bool = False,
+        approval_timeout: float | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(
@@ -76,11 +80,14 @@ class Tool:
             localns = caller_locals()
         name = _checked_name(_default_name(fn) if name is None else name)
         _check_options(name, description, reply, timeout)
+        _check_approval(name, approve, approval_timeout)
 
         self.name: str = name
         self.fn = fn
         self.reply = bool(reply)
         self.timeout = timeout
+        self.approve = approve
+        self.approval_timeout = approval_timeout
         self.is_async = _is_async(fn)
 
         doc = inspect.getdoc(target_of(fn) if isinstance(fn, functools.partial) else fn)
@@ -107,7 +114,8 @@ class Tool:
 
     def __repr__(self) -> str:
         kind = "async " if self.is_async else ""
-        return f"<Tool {self.name!r}: {kind}{self.fn!r}, reply={self.reply}, timeout={self.timeout}>"
+        approve = f", approve=True, approval_timeout={self.approval_timeout}" if self.approve else ""
+        return f"<Tool {self.name!r}: {kind}{self.fn!r}, reply={self.reply}, timeout={self.timeout}{approve}>"
 
     async def run(
         self,
@@ -275,6 +283,25 @@ def _check_options(name: str, description: Any, reply: Any, timeout: Any) -> Non
         )
     if not 0 < timeout < math.inf:
         raise ValueError(f"tool {name!r}: timeout must be positive seconds or None, got {timeout!r}")
+
+
+def _check_approval(name: str, approve: Any, approval_timeout: Any) -> None:
+    """TypeError / ValueError naming the approval option of tool ``name`` that is wrong, and the fix."""
+    if not isinstance(approve, bool):
+        raise TypeError(f"tool {name!r}: approve must be True or False, not {type(approve).__name__} {approve!r:.60}")
+    if approval_timeout is None:
+        return
+    if isinstance(approval_timeout, bool) or not isinstance(approval_timeout, (int, float)):
+        raise TypeError(
+            f"tool {name!r}: approval_timeout must be seconds (a number) or None, not "
+            f"{type(approval_timeout).__name__} {approval_timeout!r:.60}: pass e.g. approval_timeout=60"
+        )
+    if not 0 < approval_timeout < math.inf:
+        raise ValueError(f"tool {name!r}: approval_timeout must be positive seconds or None, got {approval_timeout!r}")
+    if not approve:
+        raise ValueError(
+            f"tool {name!r}: approval_timeout only applies to a tool that waits for approval: add approve=True"
+        )
 
 
 def _checked_name(name: Any) -> str:
