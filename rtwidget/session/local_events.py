@@ -17,7 +17,9 @@ direction ``"local"``:
 - ``rtwidget.error``: user code failed: a handler, a log listener, a ``wait_for`` predicate or a tool; or the
   server failed the session: a response it went silent on (source ``"response"``, see :mod:`.response_watch`), an
   event the core could not fold (source ``"protocol"``) (data: ``source``, ``name``, ``error_type``, ``message``,
-  ``traceback``; see :mod:`.reporting`).
+  ``traceback``; see :mod:`.reporting`);
+- ``rtwidget.hint``: the doctor saw a mistake in the flow (data: ``rule``, ``level``, ``what``, ``fix``,
+  ``event_ids``, ``time``, ``url``; see :mod:`.doctoring`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ TOOL_STARTED = "rtwidget.tool.started"
 TOOL_DONE = "rtwidget.tool.done"
 SENT = "rtwidget.sent"
 ERROR = "rtwidget.error"
+HINT = "rtwidget.hint"
 
 
 @dataclass

@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 
 from .. import audio as audio_mod
 from .._loopthread import LoopThread
+from ..errors import ClientEventError
 from ..protocol.connection import Connection
 from ..protocol.validate import check_bool, check_ms, check_str
+from .doctoring import input_dbfs
 
 T = TypeVar("T")
 
@@ -45,6 +47,9 @@ class SendingMixin:
     _flush: Callable[[], None]
     _require: Callable[..., None]
     _check_queue: Callable[[int], None]
+    # Provided by the doctor (.doctoring): a refused raw send, the level of audio appended.
+    _doctor_refused: Callable[[Any, Exception], None]
+    _doctor_input: Callable[[float, float], None]
 
     def _send_via(self, fn: Callable[[], T], adding: int = 1) -> T:
         """Run ``fn`` (which queues ``adding`` client events in the core) on the I/O loop, flush, and return its
@@ -65,7 +70,15 @@ class SendingMixin:
 
     def send(self, event: dict[str, Any]) -> str:
         """Send any client event (validated first; ClientEventError names the problem); returns its event_id."""
-        return self._send_via(lambda: self._conn.send(event))
+
+        def run() -> str:
+            try:
+                return self._conn.send(event)
+            except ClientEventError as exc:  # the doctor explains a refusal too, before the caller sees it
+                self._doctor_refused(event, exc)
+                raise
+
+        return self._send_via(run)
 
     def update(self, **session_fields: Any) -> str:
         """``session.update`` with friendly or beta-style names (``voice=``, ``turn_detection=``, ...)."""
@@ -109,7 +122,14 @@ class SendingMixin:
             self._require("sending", socket=False)
             return []
         pieces = list(audio_mod.chunks(data, 100))
-        return self._send_via(lambda: [self._conn.append_audio(c) for c in pieces], adding=len(pieces))
+        level = (input_dbfs(data), audio_mod.duration_ms(len(data)))  # measured here, not on the I/O thread
+
+        def run() -> list[str]:
+            ids = [self._conn.append_audio(c) for c in pieces]
+            self._doctor_input(*level)
+            return ids
+
+        return self._send_via(run, adding=len(pieces))
 
     def commit_audio(self) -> str:
         """``input_audio_buffer.commit`` (needs at least 100 ms of audio in the buffer)."""
@@ -140,7 +160,14 @@ class SendingMixin:
             raise ValueError("pcm is empty: send_audio() needs at least one sample of audio")
         if not commit:
             return self.append_audio(data)
-        return self._send_via(lambda: self._conn.send_audio_item(data, respond=respond))
+        level = (input_dbfs(data), audio_mod.duration_ms(len(data)))
+
+        def run() -> list[str]:
+            ids = self._conn.send_audio_item(data, respond=respond)
+            self._doctor_input(*level)
+            return ids
+
+        return self._send_via(run)
 
     def respond(self, **response_fields: Any) -> str:
         """``response.create`` with optional overrides (``instructions=``, ``voice=``, ``modalities=``, ...)."""

@@ -36,6 +36,7 @@ from ..protocol.events import Event
 from ..protocol.session_config import DEFAULT_MODEL
 from ..tools import ToolRegistry
 from .dispatch import EventBus, EventsMixin
+from .doctoring import DoctorMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
@@ -61,7 +62,7 @@ T = TypeVar("T")
 CREATION_HOOKS: list[Callable[[Session], None]] = []
 
 
-class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
+class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin):
     """A Realtime session: one WebSocket, its conversation, its tools.
 
     Constructing it does no I/O. ``await session.connect()`` (or ``async with``) opens the socket. The endpoint
@@ -75,6 +76,10 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
     ``reconnect`` (default True): a dropped connection is replaced, with the config, tools and history restored
     (see :mod:`.reconnect`); ``renew`` (``"auto"``, ``"warn"``: the default, or ``"off"``): what to do five minutes
     before the server ends the session at ``expires_at``.
+
+    ``doctor`` (default True): the flow doctor watches the events and says when a flow goes wrong, in
+    ``session.hints`` and ``rtwidget.hint`` events (see :mod:`.doctoring`); False switches it off, a list of rule
+    ids switches those off (later: ``session.doctor.disable("rule-id")``).
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
         response_timeout: float | None = RESPONSE_TIMEOUT_S,
         reconnect: bool = True,
         renew: str = "warn",
+        doctor: bool | Iterable[str] = True,
         **session_fields: Any,
     ) -> None:
         if not isinstance(reconnect, bool):
@@ -123,6 +129,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
         self._config["turn_detection"] = turn_detection
         # Built with the configured dialect now, so sends before connect() are validated and queued.
         self._conn = Connection(dialect or "ga", envelope=envelope)
+        self._init_doctor(doctor, dialect or "ga")
         self.tools = ToolRegistry()
         for fn in tools:
             self.tools.add(fn)
@@ -201,6 +208,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
     def _stop_timers(self) -> None:
         """The socket closed: no response is watched, no tool update waits (the next handshake sends them)."""
         self._response_watch.cancel()
+        self._doctor_cancel()
         if self._tools_timer is not None:
             self._tools_timer.cancel()
             self._tools_timer = None
@@ -225,6 +233,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
         if event.type == "error":
             self._on_server_error(event)
         self._bus.dispatch(event)
+        self._doctor_received(event)  # after the user's handlers: a hint follows the event it is about
         self._start_calls()
         if event.type == "response.done":
             self._conn.reply_if_due()
@@ -242,6 +251,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
 
     def _on_server_error(self, event: Event) -> None:
         self.errors.append(event)
+        self._doctor_watch_errors()  # before the bus settles the waiters that take it
         log_server_error(event)
         self._undo_refused_update((event.cause or {}).get("event_id"))
 
@@ -276,6 +286,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
             self._write_queue.put_nowait(text)
             if self._bus.listening:
                 self._bus.dispatch(Event(SENT, event))
+        for event, _text in queued:  # after the writes: a hint's handler that sends cannot reorder them
+            self._doctor_sent(event)
         self._response_watch.arm()
 
     def _log(
@@ -298,6 +310,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
     def _emit_local(self, etype: str, data: dict[str, Any], *, admitted: bool = False) -> None:
         if etype == ERROR and not admitted and not self._failures.admit(data):
             return  # the same failure again within a second: counted, and reported with the next one
+        self._doctor_local(etype)  # (rtwidget.connected: a new conversation for the doctor)
         event = local_event(etype, data)
         if etype == ERROR:
             self.errors.append(event)  # before the handlers run, so they find it there
@@ -401,6 +414,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin):
         self._on_internal("*", watch)  # rtwidget's own: the user's off() never strands the turn
         try:
             self._send_via(turn.send)
+            self._doctor_handled(turn.sent_ids)  # the turn reports a refusal of these itself
             return await turn.result
         finally:
             self._off_internal("*", watch)

@@ -71,6 +71,11 @@ class Turn(ABC, Generic[T]):
     def send(self) -> None:
         """Queue the turn's request in the protocol core (the session flushes it)."""
 
+    @property
+    @abstractmethod
+    def sent_ids(self) -> list[str]:
+        """The event ids of the requests :meth:`send` queued (their refusals fail the turn)."""
+
     @abstractmethod
     def watch(self, event: Event) -> None:
         """Settle :attr:`result` when ``event`` finishes the turn (an ``on("*")`` handler)."""
@@ -113,6 +118,10 @@ class AskTurn(Turn[Reply]):
 
     def send(self) -> None:
         self._sent_ids.update(self.conn.send_text(self.text))
+
+    @property
+    def sent_ids(self) -> list[str]:
+        return sorted(self._sent_ids)
 
     def watch(self, event: Event) -> None:
         if self.result.done() or self._settled_by_failure(event, self._sent_ids):
@@ -169,6 +178,10 @@ class OutOfBandTurn(Turn[OutOfBandResult]):
     def send(self) -> None:
         instructions, input, metadata, fields = self._request
         self._event_id = self.conn.respond_out_of_band(instructions, input=input, metadata=metadata, **fields)
+
+    @property
+    def sent_ids(self) -> list[str]:
+        return [self._event_id] if self._event_id else []
 
     def watch(self, event: Event) -> None:
         if self.result.done() or self._settled_by_failure(event, [self._event_id]):
