@@ -33,8 +33,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     ),
     "03-function-calling.ipynb": (
         "get_weather({'city': 'Paris'})",
-        "response.create sent: 0",
-        "get_time returned:",
+        "[warning] silent-after-output",
+        "response.create sent since the output: 0",
+        'the model said: get_time returned: {"city": "Tokyo", "time": "21:04"}.',
+        "response.create sent: 2 (one for the message, one after both outputs)",
+        'output sent: {"declined": true, "reason": "Not without a backup."}',
+        "the model said: delete_file returned: deleted old-draft.txt.",
     ),
     "07-scripted-servers.ipynb": (
         "RealtimeError: server_error: The scripted server refuses this one.",
