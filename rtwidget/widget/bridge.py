@@ -46,12 +46,13 @@ from ..session import (
     error_info,
 )
 from ..session.lifecycle import CONNECTING, IDLE
-from ..session.local_events import EXPIRING, LOCAL_PREFIX, RECONNECTED
+from ..session.local_events import EXPIRING, HINT, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
 from .actions import BrowserActions
 from .batch import AudioChunk, AudioCoalescer, PanelBatch
 from .direct import DirectChannel, open_channel
 from .eventlog import RowLog, clip, public, redacted
+from .hints import HintNotices
 from .logroute import ROUTER
 from .panels import (
     MAX_TEXT,
@@ -135,6 +136,7 @@ class Bridge:
             EXPIRING: self._on_expiring,
             CLOSED: self._on_closed,
             ERROR: self._on_exception,
+            HINT: HintNotices(self.notice),  # the doctor's hints as notices (their rows are the log's)
         }
         # Item ids shown (sent, not removed); response views sent (a reload shows all that the usage counts).
         self.shown: set[str] = set()

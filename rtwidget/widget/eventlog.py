@@ -14,7 +14,7 @@ from typing import Any
 
 from ..audio import BYTES_PER_SECOND
 from ..endpoints import redact
-from ..session import error_info
+from ..session import HINT, error_info
 
 # Events that come in streams: merged into one row per run and item.
 _STREAMS = ("input_audio_buffer.append",)
@@ -63,6 +63,8 @@ def summary(etype: str, data: dict[str, Any]) -> str:
     response = data.get("response")
     if isinstance(response, dict) and response.get("status"):
         return str(response.get("status"))
+    if etype == HINT:  # the doctor's hint: what it saw
+        return str(data.get("what") or "")
     if etype.startswith("rtwidget.tool."):
         return str(data.get("name") or "")
     if "audio_end_ms" in data:
