@@ -17,7 +17,7 @@ PUSH_TO_TALK = {"audio": {"input": {"turn_detection": None}}}
 
 def test_rules_have_ids_levels_titles_and_urls() -> None:
     rules = Doctor().rules
-    assert len(rules) >= 6
+    assert len(rules) >= 13
     for rule_id, rule in rules.items():
         assert rule.id == rule_id and rule.level in LEVELS and rule.title
         assert rule_id == rule_id.lower() and " " not in rule_id and "_" not in rule_id

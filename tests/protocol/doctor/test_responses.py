@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rtwidget.protocol.doctor.rules.responses import GRACE_S
 
 from .. import wire_events as S
@@ -9,6 +11,11 @@ from .flow import Flow, calls_turn, create, output
 
 PUSH_TO_TALK = {"audio": {"input": {"turn_detection": None}}}
 VAD_NO_CREATE = {"audio": {"input": {"turn_detection": {"type": "server_vad", "create_response": False}}}}
+
+
+def nothing_waits(flow: Flow) -> bool:
+    """No deadline but the session's end (session_created's expires_at is far ahead)."""
+    return (flow.doctor.next_deadline() or math.inf) > flow.now + 3600
 
 
 def tool_turn(flow: Flow, *calls: tuple[str, str], rid: str = "resp_1") -> None:
@@ -27,7 +34,7 @@ def test_silent_after_output_warns_when_nothing_will_create_a_response() -> None
     assert "stay silent" in hint.what and "call_1 (get_weather)" in hint.what and "push-to-talk" in hint.what
     assert "response.create" in hint.fix
     assert hint.url == "docs/doctor.md#silent-after-output"
-    assert flow.doctor.next_deadline() is None
+    assert nothing_waits(flow)
     assert flow.tick(60) == []  # once
 
 
@@ -54,7 +61,7 @@ def test_silent_after_output_waits_for_the_last_output_of_several() -> None:
     flow.receive(S.session_updated(**PUSH_TO_TALK))
     tool_turn(flow, ("call_1", "get_weather"), ("call_2", "get_time"))
     flow.send(output("call_1", event_id="evt_a"))
-    assert flow.doctor.next_deadline() is None  # one output still owed: not silent yet
+    assert nothing_waits(flow)  # one output still owed: not silent yet
     flow.at(1)
     flow.send(output("call_2", event_id="evt_b"))
     [hint] = flow.tick(10)
@@ -69,7 +76,7 @@ def test_the_right_flow_is_quiet() -> None:
         tool_turn(flow, ("call_1", "get_weather"), ("call_2", "get_time"))
         flow.send(output("call_1"), output("call_2"), create())
         flow.receive(*S.text_turn("resp_2", "item_9", ["It is ", "sunny."], previous_item_id=None))
-        assert flow.doctor.next_deadline() is None
+        assert nothing_waits(flow)
         assert flow.tick(100) == [] and flow.hints == []
 
 
