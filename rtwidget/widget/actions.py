@@ -1,6 +1,6 @@
 """What the browser asks the session to do: talk (microphone chunks, push-to-talk), type, interrupt, report
-what was played, connect and disconnect, clear the conversation, start a new session, and say hello (a new view
-wants a snapshot).
+what was played, connect and disconnect, clear the conversation, start a new session, approve or reject a tool
+call that waits for a person, and say hello (a new view wants a snapshot).
 
 One method per browser message ``kind``: ``msg_<kind>(content, buffers)``, found by :meth:`Bridge.handle
 <rtwidget.widget.bridge.Bridge.handle>`, which runs it on the session's I/O thread and turns an exception into
@@ -186,6 +186,16 @@ class BrowserActions:
 
     def msg_disconnect(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         self.session.stop()  # microphone and playback stop in the browser when CLOSED arrives
+
+    def msg_approve(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        """The Approve button of a call waiting for a person: ``session.approve(call_id)``."""
+        self.session.approve(str(content.get("call_id") or ""))
+
+    def msg_reject(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        """The Reject button (with the reason typed beside it, if any): ``session.reject(call_id, reason)``."""
+        reason = content.get("reason")
+        reason = reason.strip() if isinstance(reason, str) else ""
+        self.session.reject(str(content.get("call_id") or ""), reason=reason[:2000] or None)
 
     def msg_mic_state(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         error = content.get("error")

@@ -45,6 +45,7 @@ from ..session import (
     Session,
     error_info,
 )
+from ..session.approvals import TOOL_APPROVAL
 from ..session.lifecycle import CONNECTING, IDLE
 from ..session.local_events import EXPIRING, HINT, LOCAL_PREFIX, RECONNECTED
 from ..session.reconnect import RECONNECTING
@@ -130,6 +131,7 @@ class Bridge:
             SENT: self._on_sent,
             TOOL_STARTED: lambda data: self.batch.tools([self.tools.started(data)]),
             TOOL_DONE: lambda data: self.batch.tools([self.tools.done(data)]),
+            TOOL_APPROVAL: lambda data: self.batch.tools([self.tools.approval(data)]),
             CONNECTED: self._on_connected,
             STATE: self._on_state,
             RECONNECTED: self._on_reconnected,

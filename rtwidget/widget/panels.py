@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..session.approvals import declined_output
 from .eventlog import clip
 
 # How long a text in a panel view (an item's text, a tool's output, an exception's traceback) may be before it is cut.
@@ -85,19 +86,41 @@ class ToolBoard:
         # Tool name -> call_id of its latest failed call: the ``rtwidget.error`` that follows carries its traceback.
         self._failed: dict[str, str] = {}
 
-    def started(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A ``rtwidget.tool.started`` event."""
-        view = {
-            "call_id": data.get("call_id"),
-            "name": data.get("name"),
-            "arguments": clip(str(data.get("arguments") or ""), MAX_TEXT),
-            "output": None,
-            "status": "running",
-            "duration_ms": None,
-            "response_id": data.get("response_id"),
-            "followup": "pending",
-        }
-        self.calls[str(view["call_id"])] = view
+    def started(self, data: dict[str, Any], status: str = "running") -> dict[str, Any]:
+        """A ``rtwidget.tool.started`` event (an approved call keeps its approval on its row)."""
+        view = self.calls.setdefault(str(data.get("call_id")), {})
+        view.update(
+            {
+                "call_id": data.get("call_id"),
+                "name": data.get("name"),
+                "arguments": clip(str(data.get("arguments") or ""), MAX_TEXT),
+                "output": None,
+                "status": status,
+                "duration_ms": None,
+                "response_id": data.get("response_id"),
+                "followup": "pending",
+            }
+        )
+        return view
+
+    def approval(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A ``rtwidget.tool.approval`` event: the call waits for a person (``approval`` ``"pending"``, and the
+        Approve / Reject buttons), or was decided (``"approved"``, ``"rejected"`` with ``approval_reason`` and
+        ``approval_by``, or ``"cancelled"`` when the session closed first)."""
+        decision = str(data.get("status"))
+        view = self.calls.get(str(data.get("call_id")))
+        if view is None or decision == "pending":
+            view = self.started(data, status="waiting")
+        view["approval"] = decision
+        view["approval_timeout"] = data.get("timeout")
+        view["approval_reason"] = data.get("reason")
+        view["approval_by"] = data.get("by")
+        if decision == "rejected":
+            view["status"] = "declined"
+            view["output"] = clip(declined_output(data.get("reason")), MAX_TEXT)
+        elif decision == "cancelled":
+            view["status"] = "cancelled"
+            view["followup"] = "none"
         return view
 
     def done(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +152,7 @@ class ToolBoard:
         """A ``response.create`` went out: every finished call still waiting for one got its follow-up."""
         changed = []
         for view in self.calls.values():
-            if view["followup"] == "pending" and view["status"] != "running":
+            if view["followup"] == "pending" and view["status"] not in ("running", "waiting"):
                 view["followup"] = "sent"
                 changed.append(view)
         return changed
@@ -137,7 +160,8 @@ class ToolBoard:
 
 def registered_tool_views(tools: Iterable[Any]) -> list[dict[str, Any]]:
     """The registered tools (a ``ToolRegistry``) as RegisteredToolViews: name, description, the generated JSON
-    schema of the arguments, whether a reply follows, and the timeout in seconds (None: none)."""
+    schema of the arguments, whether a reply follows, the timeout in seconds (None: none), and whether its calls
+    wait for approval (with the approval timeout)."""
     return [
         {
             "name": tool.name,
@@ -145,6 +169,8 @@ def registered_tool_views(tools: Iterable[Any]) -> list[dict[str, Any]]:
             "parameters": tool.parameters,
             "reply": tool.reply,
             "timeout": tool.timeout,
+            "approve": tool.approve,
+            "approval_timeout": tool.approval_timeout,
         }
         for tool in tools
     ]

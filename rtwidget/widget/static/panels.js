@@ -225,10 +225,12 @@ export class ToolsView {
   /**
    * @param {PanelState} state
    * @param {import("./model.js").AnyModel} model for the `registered_tools` trait
+   * @param {(message: object) => void} [send] a message to the kernel (a call's Approve / Reject)
    */
-  constructor(state, model) {
+  constructor(state, model, send) {
     this.state = state;
     this.model = model;
+    this.send = send;
     this.el = h("div", "rtwidget-tools");
     this.registered = new RegisteredTools();
     this.calls = hRt("div", "tool-calls", "rtwidget-calls");
@@ -262,7 +264,7 @@ export class ToolsView {
       const rev = s.tools.rev.get(id) ?? 0;
       let d = this.drawn.get(id);
       if (!d) {
-        d = { el: makeCall(), rev: -1 };
+        d = { el: makeCall(this.send), rev: -1 };
         this.drawn.set(id, d);
         this.calls.appendChild(d.el);
       }

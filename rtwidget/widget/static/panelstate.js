@@ -29,10 +29,15 @@
  * @property {string | null} [output]
  * @property {string | null} [error]
  * @property {string | null} [traceback] the tool's traceback, when it raised (kernel-side rtwidget.error)
- * @property {string} [status] "running" | "done" | "error" | "timeout"
+ * @property {string} [status] "running" | "done" | "error" | "timeout"; with approval also "waiting",
+ *   "declined" or "cancelled"
  * @property {number | null} [duration_ms]
  * @property {string | null} [response_id]
  * @property {string | null} [followup] "sent" | "none" | "pending"
+ * @property {string | null} [approval] "pending" | "approved" | "rejected" | "cancelled" (tools that ask first)
+ * @property {number | null} [approval_timeout] seconds before an undecided call is rejected (null: none)
+ * @property {string | null} [approval_reason] why it was rejected
+ * @property {string | null} [approval_by] "user" | "timeout" | "close"
  */
 
 /**

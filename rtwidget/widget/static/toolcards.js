@@ -1,6 +1,7 @@
 // The Tools panel's parts: the registered tools (the `registered_tools` trait: name, description,
 // generated JSON schema, before any call) and one card per call (a ToolView), whose failure
-// expands to the tool's traceback.
+// expands to the tool's traceback. A call waiting for a person (a tool registered with
+// approve=True) shows Approve / Reject buttons, then the decision.
 import { h, hRt, setText } from "./dom.js";
 import { prettyJson } from "./format.js";
 
@@ -11,7 +12,15 @@ import { prettyJson } from "./format.js";
  * @property {Record<string, any>} [parameters] the JSON schema of the arguments
  * @property {boolean} [reply] whether a response.create follows its output
  * @property {number | null} [timeout] seconds (null: none)
+ * @property {boolean} [approve] whether its calls wait for a person's approval
+ * @property {number | null} [approval_timeout] seconds before a call nobody decided on is rejected
  */
+
+/** @typedef {(message: object) => void} SendFn a message to the kernel */
+
+
+/** @type {Record<string, string>} a call's status as its card says it */
+const STATUS_TEXT = { waiting: "waiting for approval" };
 
 /** Schemas are shown open while there are at most this many tools. */
 const OPEN_SCHEMAS_UP_TO = 1;
@@ -61,7 +70,11 @@ export class RegisteredTools {
     const e = hRt("div", "registered-tool", "rtwidget-regtool");
     e.dataset.name = tool.name;
     const head = h("div", "rtwidget-regtool-head");
-    const meta = [tool.reply === false ? "no reply after it" : "", typeof tool.timeout === "number" ? `timeout ${tool.timeout} s` : "no timeout"];
+    const meta = [
+      tool.reply === false ? "no reply after it" : "",
+      typeof tool.timeout === "number" ? `timeout ${tool.timeout} s` : "no timeout",
+      tool.approve ? `asks for approval${typeof tool.approval_timeout === "number" ? ` (${tool.approval_timeout} s)` : ""}` : "",
+    ];
     head.append(h("span", "rtwidget-regtool-name", toolSignature(tool)), h("span", "rtwidget-regtool-meta", meta.filter(Boolean).join(" \u00b7 ")));
     const schema = h("details", "rtwidget-regtool-schema");
     schema.open = open;
@@ -84,8 +97,36 @@ function callBlock(label) {
   return b;
 }
 
-/** @returns {HTMLElement} an empty call card, filled by fillCall */
-export function makeCall() {
+/**
+ * The approval row of a call card: what is asked (or decided), a reason box, Approve and Reject.
+ * @param {HTMLElement} card
+ * @param {SendFn | undefined} send
+ * @returns {HTMLElement}
+ */
+function approvalRow(card, send) {
+  const row = hRt("div", "tool-approval", "rtwidget-call-approval");
+  const reason = hRt("input", "tool-reason", "rtwidget-input rtwidget-call-reason");
+  reason.setAttribute("placeholder", "reason (optional)");
+  reason.setAttribute("aria-label", "reason for rejecting (optional)");
+  const approve = hRt("button", "tool-approve", "rtwidget-btn rtwidget-approve", "Approve");
+  const reject = hRt("button", "tool-reject", "rtwidget-btn rtwidget-reject", "Reject");
+  /** @param {object} message */
+  const decide = (message) => {
+    if (!send) return;
+    send({ ...message, call_id: card.dataset.callId ?? "" });
+    approve.disabled = reject.disabled = true; // once: the decision redraws the row (a refusal comes as a notice)
+  };
+  approve.addEventListener("click", () => decide({ kind: "approve" }));
+  reject.addEventListener("click", () => decide({ kind: "reject", reason: /** @type {HTMLInputElement} */ (reason).value }));
+  row.append(h("span", "rtwidget-call-ask"), reason, approve, reject);
+  return row;
+}
+
+/**
+ * @param {SendFn} [send] where the Approve / Reject buttons send their message (none: the buttons do nothing)
+ * @returns {HTMLElement} an empty call card, filled by fillCall
+ */
+export function makeCall(send) {
   const card = hRt("div", "tool-row", "rtwidget-call");
   const head = h("div", "rtwidget-call-head");
   head.append(
@@ -97,8 +138,47 @@ export function makeCall() {
   body.append(callBlock("arguments"), callBlock("output"));
   const trace = hRt("details", "tool-traceback", "rtwidget-call-trace");
   trace.append(h("summary"), h("pre", "rtwidget-json rtwidget-trace"));
-  card.append(head, body, trace);
+  card.append(head, approvalRow(card, send), body, trace);
   return card;
+}
+
+/**
+ * What a call's approval row says: the question while it waits, then the decision.
+ * @param {import("./panelstate.js").ToolView} tool
+ * @returns {string}
+ */
+export function approvalText(tool) {
+  const why = tool.approval_reason ? `: ${tool.approval_reason}` : "";
+  switch (tool.approval) {
+    case "pending":
+      return typeof tool.approval_timeout === "number"
+        ? `Run this call? (rejected after ${tool.approval_timeout} s without a decision)`
+        : "Run this call?";
+    case "approved":
+      return "Approved: it ran.";
+    case "rejected":
+      return tool.approval_by === "timeout" ? `Rejected${why}` : `Rejected by you${why}`;
+    case "cancelled":
+      return "Not decided: the session closed.";
+    default:
+      return "";
+  }
+}
+
+/**
+ * @param {HTMLElement} row the approval row
+ * @param {import("./panelstate.js").ToolView} tool
+ */
+function fillApproval(row, tool) {
+  const [ask, reason, approve, reject] = /** @type {HTMLButtonElement[]} */ (Array.from(row.children));
+  row.hidden = !tool.approval;
+  if (!tool.approval) return;
+  row.dataset.approval = tool.approval;
+  setText(ask, approvalText(tool));
+  const pending = tool.approval === "pending";
+  approve.dataset.testid = `approve-${tool.call_id}`;
+  reject.dataset.testid = `reject-${tool.call_id}`;
+  for (const e of [reason, approve, reject]) e.hidden = !pending;
 }
 
 /**
@@ -106,22 +186,23 @@ export function makeCall() {
  * @param {import("./panelstate.js").ToolView} tool
  */
 export function fillCall(card, tool) {
-  const [head, body, trace] = /** @type {HTMLElement[]} */ (Array.from(card.children));
+  const [head, approval, body, trace] = /** @type {HTMLElement[]} */ (Array.from(card.children));
   const [name, status, meta] = /** @type {HTMLElement[]} */ (Array.from(head.children));
   card.dataset.callId = tool.call_id;
   card.dataset.status = tool.status ?? "";
   setText(name, tool.name ?? "");
   name.title = tool.call_id;
-  setText(status, tool.status ?? "");
+  setText(status, STATUS_TEXT[tool.status ?? ""] ?? tool.status ?? "");
   status.className = `rtwidget-call-status rtwidget-status-${tool.status ?? "none"}`;
   const parts = [];
   if (typeof tool.duration_ms === "number") parts.push(`${Math.round(tool.duration_ms)} ms`);
   if (tool.response_id) parts.push(`from ${tool.response_id}`);
   if (tool.followup) parts.push(`follow-up ${tool.followup}`);
   setText(meta, parts.join(" \u00b7 "));
+  fillApproval(approval, tool);
   const [args, output] = /** @type {HTMLElement[]} */ (Array.from(body.children));
   setText(/** @type {HTMLElement} */ (args.children[1]), prettyJson(tool.arguments ?? ""));
-  const failed = !!tool.error && tool.status !== "done";
+  const failed = !!tool.error && tool.status !== "done" && tool.status !== "declined";
   const out = failed && !tool.output ? String(tool.error) : prettyJson(tool.output ?? "");
   setText(/** @type {HTMLElement} */ (output.children[1]), out);
   output.hidden = out === "";

@@ -47,7 +47,7 @@ export class WidgetView {
     this.log = new LogView(state.rows, state.stats, signal);
     const toKernel = (/** @type {object} */ message) => state.send(message);
     this.conversation = new ConversationView(state.panels, this.model, toKernel, signal);
-    this.tools = new ToolsView(state.panels, this.model);
+    this.tools = new ToolsView(state.panels, this.model, toKernel);
     this.session = new SessionView(state.panels, this.model, toKernel, signal);
     this.exceptions = new ExceptionsView(state.exceptions, (id) => state.dismissException(id), signal);
     /** @type {Record<string, HTMLElement>} */
