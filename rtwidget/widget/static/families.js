@@ -42,3 +42,37 @@ export function eventFamily(type) {
 export function familyClass(type) {
   return `rtwidget-fam-${eventFamily(type).id}`;
 }
+
+/** The doctor's hints: a local event the log and the flow view show in the hint's level colour. */
+export const HINT_TYPE = "rtwidget.hint";
+
+/**
+ * The level of a hint row ("info" | "warning" | "error"), or "" for any other row.
+ * @param {import("./rows.js").Row} row
+ * @returns {string}
+ */
+export function hintLevel(row) {
+  if (row.type !== HINT_TYPE) return "";
+  const level = /** @type {Record<string, unknown>} */ (row.data ?? {}).level;
+  return level === "info" || level === "error" ? level : "warning";
+}
+
+/**
+ * The event ids a hint row is about (empty for any other row): selecting the hint marks their rows.
+ * @param {import("./rows.js").Row | undefined} row
+ * @returns {Set<string>}
+ */
+export function hintEventIds(row) {
+  const ids = row && row.type === HINT_TYPE ? /** @type {Record<string, unknown>} */ (row.data ?? {}).event_ids : null;
+  return new Set(Array.isArray(ids) ? ids.filter((id) => typeof id === "string" && id) : []);
+}
+
+/**
+ * A hint's tooltip: what to do and where the rule is explained (a path in rtwidget's docs, not a link).
+ * @param {import("./rows.js").Row} row
+ * @returns {string}
+ */
+export function hintTitle(row) {
+  const data = /** @type {Record<string, unknown>} */ (row.data ?? {});
+  return `${row.text}\nFix: ${String(data.fix ?? "")}\nSee ${String(data.url ?? "")} (rule ${String(data.rule ?? "")})`;
+}

@@ -3,7 +3,7 @@
 // response.create that follows the outputs) share a call link: a bracket in the gutter and a common
 // highlight. Only the newest LADDER_MAX_ROWS rows are in the DOM; each draw appends the new rows.
 import { h, hRt, listen } from "./dom.js";
-import { familyClass } from "./families.js";
+import { familyClass, hintLevel, hintTitle } from "./families.js";
 import { formatRelTime, prettyJson } from "./format.js";
 
 /** Rows the flow view keeps in the DOM (the newest ones). */
@@ -239,6 +239,8 @@ export class LadderView {
     el.dataset.type = row.type;
     el.dataset.dir = row.dir;
     el.dataset.id = String(row.id);
+    const level = hintLevel(row); // the doctor's hint: a mark in its level's colour, shown with local events hidden
+    if (level) el.classList.add("rtwidget-ladder-hint", `rtwidget-ladder-hint-${level}`);
     const label = h("div", "rtwidget-ladder-label");
     for (const name of ["type", "count", "detail"]) label.appendChild(h("span", `rtwidget-ladder-${name}`));
     const span = h("div", "rtwidget-ladder-span");
@@ -327,7 +329,7 @@ export class LadderView {
     const detail = /** @type {HTMLElement} */ (label.children[2]);
     count.textContent = row.count > 1 ? `\u00d7${row.count}` : "";
     detail.textContent = this.detailOf(e);
-    el.title = row.text;
+    el.title = hintLevel(row) ? hintTitle(row) : row.text;
     e.key = `${row.count}|${row.text.length}`;
   }
 

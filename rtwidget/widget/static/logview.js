@@ -4,7 +4,7 @@
 // mode are UI-only state of the view; the rows come from the model's RowStore (rows.js).
 import { pushBounded } from "./debug.js";
 import { h, hRt, listen, onAbort, option, setText } from "./dom.js";
-import { familyClass } from "./families.js";
+import { familyClass, hintEventIds, hintLevel, hintTitle } from "./families.js";
 import { dirArrow, formatBytes, formatRelTime } from "./format.js";
 import { LadderView } from "./ladder.js";
 import {
@@ -58,6 +58,8 @@ export class LogView {
     this.followState = new FollowState();
     /** @type {number | null} */
     this.selectedId = null;
+    /** Event ids of the selected hint (their rows are marked). @type {Set<string>} */
+    this.marks = new Set();
     this.raf = 0;
     this.drawnVersion = -1;
     this.detailKey = "";
@@ -308,6 +310,7 @@ export class LogView {
   drawRows({ start, end }) {
     this.rowsEl.style.transform = `translateY(${start * LOG_ROW_HEIGHT}px)`;
     while (this.pool.length < end - start) this.pool.push(this.makeRow());
+    this.marks = hintEventIds(this.selectedId === null ? undefined : this.store.byId(this.selectedId));
     for (let k = 0; k < this.pool.length; k++) {
       const rowEl = this.pool[k];
       const row = k < end - start ? this.view.at(start + k) : undefined;
@@ -335,13 +338,15 @@ export class LogView {
    */
   fillRow(el, row) {
     const selected = row.id === this.selectedId;
-    const key = `${row.id}|${row.count}|${row.size}|${row.text.length}|${selected}`;
+    const marked = !!row.event_id && this.marks.has(row.event_id); // an event the selected hint is about
+    const level = hintLevel(row);
+    const key = `${row.id}|${row.count}|${row.size}|${row.text.length}|${selected}|${marked}`;
     if (el.dataset.key === key) return;
     el.dataset.key = key;
     el.dataset.id = String(row.id);
     el.className = `rtwidget-log-row rtwidget-dir-${row.dir}${row.type === "error" ? " rtwidget-log-error" : ""}${
       selected ? " rtwidget-selected" : ""
-    }`;
+    }${level ? ` rtwidget-log-hint rtwidget-log-hint-${level}` : ""}${marked ? " rtwidget-log-marked" : ""}`;
     el.setAttribute("aria-selected", String(selected));
     const c = /** @type {HTMLCollectionOf<HTMLElement>} */ (el.children);
     c[0].textContent = dirArrow(row.dir);
@@ -352,7 +357,7 @@ export class LogView {
     c[3].textContent = formatBytes(row.size);
     c[4].textContent = row.count > 1 ? `\u00d7${row.count}` : "";
     c[5].textContent = row.text.length > 300 ? `${row.text.slice(0, 300)}\u2026` : row.text;
-    c[5].title = row.text.length > 300 ? "" : row.text;
+    c[5].title = level ? hintTitle(row) : row.text.length > 300 ? "" : row.text;
     const cause = row.type === "error" && row.cause_id ? row.cause_id : "";
     c[6].textContent = cause ? "cause \u2191" : "";
     c[6].dataset.cause = cause;
