@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -99,7 +100,7 @@ class Doctor:
     def playback(self, item_id: str, played_ms: float, playing: bool, now: float) -> list[Hint]:
         """Where the listener's playback of assistant audio is (a widget reports it). Without these reports the
         doctor estimates playback from the audio received, as if played in real time from its first delta."""
-        if text(item_id) is not None:
+        if text(item_id) is not None and isinstance(played_ms, (int, float)) and math.isfinite(played_ms):
             self._safely(lambda: self._state.playback(item_id, float(played_ms), bool(playing), now))
         return []
 
@@ -108,6 +109,13 @@ class Doctor:
         if isinstance(event_id, str):
             self._state.handled[event_id] = None
             trim(self._state.handled, LIMIT * 4)
+
+    def no_reply(self, call_id: str) -> None:
+        """The output for ``call_id`` asks for no reply on purpose (a tool registered with ``reply=False``): the
+        silence after it is wanted. Call it before sending that output."""
+        if isinstance(call_id, str):
+            self._state.no_reply[call_id] = None
+            trim(self._state.no_reply, LIMIT * 4)
 
     def tick(self, now: float) -> list[Hint]:
         """Hints due by time alone (a silence after a mistake)."""

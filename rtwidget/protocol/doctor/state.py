@@ -118,6 +118,8 @@ class State:
         # named already (a later rule does not explain the same mistake again).
         self.handled: dict[str, None] = {}
         self.explained: dict[str, None] = {}
+        # Call ids whose output deliberately asks for no reply (a tool registered with reply=False).
+        self.no_reply: dict[str, None] = {}
 
     # ---------------------------------------------------------------- questions the rules ask
 

@@ -164,3 +164,17 @@ def test_create_while_active_stays_quiet_in_order_and_out_of_band() -> None:
     flow.receive(S.response_done("resp_1"))
     flow.send(create())
     assert flow.hints == []
+
+
+def test_outputs_that_ask_for_no_reply_are_quiet() -> None:
+    flow = Flow()
+    flow.receive(S.session_updated(**PUSH_TO_TALK))
+    tool_turn(flow, ("call_1", "log_it"))
+    flow.doctor.no_reply("call_1")
+    flow.doctor.no_reply(3)  # type: ignore[arg-type]
+    flow.send(output("call_1"))
+    assert flow.tick(10) == []
+    tool_turn(flow, ("call_2", "log_it"), ("call_3", "get_weather"), rid="resp_2")  # one of them wants a reply
+    flow.doctor.no_reply("call_2")
+    flow.send(output("call_2"), output("call_3"))
+    assert [h.rule for h in flow.tick(20)] == ["silent-after-output"]

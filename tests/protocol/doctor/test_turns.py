@@ -119,3 +119,11 @@ def test_vad_never_triggers_only_under_server_vad() -> None:
         for _ in range(100):
             flow.hints += flow.doctor.input_level(-20.0, 100, flow.now)
         assert flow.hints == []
+
+
+def test_playback_reports_that_are_not_numbers_are_ignored() -> None:
+    flow = Flow()
+    flow.doctor.playback("item_a", float("nan"), True, flow.now)
+    flow.doctor.playback("item_a", "12", True, flow.now)  # type: ignore[arg-type]
+    flow.receive(S.speech_started("item_u", 0))
+    assert flow.tick(10) == []

@@ -61,8 +61,10 @@ class SilentAfterOutput(Check):
         rid = self.state.call_response.get(call_id)
         key = rid or call_id
         self._outputs.setdefault(key, []).append(text(event.get("event_id")) or "")
+        calls = self.state.calls.get(rid or "") or {call_id: "?"}
+        if all(c in self.state.no_reply for c in calls):
+            return []  # outputs that ask for no reply (reply=False tools): the silence is wanted
         if not {c for c in self.state.owed(rid) if c != call_id}:
-            calls = self.state.calls.get(rid or "") or {call_id: "?"}
             self.timers.arm(key, now + GRACE_S, (rid, calls, self._outputs.get(key, [])))
         return []
 
