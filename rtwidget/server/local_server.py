@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -413,10 +414,22 @@ def _step(engine: Engine, message: str | bytes | None) -> None:
 
 _shared_lock = threading.Lock()
 _shared: LocalServer | None = None
+# The shared server's pace: "realtime" unless this environment variable says "fast" (a test or CI running the
+# notebooks: audio released at once, so a spoken reply takes no wall time).
+PACE_ENV = "RTWIDGET_LOCAL_PACE"
+
+
+def shared_pace() -> Pace:
+    """The pace the shared server starts with: ``$RTWIDGET_LOCAL_PACE`` (``realtime`` or ``fast``), else realtime."""
+    value = os.environ.get(PACE_ENV, "").strip() or "realtime"
+    if value not in ("realtime", "fast"):
+        raise ValueError(f"{PACE_ENV}={value!r} is not a pace: set it to 'realtime' or 'fast', or unset it")
+    return "fast" if value == "fast" else "realtime"
 
 
 def shared_server() -> LocalServer:
-    """The process-wide local server (pace "realtime"), started on first use on its own daemon thread.
+    """The process-wide local server (pace "realtime", or ``$RTWIDGET_LOCAL_PACE``), started on first use on its
+    own daemon thread.
 
     Many sessions in one kernel share it; it stops when the interpreter exits. Blocking: call it from a
     thread (or an executor), not from inside a running event loop's callbacks.
@@ -424,7 +437,7 @@ def shared_server() -> LocalServer:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
-            server = LocalServer(pace="realtime").start_in_thread()
+            server = LocalServer(pace=shared_pace()).start_in_thread()
             atexit.register(server.stop_in_thread, 2.0)
             _shared = server
         return _shared

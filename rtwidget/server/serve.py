@@ -20,7 +20,7 @@ TOKEN_ENV = "RTWIDGET_SERVER_TOKEN"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``serve`` options: host, port, token, dialect, pace, script."""
+    """The ``serve`` options: host, port, token, dialect, pace, envelope, script."""
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -40,6 +40,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default="realtime",
         help="release output audio at real time (default) or all at once",
     )
+    parser.add_argument(
+        "--envelope",
+        action="store_true",
+        help="wrap every event in the 'realtime.'-prefixed envelope some gateways use (default: plain events)",
+    )
     parser.add_argument("--script", metavar="FILE", help="a JSON script of extra events, errors and disconnects")
 
 
@@ -47,7 +52,15 @@ def serve(args: argparse.Namespace) -> int:
     """Start the server, print its URL on one line, run until Ctrl-C or SIGTERM; returns the exit status."""
     script = Script.load(args.script) if args.script else None
     token = getattr(args, "token", None)
-    server = LocalServer(args.host, args.port, dialect=args.dialect, pace=args.pace, script=script, token=token)
+    server = LocalServer(
+        args.host,
+        args.port,
+        dialect=args.dialect,
+        pace=args.pace,
+        envelope=getattr(args, "envelope", False),
+        script=script,
+        token=token,
+    )
 
     async def run() -> None:
         stop = asyncio.Event()

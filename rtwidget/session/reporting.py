@@ -34,9 +34,9 @@ TOOL_FAILURE_KINDS = frozenset({"exception", "timeout", "bad_output"})
 REPEAT_WINDOW_S = 1.0
 # What to do about errors that end the session.
 _TERMINAL_HINTS = {
-    "beta_api_shape_disabled": ". This server no longer speaks the beta dialect: drop dialect='beta' and the "
+    "beta_api_shape_disabled": "This server no longer speaks the beta dialect: drop dialect='beta' and the "
     "OpenAI-Beta header.",
-    "session_expired": ". Sessions have a maximum duration: start a new Session (and load_history if needed).",
+    "session_expired": "Sessions have a maximum duration: start a new Session (and load_history if needed).",
 }
 
 
@@ -49,6 +49,8 @@ def log_server_error(event: Event) -> None:
     cause = event.cause or {}
     caused_by = f" (caused by {cause.get('type')} {cause.get('event_id')})" if cause else ""
     hint = _TERMINAL_HINTS.get(info.code or "", "")
+    if hint:  # after the server's message, which may or may not end with a full stop
+        hint = (" " if info.message.rstrip().endswith((".", "!", "?")) else ". ") + hint
     level = logging.ERROR if info.terminal else logging.WARNING
     logger.log(level, "rtwidget: server error %s: %s%s%s", info.label, info.message, caused_by, hint)
 

@@ -210,3 +210,39 @@ def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path, command: 
     finally:
         proc.terminate()
         assert proc.wait(scaled(10)) == 0
+
+
+def test_serve_envelope_flag_wraps_every_event(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtwidget.cli", "serve", "--envelope", "--pace", "fast"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+
+        async def talk() -> dict[str, Any]:
+            async with connect(url) as ws:
+                return await recv(ws)
+
+        assert run(talk())["type"] == "realtime.session.created"
+    finally:
+        proc.terminate()
+        assert proc.wait(scaled(10)) == 0
+
+
+@pytest.mark.parametrize("value, pace", [("fast", "fast"), ("", "realtime"), ("slow", None)])
+def test_shared_server_pace_from_the_environment(value: str, pace: str | None) -> None:
+    # The shared server is process-wide: each case in a fresh interpreter.
+    code = "from rtwidget.server import shared_server\nprint(shared_server().pace)"
+    env = {**os.environ, "RTWIDGET_LOCAL_PACE": value, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=scaled(60))
+    if pace is None:
+        assert done.returncode != 0
+        assert "RTWIDGET_LOCAL_PACE='slow' is not a pace: set it to 'realtime' or 'fast'" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == pace

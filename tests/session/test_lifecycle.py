@@ -118,7 +118,7 @@ def test_disconnect_surfaces_close_code() -> None:
     run(body)
 
 
-def test_beta_header_refused_by_ga_server(local_server: LocalServer) -> None:
+def test_beta_header_refused_by_ga_server(local_server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
     async def body() -> None:
         session = Session(endpoint=local_server.url, dialect="beta")
         try:
@@ -130,7 +130,11 @@ def test_beta_header_refused_by_ga_server(local_server: LocalServer) -> None:
         finally:
             await session.close()
 
-    run(body)
+    with caplog.at_level(logging.ERROR, logger="rtwidget.session"):
+        run(body)
+    logged = [r.getMessage() for r in caplog.records if "beta_api_shape_disabled" in r.getMessage()]
+    # The server's message, then what to do, as two sentences (not "events.. This server").
+    assert logged and "send GA events. This server no longer speaks the beta dialect" in logged[0]
 
 
 @pytest.mark.parametrize("dialect, envelope", [("beta", False), ("ga", True), ("beta", True)])
