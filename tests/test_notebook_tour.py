@@ -1,9 +1,10 @@
 """The notebook tour (``notebooks/*.ipynb``) runs top to bottom offline, against the local server at fast pace.
 
 Every notebook is executed with nbclient in a fresh kernel: no OpenAI or Azure settings in the environment, a
-temporary IPYTHONDIR whose startup file points sessions that name no endpoint at a fast-pace local server (the
-notebooks themselves say nothing about pace: a student's kernel uses the shared real-time one). A run fails on
-any error output, and unless the output holds each of the notebook's key strings from :data:`EXPECTED`.
+temporary IPYTHONDIR, and ``RTWIDGET_LOCAL_PACE=fast``, so the shared local server that sessions naming no endpoint
+talk to releases its audio at once (the notebooks themselves say nothing about pace: a student's kernel gets the
+real-time one). A run fails on any error output, and unless the output holds each of the notebook's key strings
+from :data:`EXPECTED`.
 
 The quick checks (not slow) read the saved files: no outputs, no execution counts, no widget state, and an
 :data:`EXPECTED` entry for every notebook, so a new notebook cannot skip the run.
@@ -17,6 +18,8 @@ from typing import Any
 
 import nbformat
 import pytest
+
+from rtwidget.server.local_server import PACE_ENV
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -67,27 +70,6 @@ ENV_UNSET = (
     "OPENAI_API_VERSION",
     "RTWIDGET_SERVER_TOKEN",
 )
-
-# The kernel's startup file: the default endpoint factory's local server, but at fast pace (output audio all at
-# once), so a tour runs in seconds. A student's kernel has no such file and gets the shared real-time server.
-FAST_LOCAL_SERVER = """\
-import atexit
-
-import rtwidget.session.endpoint_policy as _policy
-from rtwidget import endpoints as _endpoints
-from rtwidget.server import LocalServer as _LocalServer
-
-_fast_server = _LocalServer(pace="fast").start_in_thread()
-atexit.register(_fast_server.stop_in_thread, 2.0)
-
-
-def _fast_local_endpoint(model, url=_fast_server.url, local=_endpoints.local):
-    return local(url, model=model)
-
-
-_policy.local_server_endpoint = _fast_local_endpoint
-del atexit, _policy, _endpoints, _LocalServer
-"""
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -151,11 +133,8 @@ def test_notebook_runs_offline(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_
 
     for name in ENV_UNSET:
         monkeypatch.delenv(name, raising=False)
-    ipython = tmp_path / "ipython"
-    startup = ipython / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-fast-local-server.py").write_text(FAST_LOCAL_SERVER, encoding="utf-8")
-    monkeypatch.setenv("IPYTHONDIR", str(ipython))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv(PACE_ENV, "fast")  # the kernel's shared local server: audio at once
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}, allow_errors=False
