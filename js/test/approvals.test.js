@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
-import { ToolsView } from "../../rtwidget/widget/static/panels.js";
+import { ToolsView, usersCalls } from "../../rtwidget/widget/static/panels.js";
 import { approvalText } from "../../rtwidget/widget/static/toolcards.js";
 import { installDom } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
@@ -78,5 +78,39 @@ describe("tool approval in the Tools panel", () => {
     assert.equal(approvalText({ call_id: "c", approval: "rejected", approval_by: "user" }), "Rejected by you");
     assert.equal(approvalText({ call_id: "c", approval: "cancelled" }), "Not decided: the session closed.");
     assert.equal(approvalText({ call_id: "c" }), "");
+  });
+
+  it("a call rtwidget did not take (a raw-declared tool) shows as the user's, then as answered", () => {
+    const panels = new PanelState();
+    const view = new ToolsView(panels, /** @type {any} */ (new FakeModel({})), () => {});
+    const call = { id: "i1", type: "function_call", status: "completed", name: "lookup_order", call_id: "c9", arguments: '{"order":7}', response_id: "r1" };
+    panels.apply({ items: [call], responses: [{ id: "r1", status: "in_progress" }] });
+    view.draw();
+    const el = /** @type {any} */ (view.el);
+    assert.equal(el.querySelectorAll('[data-rt="tool-row"]').length, 0, "not before its response is done");
+    panels.apply({ responses: [{ id: "r1", status: "completed" }] });
+    view.draw();
+    const [row] = el.querySelectorAll('[data-rt="tool-row"]');
+    assert.equal(row.dataset.status, "yours");
+    assert.match(row.textContent, /yours: answer it with a function_call_output/);
+    assert.match(row.textContent, /lookup_order/);
+    panels.apply({ items: [{ id: "i2", type: "function_call_output", call_id: "c9", output: "shipped" }] });
+    view.draw();
+    assert.equal(row.dataset.status, "answered");
+    assert.match(row.textContent, /answered by you/);
+    assert.match(row.textContent, /shipped/);
+    // A call rtwidget takes after all (a ToolView comes) reuses the card; a deleted item takes its card away.
+    panels.apply({ tools: [{ call_id: "c9", name: "lookup_order", status: "running" }] });
+    view.draw();
+    assert.equal(el.querySelectorAll('[data-rt="tool-row"]').length, 1);
+    assert.equal(row.dataset.status, "running");
+    assert.deepEqual(usersCalls(panels), []);
+    const other = { ...call, id: "i3", call_id: "c10" };
+    panels.apply({ items: [other] });
+    view.draw();
+    assert.equal(el.querySelectorAll('[data-rt="tool-row"]').length, 2);
+    panels.apply({ items: [{ id: "i3", deleted: true }] });
+    view.draw();
+    assert.equal(el.querySelectorAll('[data-rt="tool-row"]').length, 1);
   });
 });

@@ -117,3 +117,38 @@ def test_approve_and_reject_a_call_by_clicking(lab: NotebookPage) -> None:
     assert "keep my thesis" in reply[0]
     lab.screenshot("approval-decided", tools)
     assert lab.kernel_json("[p.call_id for p in session.pending_approvals]") == []
+
+
+RAW_SETUP = """\
+import rtwidget
+session = rtwidget.Session()
+widget = rtwidget.RealtimeWidget(session)
+widget
+"""
+RAW_TOOL = (
+    "session.send({'type': 'session.update', 'session': {'type': 'realtime', 'tools': [{'type': 'function', "
+    "'name': 'lookup_order', 'description': 'An order.', 'parameters': {'type': 'object', 'properties': {}}}]}})"
+)
+
+
+def test_a_call_of_a_raw_declared_tool_shows_as_yours_until_answered(lab: NotebookPage) -> None:
+    open_widget(lab, "raw-tool.ipynb", RAW_SETUP)
+    lab.kernel_exec(RAW_TOOL)
+    lab.wait_kernel("[t['name'] for t in session.config.get('tools', [])] == ['lookup_order']", what="the raw tool")
+    send_text(lab, "lookup_order order=7")
+    tools = panel(lab, "tools")
+    row = tools.locator("[data-rt=tool-row][data-status=yours]")
+    row.wait_for(state="visible")
+    assert "yours: answer it with a function_call_output" in row.inner_text()
+    call_id = row.get_attribute("data-call-id")
+    lab.screenshot("raw-call-yours", tools)
+    lab.kernel_exec(
+        "session.send({'type': 'conversation.item.create', 'item': {'type': 'function_call_output', "
+        f"'call_id': {call_id!r}, 'output': 'shipped'}}}})"
+    )
+    answered = tools.locator(f"[data-rt=tool-row][data-call-id='{call_id}'][data-status=answered]")
+    answered.wait_for(state="visible")
+    assert "answered by you" in answered.inner_text() and "shipped" in answered.inner_text()
+    lab.screenshot("raw-call-answered", tools)
+    creates = "[e for e in session.log if e.direction == 'client' and e.type == 'response.create']"
+    assert lab.kernel_json(f"len({creates})") == 1, "rtwidget sent no follow-up of its own"

@@ -88,8 +88,10 @@ export class ConversationView {
     lanes.append(this.main, this.oob);
     this.empty = h("div", "rtwidget-empty", "No conversation yet.");
     this.el.append(this.hint, this.empty, lanes);
-    /** @type {Map<string, {el: HTMLElement, rev: number}>} */
+    /** @type {Map<string, {el: HTMLElement, rev: number | string}>} */
     this.drawn = new Map();
+    /** Call ids drawn as the user's own calls. @type {Set<string>} */
+    this.yours = new Set();
     this.epoch = -1;
     this.version = -1;
     this.configKey = "";
@@ -242,8 +244,10 @@ export class ToolsView {
       this.empty,
       this.calls,
     );
-    /** @type {Map<string, {el: HTMLElement, rev: number}>} */
+    /** @type {Map<string, {el: HTMLElement, rev: number | string}>} */
     this.drawn = new Map();
+    /** Call ids drawn as the user's own calls. @type {Set<string>} */
+    this.yours = new Set();
     this.epoch = -1;
     this.version = -1;
   }
@@ -255,26 +259,77 @@ export class ToolsView {
     if (this.epoch !== s.epoch) {
       this.calls.textContent = "";
       this.drawn.clear();
+      this.yours.clear();
       this.epoch = s.epoch;
     }
     this.version = s.version;
     for (const id of s.tools.order) {
       const tool = s.tools.map.get(id);
-      if (!tool) continue;
-      const rev = s.tools.rev.get(id) ?? 0;
-      let d = this.drawn.get(id);
-      if (!d) {
-        d = { el: makeCall(this.send), rev: -1 };
-        this.drawn.set(id, d);
-        this.calls.appendChild(d.el);
-      }
-      if (d.rev !== rev) {
-        fillCall(d.el, tool);
-        d.rev = rev;
+      if (tool) this.drawCall(tool, s.tools.rev.get(id) ?? 0);
+    }
+    // The user's own calls (tools declared with raw events): drawn from the conversation, keyed by what they show.
+    const yours = usersCalls(s);
+    for (const call of yours) this.drawCall(call, `${call.status}|${call.output}`);
+    const shown = new Set(yours.map((c) => c.call_id));
+    for (const id of this.yours) {
+      const d = this.drawn.get(id);
+      if (!shown.has(id) && !s.tools.map.has(id) && d) {
+        d.el.remove();
+        this.drawn.delete(id);
       }
     }
-    this.empty.hidden = s.tools.order.length > 0;
+    this.yours = shown;
+    this.empty.hidden = s.tools.order.length + yours.length > 0;
   }
+
+  /**
+   * Draw (or redraw, when its revision changed) one call's card.
+   * @param {import("./panelstate.js").ToolView} tool
+   * @param {number | string} rev
+   */
+  drawCall(tool, rev) {
+    let d = this.drawn.get(tool.call_id);
+    if (!d) {
+      d = { el: makeCall(this.send), rev: -1 };
+      this.drawn.set(tool.call_id, d);
+      this.calls.appendChild(d.el);
+    }
+    if (d.rev !== rev) {
+      fillCall(d.el, tool);
+      d.rev = rev;
+    }
+  }
+}
+
+/**
+ * The calls of finished responses that rtwidget did not take (no ToolView): a tool the user declared with raw
+ * events, which the user answers with a function_call_output (status "yours", then "answered" with its output).
+ * @param {PanelState} s
+ * @returns {import("./panelstate.js").ToolView[]}
+ */
+export function usersCalls(s) {
+  /** @type {Map<string, string>} */
+  const answers = new Map();
+  for (const item of s.items.map.values()) {
+    if (item.type === "function_call_output" && item.call_id) answers.set(item.call_id, item.output ?? "");
+  }
+  const out = [];
+  for (const id of s.items.order) {
+    const item = s.items.map.get(id);
+    if (!item || item.type !== "function_call" || item.status !== "completed" || !item.call_id) continue;
+    const response = s.responses.map.get(item.response_id ?? "");
+    if (s.tools.map.has(item.call_id) || !response || !response.status || response.status === "in_progress") continue;
+    const answered = answers.has(item.call_id);
+    out.push({
+      call_id: item.call_id,
+      name: item.name ?? "",
+      arguments: item.arguments ?? "",
+      response_id: item.response_id ?? null,
+      status: answered ? "answered" : "yours",
+      output: answered ? (answers.get(item.call_id) ?? "") : null,
+    });
+  }
+  return out;
 }
 
 /** Session panel: the config form, token usage per response with totals, the raw config folded. */

@@ -20,7 +20,11 @@ import { prettyJson } from "./format.js";
 
 
 /** @type {Record<string, string>} a call's status as its card says it */
-const STATUS_TEXT = { waiting: "waiting for approval" };
+const STATUS_TEXT = {
+  waiting: "waiting for approval",
+  yours: "yours: answer it with a function_call_output",
+  answered: "answered by you",
+};
 
 /** Schemas are shown open while there are at most this many tools. */
 const OPEN_SCHEMAS_UP_TO = 1;
