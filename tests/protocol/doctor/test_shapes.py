@@ -100,3 +100,23 @@ def test_ga_names_are_quiet() -> None:
     flow.send(session_update(instructions="x"), {"type": "session.update", "session": "odd"})
     flow.receive(S.item_added(S.user_text_item("item_1", "hi"), kind="created"))  # GA accepts item.created
     assert flow.hints == []
+
+
+def test_beta_client_event_sent_raw_gets_the_validators_fix() -> None:
+    flow = Flow()
+    [hint] = flow.send({"type": "transcription_session.update", "event_id": "evt_t"})
+    assert "went out" in hint.what and hint.fix.startswith("In GA send session.update with session.type")
+    assert hint.fix.endswith(".")
+    assert Flow().refuse({"type": "transcription_session.update"}) != []
+
+
+def test_a_refusal_without_a_fix_still_gets_one() -> None:
+    hints = Flow().doctor.client_refused({"type": "transcription_session.update"}, "refused", 0.0)
+    assert hints[0].fix.startswith("Send the event's GA form")
+
+
+def test_the_validators_word_on_a_valid_event_is_nothing() -> None:
+    from rtwidget.protocol.doctor.rules.shapes import _refusal
+
+    assert _refusal({"type": "response.create"}) == ""
+    assert "unknown client event type" in _refusal({"type": "transcription_session.update"})

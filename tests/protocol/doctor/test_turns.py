@@ -127,3 +127,30 @@ def test_playback_reports_that_are_not_numbers_are_ignored() -> None:
     flow.doctor.playback("item_a", "12", True, flow.now)  # type: ignore[arg-type]
     flow.receive(S.speech_started("item_u", 0))
     assert flow.tick(10) == []
+
+
+def test_push_to_talk_commit_and_create_sent_together_is_quiet() -> None:
+    """rtwidget's push-to-talk: commit and response.create go out before the server's committed comes back."""
+    flow = Flow()
+    flow.receive(S.session_updated(**PUSH_TO_TALK))
+    flow.send({"type": "input_audio_buffer.commit"}, create())
+    flow.receive(S.committed("item_u"), S.response_created("resp_1"))
+    assert flow.tick(10) == [] and flow.hints == []
+
+
+def test_vad_never_triggers_counts_speech_between_pauses_only() -> None:
+    flow = Flow()
+    flow.receive(S.session_created())
+    for _ in range(5):  # 2 s of speech, then a pause: never 3 s in a row
+        for level in [-20.0] * 20 + [-70.0] * 21:
+            flow.hints += flow.doctor.input_level(level, 100, flow.now)
+    flow.receive(S.speech_started("item_u", 0))
+    for _ in range(50):  # a long utterance the VAD hears: not counted
+        flow.hints += flow.doctor.input_level(-20.0, 100, flow.now)
+    flow.receive(S.speech_stopped("item_u", 5000))
+    for level in ([-20.0] * 5 + [-60.0] * 2) * 4:  # words with short gaps between them: 2 s of speech
+        flow.hints += flow.doctor.input_level(level, 100, flow.now)
+    assert flow.hints == []
+    for _ in range(11):
+        flow.hints += flow.doctor.input_level(-20.0, 100, flow.now)
+    assert [h.rule for h in flow.hints] == ["vad-never-triggers"]

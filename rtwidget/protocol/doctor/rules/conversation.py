@@ -66,7 +66,10 @@ class VoiceAfterAudio(Check):
     """A ``session.update`` that changes the voice after the model has produced audio."""
 
     rule = Rule("voice-after-audio", "warning", "a voice change after the model has spoken")
-    FIX = "Choose the voice before the first response (Session(voice=...) or the first session.update)."
+    FIX = (
+        "Choose the voice before the first response (Session(voice=...) or the first session.update); a new voice "
+        "later needs a new session."
+    )
 
     def client_sent(self, event: Json, now: float) -> list[Hint]:
         voice = field(event, "session", "audio", "output", "voice")
@@ -80,7 +83,7 @@ class VoiceAfterAudio(Check):
             f"{eid} changes the voice to {voice!r} after the model has already spoken ({spoke}): the API refuses "
             f"it with {VOICE_LOCKED_CODE} and the voice stays {self.state.voice or 'as it was'}."
         )
-        return self.hint(eid, what, self.FIX + " A new voice needs a new session.", [eid], now)
+        return self.hint(eid, what, self.FIX, [eid], now)
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         info = error_info(event.data) if event.type == "error" else None
@@ -90,6 +93,4 @@ class VoiceAfterAudio(Check):
         if cause in self.state.explained:
             return []
         what = f"The server refused a voice change ({VOICE_LOCKED_CODE}): the model has already spoken with its voice."
-        return self.hint(
-            ("error", cause), what, self.FIX + " A new voice needs a new session.", [cause, event.event_id], now
-        )
+        return self.hint(("error", cause), what, self.FIX, [cause, event.event_id], now)

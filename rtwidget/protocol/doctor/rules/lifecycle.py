@@ -52,10 +52,11 @@ class SessionExpiring(Check):
             return []
         left = expires - now
         clock = time.strftime("%H:%M:%S UTC", time.gmtime(expires))
+        session = f"Session {self.state.session_id}" if self.state.session_id else "The session"
         what = (
-            f"Session {self.state.session_id or ''} ends at {clock} (expires_at), in {left // 60:.0f} min "
-            f"{left % 60:.0f} s: the server then sends session_expired and closes the connection."
-        ).replace("Session  ", "The session ")
+            f"{session} ends at {clock} (expires_at), in {left // 60:.0f} min {left % 60:.0f} s: the server then "
+            "sends session_expired and closes the connection."
+        )
         fix = (
             'Save what you need and reconnect before then; Session(renew="auto") renews the session before '
             "expires_at and restores the conversation."

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...errors import ClientEventError
 from ...event_types import BETA_CLIENT_EVENTS, BETA_TO_GA_SERVER, GA_CLIENT_EVENTS
 from ...events import Event
 from ...session_config import BETA_SESSION_FIELDS, GA_SESSION_FIELDS
+from ...validate import validate_client_event
 from ..check import Check, Json
 from ..hint import Hint, Rule
 from ..state import field, output_item, text
@@ -91,6 +93,24 @@ def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[: limit - 3] + "...")
 
 
+def _refusal(event: Json) -> str:
+    """What rtwidget's validator says of ``event`` (a client that skipped it sent the event all the same)."""
+    try:
+        validate_client_event(event)
+    except ClientEventError as exc:
+        return str(exc)
+    return ""
+
+
+def _fix_of(refusal: str) -> str:
+    """The fix a validation refusal names (``"...: problem. Fix: do this"``), as a sentence; "" without one."""
+    _, found, fix = refusal.partition("Fix: ")
+    fix = fix.strip()
+    if not (found and fix):
+        return "Send the event's GA form (see the client events in realtime-protocol.md)."
+    return fix[:1].upper() + fix[1:] + ("" if fix.endswith(".") else ".")
+
+
 class BetaOnGa(Check):
     """Beta event names (or beta session fields) sent, or beta event names received, on a GA connection."""
 
@@ -109,7 +129,7 @@ class BetaOnGa(Check):
         eid = text(event.get("event_id")) or ""
         if etype in BETA_ONLY_CLIENT_EVENTS:
             what = f"{etype} is a beta event name and {outcome}: this connection speaks GA."
-            fix = error or 'In GA send session.update with session.type = "transcription".'
+            fix = _fix_of(error or _refusal(event))
         elif etype in BETA_TO_GA_SERVER:
             what = f"{etype} is a beta server event name (GA: {BETA_TO_GA_SERVER[etype]}) and {outcome}."
             fix = "Clients do not send server events: see the client event types in realtime-protocol.md."

@@ -13,6 +13,8 @@ from .responses import GRACE_S, creates_response, in_conversation, who_responds
 SPEECH_DBFS = -35.0
 # Speech-level audio (ms, in total) with no speech_started before the doctor says the VAD never triggers.
 UNHEARD_MS = 3000.0
+# A quiet run (ms) longer than this is a pause: the speech-level count starts again.
+PAUSE_MS = 2000.0
 # How long (s) a client has after speech_started to send its conversation.item.truncate.
 TRUNCATE_GRACE_S = 2.0
 
@@ -35,6 +37,8 @@ class CommittedNoResponse(Check):
         if event.type == "response.created" and in_conversation(event):
             self.timers.cancel()
         elif event.type == "input_audio_buffer.committed" and not self.state.auto_responds():
+            if self.state.pending(now):
+                return []  # push-to-talk done right: commit and response.create went out together
             item = text(event.get("item_id")) or event.event_id or "?"
             why = who_responds(self.state.turn_detection)
             self.timers.arm(item, now + GRACE_S, (why, [event.event_id or ""]))
@@ -100,17 +104,26 @@ class BargeInNoTruncate(Check):
 
 
 class VadNeverTriggers(Check):
-    """Under server VAD, seconds of speech-level microphone audio and no ``speech_started``."""
+    """Under server VAD, seconds of speech-level microphone audio (short gaps between words allowed) and no
+    ``speech_started``."""
 
     rule = Rule("vad-never-triggers", "warning", "microphone speech the server's VAD never detects")
 
     def reset(self) -> None:
         super().reset()
-        self._loud_ms = 0.0
+        self._loud_ms = 0.0  # speech-level audio since the last pause, while the server hears no speech
+        self._quiet_ms = 0.0  # the quiet run going on now
+        self._speaking = False  # between speech_started and speech_stopped: the VAD works
 
     def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
-        if self.state.vad_type() != "server_vad" or not dbfs > SPEECH_DBFS or not 0 < duration_ms < UNHEARD_MS:
+        if self.state.vad_type() != "server_vad" or self._speaking or not 0 < duration_ms < UNHEARD_MS:
             return []
+        if not dbfs > SPEECH_DBFS:
+            self._quiet_ms += duration_ms
+            if self._quiet_ms > PAUSE_MS:  # a real pause, not a gap between words: start counting again
+                self._loud_ms = 0.0
+            return []
+        self._quiet_ms = 0.0
         self._loud_ms += duration_ms
         if self._loud_ms <= UNHEARD_MS:
             return []
@@ -127,6 +140,7 @@ class VadNeverTriggers(Check):
         return self.hint("vad", what, fix, (), now)
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
-        if event.type == "input_audio_buffer.speech_started":
+        if event.type in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
+            self._speaking = event.type == "input_audio_buffer.speech_started"
             self._loud_ms = 0.0
         return []
