@@ -4,7 +4,8 @@ A hint is also a logged local event, so the event log shows it as a row where it
 hint's ``what``: :func:`~.eventlog.summary`) and the flow view as a mark on the client lane; the browser colours
 both by the hint's level. The notice is the part that asks for attention, so the same rule's notice is shown at
 most once per ``every_s`` seconds (a flow that repeats a mistake in a loop does not bury the widget in notices);
-every hint still has its row.
+every hint still has its row. Rules whose news the widget already tells in its own notice (a server error, the
+session's end nearing) add no second notice, only their row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 #: The least time (seconds) between two notices of the same rule.
 HINT_NOTICE_EVERY_S = 5.0
+#: Rules the widget has its own notice for (the bridge's server-error and expiring notices): row only.
+SHOWN_ELSEWHERE = frozenset({"unhandled-error", "session-expiring"})
 # Hint levels -> notice levels (the same words; anything else reads as a warning).
 _NOTICE_LEVEL = {"info": "info", "warning": "warning", "error": "error"}
 
@@ -43,6 +46,8 @@ class HintNotices:
     def __call__(self, data: dict[str, Any]) -> None:
         """One hint (its event's data)."""
         rule = str(data.get("rule") or "")
+        if rule in SHOWN_ELSEWHERE:
+            return
         now = self._clock()
         last = self._last.get(rule)
         if last is not None and now - last < self.every_s:

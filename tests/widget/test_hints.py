@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from rtwidget import ClientEventError
+from rtwidget import ClientEventError, Session
 from rtwidget.session import HINT
 from rtwidget.widget import RealtimeWidget
-from rtwidget.widget.hints import HINT_NOTICE_EVERY_S, HintNotices, hint_notice_text
+from rtwidget.widget.hints import HINT_NOTICE_EVERY_S, SHOWN_ELSEWHERE, HintNotices, hint_notice_text
 
 from .comm_double import MockComm, barrier, wait_until
 
@@ -70,6 +70,7 @@ def test_notices_per_rule_at_most_once_per_interval() -> None:
     now[0] += 0.2
     notices(a)
     notices({"rule": "c", "level": "odd", "what": "C.", "fix": ""})
+    notices({"rule": "unhandled-error", "level": "warning", "what": "An error.", "fix": "Read it."})
     assert shown == [
         ("error", "Doctor (a): A went wrong. Do A."),
         ("info", "Doctor (b): B. Do B."),
@@ -78,3 +79,16 @@ def test_notices_per_rule_at_most_once_per_interval() -> None:
     ]
     assert notices.held == 1
     assert hint_notice_text({}) == "Doctor (?):"
+
+
+def test_an_unread_server_error_is_a_row_not_a_second_notice(live: tuple[RealtimeWidget, MockComm]) -> None:
+    w, comm = live
+    w.session.send({"type": "conversation.item.delete", "item_id": "no-such-item"})
+    wait_until(lambda: [r for r in hint_rows(comm) if r["data"]["rule"] == "unhandled-error"], what="the hint's row")
+    barrier(w, comm, "after")
+    texts = [c["text"] for c, _ in comm.custom("notice") if c["level"] != "info"]
+    assert len(texts) == 1 and texts[0].startswith("Server error item_not_found"), texts
+
+
+def test_the_rules_shown_elsewhere_are_the_doctors() -> None:
+    assert SHOWN_ELSEWHERE.issubset(Session().doctor.rules)
