@@ -43,6 +43,9 @@ logger = logging.getLogger("rtwidget.doctor")
 HINTS_KEPT = 200
 # The level of digital silence (no log of zero).
 SILENCE_DBFS = -120.0
+# The least delay of the doctor's timer (s): a doctor whose deadline stays in the past costs a tick per 50 ms, not
+# a busy I/O loop.
+MIN_TICK_S = 0.05
 # Waiters whose predicate is defined in rtwidget are the session's own (the handshake's, the reconnect's).
 _OWN_MODULE = "rtwidget."
 
@@ -94,7 +97,10 @@ class DoctorMixin:
             self._doctor_broke(getattr(feed, "__name__", "a feed"))
             return
         for hint in hints:
-            self._raise_hint(hint)
+            try:
+                self._raise_hint(hint)
+            except Exception:  # not a Hint after all
+                self._doctor_broke("a hint")
         self._doctor_arm()
 
     def _doctor_sent(self, event: dict[str, Any]) -> None:
@@ -130,9 +136,10 @@ class DoctorMixin:
         self._doctor_cancel()
 
     def _raise_hint(self, hint: Hint) -> None:
+        data = hint.to_dict()
         self.hints.append(hint)
         logger.info("rtwidget doctor [%s] %s %s (%s)", hint.rule, hint.what, hint.fix, hint.url)
-        self._emit_local(HINT, hint.to_dict())
+        self._emit_local(HINT, data)
 
     def _doctor_broke(self, where: str) -> None:
         """A feed raised: logged (with its traceback) the first time only; the session goes on."""
@@ -176,7 +183,7 @@ class DoctorMixin:
             return
         self._doctor_deadline = deadline
         # Held weakly by the loop, like the response watch: an unclosed session can still be collected.
-        self._doctor_timer = loop.call_later(max(0.0, deadline - time.time()), _tick, weakref.ref(self))
+        self._doctor_timer = loop.call_later(max(MIN_TICK_S, deadline - time.time()), _tick, weakref.ref(self))
 
     def _doctor_cancel(self) -> None:
         """Stop the timer (the socket closed, or a new connection)."""

@@ -107,6 +107,9 @@ class RaisingDoctor(ScriptedDoctor):
     def next_deadline(self) -> float | None:
         raise RuntimeError("the doctor broke")
 
+    def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
+        return ["not a hint"]  # type: ignore[list-item]
+
 
 def message(text: str) -> dict[str, Any]:
     return {
@@ -278,6 +281,7 @@ def test_a_raising_doctor_never_breaks_the_session(server: LocalServer, caplog: 
         async with doctored(server, RaisingDoctor()) as session:
             reply = await session.ask("hello")
             assert reply.text
+            session.append_audio(np.zeros(2400, dtype=np.int16))
             assert session.hints == type(session.hints)() and not session.errors
             await asyncio.sleep(0)
 
