@@ -290,3 +290,33 @@ def test_a_raising_doctor_never_breaks_the_session(server: LocalServer, caplog: 
     failures = [r for r in caplog.records if r.name == "rtwidget.doctor"]
     assert len(failures) == 1 and "the doctor failed" in failures[0].getMessage()
     assert failures[0].exc_info is not None
+
+
+def test_the_silent_model_mistake_made_with_raw_events(server: LocalServer) -> None:
+    """End to end with the real rules: a raw tool, its output sent by hand, no response.create -> the hint."""
+
+    async def body() -> None:
+        async with open_raw(server) as session:
+            tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+            session.send({"type": "session.update", "session": {"type": "realtime", "tools": [tool]}})
+            done = session.expect("response.done")
+            session.send(message("get_weather please"))
+            session.send({"type": "response.create"})
+            call = next(o for o in (await done)["response"]["output"] if o["type"] == "function_call")
+            output = {"type": "function_call_output", "call_id": call["call_id"], "output": '{"temp_c": 21}'}
+            output_id = session.send({"type": "conversation.item.create", "item": output})
+            hint = await session.wait_for(HINT, timeout=scaled(30))
+            assert hint["rule"] == "silent-after-output" and hint["event_ids"] == [output_id]
+            assert [h.rule for h in session.hints] == ["silent-after-output"]
+
+    run(body)
+
+
+@asynccontextmanager
+async def open_raw(server: LocalServer) -> AsyncIterator[Session]:
+    session = Session(endpoint=server.url, turn_detection=None)
+    try:
+        await session.connect()
+        yield session
+    finally:
+        await session.close()
