@@ -80,15 +80,15 @@ class SilentAfterOutput(Check):
             of = f" of response {rid}" if rid else ""
             if self.state.auto_responds():
                 what = (
-                    f"Outputs were sent for the calls{of} ({calls_text(calls)}) and no response.create followed: "
-                    "the model will answer only when the user speaks again."
+                    f"Outputs were sent for {calls_text(calls)}, all the calls{of}, but no response.create "
+                    "followed: the model will answer only when the user speaks again."
                 )
                 level = "info"
             else:
                 what = (
-                    f"Outputs were sent for the calls{of} ({calls_text(calls)}) and no response.create followed, "
-                    f"and nothing else will create a response ({who_responds(self.state.turn_detection)}): "
-                    "the model will stay silent."
+                    f"Outputs were sent for {calls_text(calls)}, all the calls{of}, but no response.create "
+                    f"followed and {who_responds(self.state.turn_detection)}, so nothing else will create a "
+                    "response: the model will stay silent."
                 )
                 level = "warning"
             fix = f"The server does not go on by itself after a function output: {SEND_CREATE}."

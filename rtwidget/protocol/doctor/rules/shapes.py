@@ -41,10 +41,14 @@ class OutputNotString(Check):
             return []
         call_id = text(item.get("call_id")) or "?"
         eid = text(event.get("event_id"))
-        kind = type(item.get("output")).__name__ if "output" in item else "missing"
+        value = item.get("output")
+        name = type(value).__name__
+        kind = (
+            "missing" if "output" not in item else "None" if value is None else f"a{'n' * (name[0] in 'aeiou')} {name}"
+        )
         what = (
-            f"The function_call_output for {call_id} ({tool_name(self.state, call_id)}) has an output that is "
-            f"{kind}, not a string: the API takes only a string there, {outcome}."
+            f"The output of the function_call_output for {call_id} ({tool_name(self.state, call_id)}) is {kind}, "
+            f"not a string: the API takes only a string there, {outcome}."
         )
         return self.hint(eid or call_id, what, self.FIX, [eid or ""], now)
 

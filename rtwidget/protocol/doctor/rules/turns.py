@@ -48,7 +48,7 @@ class CommittedNoResponse(Check):
         hints: list[Hint] = []
         for item, (why, event_ids) in self.timers.expired(now):
             what = (
-                f"The user's audio was committed as {item} and no response.create followed ({why}): "
+                f"The user's audio was committed as {item} and no response.create followed, and {why}: "
                 "the model will not answer this turn."
             )
             fix = 'Send {"type": "response.create"} after each commit (or turn create_response back on).'
