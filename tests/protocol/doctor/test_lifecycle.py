@@ -66,6 +66,7 @@ def test_session_expiring_not_after_the_end_and_again_for_a_new_session() -> Non
     flow = Flow()
     flow.receive({"type": "session.created", "session": {"expires_at": int(T0) + 100}})
     assert flow.tick(200) == []  # already over: the connection's close says it
+    assert flow.doctor.next_deadline() is None  # and no deadline left in the past (a timer would spin)
     flow.doctor.reset()
     assert flow.doctor.next_deadline() is None
     flow.receive({"type": "session.created", "session": {"expires_at": int(T0) + 400}})

@@ -48,6 +48,8 @@ class SessionExpiring(Check):
 
     def tick(self, now: float) -> list[Hint]:
         expires = self.state.expires_at
+        if expires is not None and now >= expires:
+            self._named[("expiring", self.state.session_id, expires)] = None  # over: no deadline left to wait for
         if expires is None or not expires - EXPIRY_NOTICE_S <= now < expires:
             return []
         left = expires - now
