@@ -121,6 +121,15 @@ def test_vad_never_triggers_only_under_server_vad() -> None:
         assert flow.hints == []
 
 
+def test_with_playback_reports_only_the_reports_say_what_plays() -> None:
+    flow = Flow()
+    speaking(flow)
+    flow.doctor.playback("item_a", 3000, False, flow.now)  # the listener says item_a has finished
+    flow.receive(S.audio_delta("resp_b", "item_b", BYTES_PER_MS * 3000))  # not reported as playing (yet)
+    flow.receive(S.speech_started("item_u", 0))
+    assert flow.tick(10) == []
+
+
 def test_playback_reports_that_are_not_numbers_are_ignored() -> None:
     flow = Flow()
     flow.doctor.playback("item_a", float("nan"), True, flow.now)

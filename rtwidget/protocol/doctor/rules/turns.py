@@ -76,8 +76,9 @@ class BargeInNoTruncate(Check):
     def server_received(self, event: Event, now: float) -> list[Hint]:
         if event.type != "input_audio_buffer.speech_started":
             return []
+        # The listener's reports when there are any (the widget plays the audio); else the estimate.
         playing = [item for item, report in self.state.played.items() if report.playing]
-        item = playing[-1] if playing else self.state.last_audio_item
+        item = (playing[-1] if playing else None) if self.state.played else self.state.last_audio_item
         where = self.state.played_ms(item, now) if item else None
         if item and where is not None and where[1]:
             heard, total = where[0], self.state.audio[item].ms if item in self.state.audio else where[0]
