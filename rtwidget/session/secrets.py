@@ -40,6 +40,7 @@ WEBSOCKETS_LOGGERS = ("websockets", "websockets.client", "websockets.server", "w
 # request path, query included, and any log line may quote a URL or a header.
 RTWIDGET_LOGGERS = (
     "rtwidget",
+    "rtwidget.doctor",
     "rtwidget.session",
     "rtwidget.server",
     "rtwidget.server.voice",
