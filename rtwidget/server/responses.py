@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtwidget import audio
+from rtwidget.protocol.server_errors import ACTIVE_RESPONSE_CODE
 
 from .api_errors import ApiError, check_keys, type_error, value_error, want_dict, want_str
 from .brain import Brain
@@ -166,7 +167,7 @@ class Responses:
             raise ApiError(
                 f"Conversation already has an active response in progress: {self.active.id}. Wait until the "
                 "response is finished before creating a new one.",
-                "conversation_already_has_active_response",
+                ACTIVE_RESPONSE_CODE,
             )
 
         def pick(key: str, check: Callable[[Any, str], Any]) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rtwidget.protocol.event_types import VAD_TYPES
 from rtwidget.protocol.pcm import GA_FORMAT
+from rtwidget.protocol.server_errors import VOICE_LOCKED_CODE
 from rtwidget.protocol.session_config import GA_SESSION_FIELDS
 
 from .api_errors import (
@@ -130,7 +131,7 @@ class SessionState:
         check_keys(event, ("type", "event_id", "session"), "")
         new = self._merged(update)
         if voice_locked and new["audio"]["output"]["voice"] != self.data["audio"]["output"]["voice"]:
-            raise ApiError("Cannot update a conversation's voice if assistant audio is present.", "cannot_update_voice")
+            raise ApiError("Cannot update a conversation's voice if assistant audio is present.", VOICE_LOCKED_CODE)
         self.data = new
 
     def _merged(self, update: Json) -> Json:
