@@ -5,7 +5,8 @@ with what the session sees, on the I/O thread, with the wall-clock time:
 
 - every client event as it goes to the writer, every server event once the core folded it (not duplicates), a
   raw ``send()`` the validator refused, the level of the audio given to ``append_audio``/``send_audio`` (measured
-  on the caller's thread), the ids ``ask()`` and ``respond_out_of_band()`` send (they report their own errors);
+  on the caller's thread), the ids ``ask()`` and ``respond_out_of_band()`` send (they report their own errors),
+  and the widget's reports of the assistant audio heard;
 - a new connection resets it (``rtwidget.connected``); one timer on the I/O loop calls its ``tick`` at its
   ``next_deadline()`` (a silence after a mistake), cancelled when the socket closes;
 - ``doctor.errors_watched`` follows whether the user's code reads server errors (a handler or waiter of the
@@ -114,6 +115,11 @@ class DoctorMixin:
 
     def _doctor_input(self, dbfs: float, duration_ms: float) -> None:
         self._doctor_feed(self.doctor.input_level, dbfs, duration_ms)
+
+    def _doctor_playback(self, item_id: str, played_ms: float, playing: bool) -> None:
+        """The widget's report of the assistant audio heard: ``played_ms`` of ``item_id``; ``playing``: some audio
+        sent to the browser is not heard yet."""
+        self._doctor_feed(self.doctor.playback, item_id, played_ms, playing)
 
     def _doctor_handled(self, event_ids: Iterable[str]) -> None:
         """The client events ``event_ids`` were sent by a call that reports its own errors (``ask()``)."""

@@ -178,6 +178,8 @@ class BrowserActions:
         samples = int(content.get("samples") or 0)
         final = bool(content.get("final"))
         cut = self.bridge.playhead.report(item_id if isinstance(item_id, str) else None, samples, final=final)
+        if isinstance(item_id, str):  # what was heard, for the doctor (a barge-in, a truncate owed)
+            self.session._doctor_playback(item_id, samples / audio.SAMPLES_PER_MS, self.bridge.playhead.unplayed())
         if cut is not None and self.session.connected:
             self.session.truncate(cut.item_id, cut.audio_end_ms)
 

@@ -13,7 +13,7 @@ from rtwidget.session import HINT
 from rtwidget.widget import RealtimeWidget
 from rtwidget.widget.hints import HINT_NOTICE_EVERY_S, SHOWN_ELSEWHERE, HintNotices, hint_notice_text
 
-from .comm_double import MockComm, barrier, wait_until
+from .comm_double import MockComm, barrier, browser_says, wait_until
 
 # A function output that is an object, not a JSON string: refused before sending, and explained by the doctor.
 BAD_OUTPUT = {
@@ -92,3 +92,19 @@ def test_an_unread_server_error_is_a_row_not_a_second_notice(live: tuple[Realtim
 
 def test_the_rules_shown_elsewhere_are_the_doctors() -> None:
     assert SHOWN_ELSEWHERE.issubset(Session().doctor.rules)
+
+
+def test_playback_reports_reach_the_doctor(live: tuple[RealtimeWidget, MockComm]) -> None:
+    w, _comm = live
+    heard: list[tuple[str, float, bool]] = []
+
+    def playback(item_id: str, played_ms: float, playing: bool, now: float) -> list[Any]:
+        heard.append((item_id, played_ms, playing))
+        return []
+
+    w.session.doctor.playback = playback  # type: ignore[method-assign]
+    browser_says(w, {"kind": "played", "item_id": "item_1", "samples": 4800, "final": False})
+    browser_says(w, {"kind": "played", "item_id": None, "samples": 0, "final": True})  # nothing ever queued
+    wait_until(lambda: heard, what="the report at the doctor")
+    barrier(w, _comm, "after")
+    assert heard == [("item_1", 200.0, False)]
