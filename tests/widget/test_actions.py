@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import gc
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -223,10 +224,14 @@ def test_session_warnings_show_in_the_widget_not_on_stderr(
 
 def test_the_router_leaves_the_logger_with_its_last_widget(live: tuple[RealtimeWidget, MockComm]) -> None:
     w, _ = live
+    gc.collect()  # widgets of earlier tests, no longer referenced, leave the router
     handlers = logging.getLogger("rtwidget").handlers
     assert ROUTER in handlers and ROUTER.targets() >= 1
+    others = ROUTER.targets() - 1  # widgets an earlier test in this process still holds
     w.close()
-    assert ROUTER.targets() == 0 and ROUTER not in logging.getLogger("rtwidget").handlers
+    assert ROUTER.targets() == others
+    # The router stays on the logger exactly while some widget is left to route to.
+    assert (ROUTER in logging.getLogger("rtwidget").handlers) == (others > 0)
 
 
 def test_notice_text_of_a_record_with_an_exception() -> None:
