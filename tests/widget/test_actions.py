@@ -5,8 +5,8 @@ of stderr (the no-key line, the session's warnings routed by rtwidget/widget/log
 from __future__ import annotations
 
 import contextlib
-import io
 import gc
+import io
 import logging
 from collections.abc import Iterator
 from typing import Any
