@@ -129,6 +129,13 @@ class DoctorMixin:
         except Exception:
             self._doctor_broke("handled")
 
+    def _doctor_no_reply(self, call_id: str) -> None:
+        """The output about to be sent for ``call_id`` asks for no reply on purpose (a ``reply=False`` tool)."""
+        try:
+            self.doctor.no_reply(call_id)
+        except Exception:
+            self._doctor_broke("no_reply")
+
     def _doctor_local(self, etype: str) -> None:
         """A local event is emitted: on ``rtwidget.connected`` (a new connection) the doctor forgets the
         conversation (its hints stay) and takes the connection's dialect."""

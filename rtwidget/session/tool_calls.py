@@ -55,6 +55,7 @@ class ToolsMixin:
     _tools_touched: float
     _tools_timer: asyncio.TimerHandle | None
     _flush: Callable[..., None]
+    _doctor_no_reply: Callable[[str], None]
     _spawn: Callable[..., Any]
 
     def tool(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -173,6 +174,8 @@ class ToolsMixin:
         result = await self._tool_runner.run(call)
         # While reconnecting the output is queued in the core: it goes out on the new connection.
         if self._connected or self._state == RECONNECTING:
+            if not result.reply:  # the silence after it is wanted: the doctor must not call it a mistake
+                self._doctor_no_reply(call.call_id)
             self._conn.function_output(call.call_id, result.output, reply=result.reply)
             self._conn.reply_if_due()
             self._flush()

@@ -77,7 +77,8 @@ def test_tool_calls_get_exactly_one_response_create(
 
 def test_reply_false_tool_gets_no_follow_up(open_session: Callable[..., Any]) -> None:
     async def body() -> None:
-        async with open_session() as session:
+        # Push-to-talk: nothing else creates a response, so the doctor would call an unanswered output silent.
+        async with open_session(turn_detection=None) as session:
             noted: list[str] = []
 
             @session.tool(reply=False)
@@ -92,6 +93,8 @@ def test_reply_false_tool_gets_no_follow_up(open_session: Callable[..., Any]) ->
             assert [c.name for c in reply.tool_calls] == ["note"]
             await asyncio.sleep(0.3)
             assert len(sent(session, "response.create")) == 1
+            await asyncio.sleep(2.0)  # past the doctor's grace after an output (1.5 s)
+            assert not session.hints, "a reply=False output asks for no reply: the silence is wanted"
 
     run(body)
 
