@@ -432,12 +432,13 @@ class Connection:
         return list(self._unanswered.values())
 
     def reset(self) -> None:
-        """Forget the server session (call before reconnecting: a reconnect starts a new session)."""
+        """Forget the server session (call before reconnecting: a reconnect starts a new session). The tools the
+        client last declared stay in :meth:`declared_tools`: they are the client's, and go again to the new one."""
         self._unanswered.clear()
         self.conversation = Conversation()
         self.tracker.reset()
+        self._sent_tools = list(self.declared_tools().values())
         self.session = {}
-        self._sent_tools = []
         self._buffer_bytes = 0
         self._committing_ms = None
         self._calls = []

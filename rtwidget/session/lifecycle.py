@@ -44,7 +44,6 @@ from ..errors import NotConnected, RealtimeError, SessionClosed, WaitTimeout
 from ..protocol.connection import Connection
 from ..protocol.events import Event
 from ..protocol.server_errors import error_info
-from ..tools import ToolRegistry
 from .dispatch import discard
 from .endpoint_policy import EndpointChoice
 from .local_events import CONNECTED, STATE
@@ -108,7 +107,8 @@ class LifecycleMixin(ReconnectMixin):
         def _after_close(self) -> None: ...
 
         _config: dict[str, Any]
-        tools: ToolRegistry
+
+        def _tool_list(self) -> list[dict[str, Any]]: ...
 
     # ------------------------------------------------------------------ state
 
@@ -323,8 +323,8 @@ class LifecycleMixin(ReconnectMixin):
     def _send_config(self) -> None:
         """On reading session.created while connecting: send the configured fields at once (same callback)."""
         fields = dict(self._config)
-        if len(self.tools):
-            fields["tools"] = self.tools.schemas()
+        if tools := self._tool_list():  # registered and the user's raw-declared ones (kept across a reconnect)
+            fields["tools"] = tools
         try:
             self._config_sent = self._conn.update_session(**fields)
         except Exception as exc:  # refused before sending: the handshake raises it

@@ -57,8 +57,8 @@ def test_declared_tools_come_from_the_server_report_and_from_what_was_sent() -> 
     assert conn.declared_tools() == {"raw_tool": raw}
     feed(conn, S.session_updated(tools="not a list"))
     assert conn.declared_tools() == {"raw_tool": raw}
-    conn.reset()
-    assert conn.declared_tools() == {}
+    conn.reset()  # a new server session: what the client declared is still the client's
+    assert conn.declared_tools() == {"raw_tool": raw}
 
 
 def test_a_connection_hands_a_call_over_to_its_tracker() -> None:

@@ -171,3 +171,22 @@ def test_registered_tools_still_run_and_reply_once(open_session: Callable[..., A
             assert len(outputs(session)) == 1 and len(sent(session, "response.create")) == 2
 
     run(body)
+
+
+def test_raw_declared_tools_survive_a_reconnect_and_stay_the_users() -> None:
+    # The server sends session.created, the config's session.updated, then the raw declare's: and drops.
+    script = Script().disconnect_after(3, code=1011, reason="scripted", connection=1)
+
+    async def body() -> None:
+        async with LocalServer(pace="fast", script=script) as server, session_at(server.url) as session:
+            session.send({"type": "session.update", "session": {"type": "realtime", "tools": [RAW]}})
+            await until(lambda: server.connections_served == 2 and session.state == "open")
+            # The new connection's config declares the user's tool again (the client's, not the server's, to keep).
+            handshake = sent(session, "session.update")[-1]["session"]
+            assert [t["name"] for t in handshake.get("tools", [])] == ["lookup_order"]
+            session.send_text("lookup_order order=9")
+            await until(lambda: calls_made(session))
+            await until(lambda: len(received(session, "response.done")) >= 1)
+            assert not outputs(session) and not session.tool_calls  # still the user's to answer
+
+    run(body)
