@@ -3,6 +3,8 @@
 - ``session``: :class:`Session` and the pump, on its own I/O thread; ``lifecycle``: its states, connect, close;
 - ``dispatch``: the one event bus (handlers, waiters, ``events()``, log listeners) and its threading rule;
 - ``sending``: the client-event methods; ``turns``: ``ask`` and out-of-band responses;
+- ``tool_calls``: registering tools, the tool list, answering calls (a raw-declared tool's calls are the user's);
+- ``approvals``: calls that wait for a person (``approve=True``);
 - ``tool_runner``: the model's function calls; ``reporting``: server errors and user-code failures;
 - ``local_events``: the ``rtwidget.*`` events and the log's records; ``endpoint_policy``: where to connect;
 - ``doctoring``: the doctor's feeds, ``session.hints`` and the ``rtwidget.hint`` events.
@@ -16,6 +18,7 @@ from ..protocol.event_types import EAGERNESS, PUSH_TO_TALK, TRANSCRIPTION_MODELS
 from ..protocol.events import Event
 from ..protocol.server_errors import HARMLESS_ERROR_CODES, ErrorInfo, error_info
 from ..protocol.session_config import turn_mode
+from .approvals import TOOL_APPROVAL, PendingApproval
 from .endpoint_policy import EndpointFactory, local_server_endpoint
 from .lifecycle import STATES
 from .local_events import CLOSED, CONNECTED, ERROR, HINT, SENT, STATE, TOOL_DONE, TOOL_STARTED, LogEntry, ToolCallRecord
@@ -33,6 +36,7 @@ __all__ = [
     "SENT",
     "STATE",
     "STATES",
+    "TOOL_APPROVAL",
     "TOOL_DONE",
     "TOOL_STARTED",
     "TRANSCRIPTION_MODELS",
@@ -46,6 +50,7 @@ __all__ = [
     "LogEntry",
     "NotConnected",
     "OutOfBandResult",
+    "PendingApproval",
     "RealtimeError",
     "Reply",
     "Session",
