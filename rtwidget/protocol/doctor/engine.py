@@ -23,8 +23,7 @@ class Doctor:
     """
 
     def __init__(self, dialect: str = "ga", *, disabled: Iterable[str] = ()) -> None:
-        #: False: no rule runs (the feeds still keep the state, so switching back on is accurate).
-        self.enabled = True
+        self._enabled = True
         self._state = State(dialect)
         self.dialect = dialect
         self.errors_watched = False
@@ -32,6 +31,26 @@ class Doctor:
         self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
         self._disabled: set[str] = set()
         self.disable(*disabled)
+
+    @property
+    def enabled(self) -> bool:
+        """False: no rule runs (the feeds still keep the state, so switching back on is accurate)."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        if not isinstance(value, bool):  # "no" is a true string: it would leave the doctor on
+            raise TypeError(
+                f"doctor.enabled must be True or False, not {type(value).__name__} {value!r:.40}: "
+                'use doctor.disable("rule-id") to switch one rule off'
+            )
+        self._enabled = value
+
+    def __repr__(self) -> str:
+        off = sorted(self._disabled)
+        running = f"{len(self.rules) - len(off)} of {len(self.rules)} rules"
+        running += f"; off: {', '.join(off)}" if off else ""
+        return f"<Doctor {'on' if self._enabled else 'off'} ({self.dialect}): {running}>"
 
     def disable(self, *rule_ids: str) -> None:
         """Switch rules off (an unknown id raises ValueError naming the known ones)."""
@@ -46,8 +65,9 @@ class Doctor:
         return self.enabled and rule_id in self._known((rule_id,)) and rule_id not in self._disabled
 
     def _known(self, rule_ids: Iterable[str]) -> list[str]:
-        ids = list(rule_ids)
-        unknown = [repr(r) for r in ids if r not in self.rules]
+        # disable(["a", "b"]) as Session(doctor=["a", "b"]) takes them: one list is as good as several ids.
+        ids = [r for group in rule_ids for r in (group if isinstance(group, (list, tuple, set)) else [group])]
+        unknown = [repr(r) for r in ids if not isinstance(r, str) or r not in self.rules]
         if unknown:
             raise ValueError(f"unknown doctor rule {', '.join(unknown)}: the rules are {', '.join(self.rules)}")
         return ids

@@ -161,3 +161,35 @@ def test_the_dialect_can_change_with_the_connection() -> None:
     assert flow.doctor.dialect == "beta"
     flow.dialect = "beta"
     assert flow.receive({"type": "response.audio.delta", "item_id": "i", "response_id": "r", "delta": ""}) == []
+
+
+def test_enabled_takes_only_a_bool() -> None:
+    # A newcomer's doctor.enabled = "no" must not leave the doctor on (a non-empty string is true).
+    doctor = Doctor()
+    for wrong in ("no", "yes", None, 0, 1):
+        with pytest.raises(TypeError, match=r"doctor.enabled must be True or False, not .*: use doctor.disable"):
+            doctor.enabled = wrong  # type: ignore[assignment]
+        assert doctor.enabled is True
+    doctor.enabled = False
+    assert doctor.enabled is False and not doctor.is_enabled("silent-after-output")
+
+
+def test_rule_ids_may_come_as_one_list_and_a_wrong_type_is_named() -> None:
+    doctor = Doctor()
+    doctor.disable(["silent-after-output", "unhandled-error"])  # type: ignore[arg-type]
+    assert not doctor.is_enabled("silent-after-output") and not doctor.is_enabled("unhandled-error")
+    doctor.enable(("silent-after-output",))  # type: ignore[arg-type]
+    assert doctor.is_enabled("silent-after-output")
+    with pytest.raises(ValueError, match=r"unknown doctor rule None: the rules are silent-after-output"):
+        doctor.disable(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"unknown doctor rule \[.x.\]"):
+        doctor.disable([["x"]])  # type: ignore[arg-type]
+
+
+def test_the_doctor_repr_says_what_runs() -> None:
+    doctor = Doctor(disabled=["unhandled-error"])
+    assert (
+        repr(doctor) == f"<Doctor on (ga): {len(doctor.rules) - 1} of {len(doctor.rules)} rules; off: unhandled-error>"
+    )
+    doctor.enabled = False
+    assert repr(doctor).startswith("<Doctor off (ga)")
