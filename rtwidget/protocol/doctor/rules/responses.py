@@ -21,6 +21,13 @@ def calls_text(calls: dict[str, str]) -> str:
     return ", ".join(f"{cid} ({name})" for cid, name in calls.items())
 
 
+def outputs_sent(calls: dict[str, str], rid: str | None) -> str:
+    """``The output was sent for call_1 (f), the only call of response resp_1`` (or several, or no response)."""
+    if len(calls) == 1:
+        return f"The output was sent for {calls_text(calls)}" + (f", the only call of response {rid}" if rid else "")
+    return f"Outputs were sent for {calls_text(calls)}, all the calls" + (f" of response {rid}" if rid else "")
+
+
 def creates_response(event: Json) -> bool:
     """A ``response.create`` for the default conversation (an out-of-band one continues nothing)."""
     return event.get("type") == "response.create" and not is_out_of_band_create(event)
@@ -77,18 +84,16 @@ class SilentAfterOutput(Check):
     def tick(self, now: float) -> list[Hint]:
         hints: list[Hint] = []
         for key, (rid, calls, event_ids) in self.timers.expired(now):
-            of = f" of response {rid}" if rid else ""
+            sent = outputs_sent(calls, rid)
             if self.state.auto_responds():
                 what = (
-                    f"Outputs were sent for {calls_text(calls)}, all the calls{of}, but no response.create "
-                    "followed: the model will answer only when the user speaks again."
+                    f"{sent}, but no response.create followed: the model will answer only when the user speaks again."
                 )
                 level = "info"
             else:
                 what = (
-                    f"Outputs were sent for {calls_text(calls)}, all the calls{of}, but no response.create "
-                    f"followed and {who_responds(self.state.turn_detection)}, so nothing else will create a "
-                    "response: the model will stay silent."
+                    f"{sent}, but no response.create followed and {who_responds(self.state.turn_detection)}, so "
+                    "nothing else will create a response: the model will stay silent."
                 )
                 level = "warning"
             fix = f"The server does not go on by itself after a function output: {SEND_CREATE}."
