@@ -78,8 +78,19 @@ def test_beta_server_name_sent_by_a_client() -> None:
 def test_beta_session_fields_refused_on_ga() -> None:
     flow = Flow()
     [hint] = flow.refuse(session_update("evt_s", voice="marin", modalities=["audio"], instructions="hi"))
-    assert "voice, modalities" in hint.what and "voice -> audio.output.voice" in hint.fix
+    assert "voice and modalities" in hint.what and "voice -> audio.output.voice" in hint.fix
     assert flow.refuse(session_update(voice=3, temperature=0.7))[0].rule == "beta-on-ga"
+
+
+def test_beta_session_fields_refused_before_an_event_id_was_given() -> None:
+    # session.send refuses before it stamps an event_id: the hint must not read "session.update  has ...".
+    [hint] = Flow().refuse({"type": "session.update", "session": {"voice": "marin", "modalities": ["audio"]}})
+    assert hint.what == (
+        "A session.update has the beta fields voice and modalities and was refused before sending: "
+        "this connection speaks GA."
+    )
+    [hint] = Flow().refuse(session_update("evt_s", voice="marin"))
+    assert hint.what.startswith("session.update evt_s has the beta field voice and was refused before sending")
 
 
 def test_beta_names_received_on_ga_once_per_name() -> None:

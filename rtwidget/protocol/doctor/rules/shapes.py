@@ -97,6 +97,11 @@ def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[: limit - 3] + "...")
 
 
+def _listed(words: list[str]) -> str:
+    """``a, b and c``."""
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _refusal(event: Json) -> str:
     """What rtwidget's validator says of ``event`` (a client that skipped it sent the event all the same)."""
     try:
@@ -141,7 +146,9 @@ class BetaOnGa(Check):
             beta = [k for k in event["session"] if k in BETA_SESSION_FIELDS and k not in GA_SESSION_FIELDS]
             if not beta:
                 return []
-            what = f"session.update {eid} has beta field(s) {', '.join(beta)} and {outcome}."
+            fields = f"the beta field {beta[0]}" if len(beta) == 1 else f"the beta fields {_listed(beta)}"
+            named = f"session.update {eid}" if eid else "A session.update"  # refused: no event_id was given yet
+            what = f"{named} has {fields} and {outcome}: this connection speaks GA."
             fix = "Use the GA places: " + ", ".join(f"{k} -> {BETA_SESSION_FIELDS[k]}" for k in beta) + "."
         else:
             return []
