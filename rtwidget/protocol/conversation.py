@@ -220,11 +220,13 @@ class Conversation:
         item.update_from(data)
         return item
 
-    def _insert(self, item: Item, previous_item_id: Any) -> None:
+    def _insert(self, item: Item, previous_item_id: Any, *, first: bool = False) -> None:
+        """Place ``item`` after ``previous_item_id``; ``first`` (the server said null: no predecessor, as for an
+        item created with ``previous_item_id: "root"``) or ``"root"`` puts it at the start; else at the end."""
         if item.id in self._order:
             return
         item.previous_item_id = previous_item_id if isinstance(previous_item_id, str) else None
-        if previous_item_id == "root":
+        if previous_item_id == "root" or first:
             self._order.insert(0, item.id)
         elif isinstance(previous_item_id, str) and previous_item_id in self._order:
             self._order.insert(self._order.index(previous_item_id) + 1, item.id)
@@ -235,7 +237,9 @@ class Conversation:
         raw = data.get("item")
         if isinstance(raw, dict):
             item = self._item(raw)
-            self._insert(item, data.get("previous_item_id"))
+            # Absent: no word on the place (appended). Null: the server says it has no predecessor.
+            first = "previous_item_id" in data and data["previous_item_id"] is None
+            self._insert(item, data.get("previous_item_id"), first=first)
 
     def _on_item_done(self, data: Json) -> None:
         self._on_item_added(data)

@@ -84,6 +84,15 @@ def test_previous_item_id_orders_items() -> None:
     assert conv.get("item_0").previous_item_id == "root"  # type: ignore[union-attr]
 
 
+def test_a_null_previous_item_id_means_first_and_an_absent_one_means_appended() -> None:
+    # An item created with previous_item_id "root" comes back with null: it has no predecessor.
+    conv = fold([*user_turn("item_1", "one", None), *user_turn("item_2", "two", "item_1")])
+    fold([S.item_added(S.user_text_item("item_0", "zero"), previous_item_id=None)], conv)
+    fold([S.item_added(S.user_text_item("item_3", "three"))], conv)
+    assert ids(conv) == ["item_0", "item_1", "item_2", "item_3"]
+    assert conv.get("item_0").previous_item_id is None  # type: ignore[union-attr]
+
+
 def test_an_item_is_inserted_once() -> None:
     item = S.user_text_item("item_2", "two")
     conv = fold(
