@@ -74,9 +74,12 @@ class SendingMixin:
         def run() -> str:
             try:
                 return self._conn.send(event)
-            except ClientEventError as exc:  # the doctor explains a refusal too, before the caller sees it
-                self._doctor_refused(event, exc)
-                raise
+            except ClientEventError as exc:
+                refused = exc
+            # The doctor explains a refusal too, before the caller sees it; outside the except, so that a hint
+            # handler's own failure is not reported as raised "during handling of" the refusal.
+            self._doctor_refused(event, refused)
+            raise refused
 
         return self._send_via(run)
 

@@ -320,3 +320,23 @@ async def open_raw(server: LocalServer) -> AsyncIterator[Session]:
         yield session
     finally:
         await session.close()
+
+
+def test_a_raising_hint_handler_is_reported_on_its_own(server: LocalServer) -> None:
+    """A handler of rtwidget.hint that raises, on the hint of a refused raw send: the caller still gets the
+    ClientEventError, the handler's failure is an rtwidget.error whose traceback is the handler's alone (not
+    "during handling of" the refusal, which read as if the handler had caused it), and the session goes on."""
+
+    async def body() -> None:
+        async with open_raw(server) as session:
+            session.on(HINT, lambda event: 1 / 0)
+            bad = {"type": "function_call_output", "call_id": "call_1", "output": {"temp": 21}}
+            with pytest.raises(ClientEventError, match="must be a string"):
+                session.send({"type": "conversation.item.create", "item": bad})
+            [failure] = local(session, "rtwidget.error")
+            assert failure["error_type"] == "ZeroDivisionError" and failure["source"] == "handler"
+            assert "ClientEventError" not in failure["traceback"]
+            assert [h.rule for h in session.hints] == ["output-not-string"]
+            assert (await session.ask("hello")).text
+
+    run(body)
