@@ -34,6 +34,11 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "out of band: You said: I love this widget!",
         "conversation items before: 6, after: 6",
     ),
+    "02-event-flow.ipynb": (
+        "the server said: item_not_found - Item with item_id 'item_does_not_exist' not found.",
+        "refused before sending: response.create: response.modalities",
+        "WaitTimeout: waited 1 s for a 'response.done' event",
+    ),
     "03-function-calling.ipynb": (
         "get_weather({'city': 'Paris'})",
         "[warning] silent-after-output",
@@ -42,6 +47,21 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "response.create sent: 2 (one for the message, one after both outputs)",
         'output sent: {"declined": true, "reason": "Not without a backup."}',
         "the model said: delete_file returned: deleted old-draft.txt.",
+    ),
+    "04-turn-detection.ipynb": (
+        "nothing: the server heard no speech",
+        "doctor: [warning] committed-no-response",
+        "turn detection: None",
+    ),
+    "05-conversation-state.ipynb": (
+        "out of band: You said: I am going to Lisbon in May.",
+        "error - Only model output audio messages can be truncated",
+        "conversation items before: 5, after: 5",
+    ),
+    "06-barge-in.ipynb": (
+        "server's copy: 1.5 s of audio, transcript=None",
+        "doctor: [warning] barge-in-no-truncate",
+        "conversation.item.truncated:",
     ),
     "07-scripted-servers.ipynb": (
         "RealtimeError: server_error: The scripted server refuses this one.",
