@@ -404,7 +404,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
         try:
             return await asyncio.wait_for(awaitable, timeout)
         except TimeoutError:
-            raise WaitTimeout(what, timeout or 0.0, self._last_event_text()) from None
+            raise WaitTimeout(what, timeout or 0.0, self._last_event_text() + self._approvals_note()) from None
 
     async def _turn(self, turn: Turn[T]) -> T:
         """On the I/O loop: watch every event while ``turn`` sends its request, until it settles."""

@@ -104,6 +104,14 @@ class ToolsMixin:
         ``{"declined": true, "reason": ...}`` as its output. ValueError as for :meth:`approve`."""
         self._decide(call_id, False, reason)
 
+    def _approvals_note(self) -> str:
+        """For a wait's timeout message: the calls still waiting for a person, if any (what the wait waits on)."""
+        pending = self.pending_approvals
+        if not pending:
+            return ""
+        calls = ", ".join(f"{p.call_id} ({p.name})" for p in pending)
+        return f"; waiting for approval: {calls}: decide with session.approve(call_id) or session.reject(call_id)"
+
     def _decide(self, call_id: str, approved: bool, reason: str | None) -> None:
         approvals = self._tool_runner.approvals
         check_decision(call_id, reason)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from rtwidget import Session
+from rtwidget import Session, SessionClosed, WaitTimeout
 from rtwidget.session.approvals import TOOL_APPROVAL
 from rtwidget.session.local_events import TOOL_STARTED
-from tests.support import local, received, run, sent, until
+from tests.support import local, received, run, scaled, sent, until
 
 from .test_raw_tool_flow import outputs, said
 
@@ -219,5 +219,29 @@ def test_a_decision_racing_the_timeout_is_taken_once() -> None:
         decision = await waiting
         assert (decision.approved, decision.reason, decision.by) == (False, "no", "user")
         assert [d["status"] for d in seen] == ["pending", "rejected"] and approvals.pending == []
+
+    run(body)
+
+
+def test_an_ask_that_times_out_on_an_undecided_call_says_it_waits_for_approval(
+    open_session: Callable[..., Any],
+) -> None:
+    # Before, the WaitTimeout said only "nothing came. Last event received: response.done": nothing hinted that
+    # the reply waited on a person's decision.
+    async def body() -> None:
+        ran: list[str] = []
+        async with open_session() as session:
+            approval_tools(session, ran)
+            with pytest.raises(WaitTimeout) as timed_out:
+                await session.ask("delete_file path=g.txt", timeout=scaled(0.5))
+            [pending] = session.pending_approvals
+            assert f"waiting for approval: {pending.call_id} (delete_file)" in str(timed_out.value)
+            assert "session.approve(call_id) or session.reject(call_id)" in str(timed_out.value)
+            reply = asyncio.ensure_future(session.ask("delete_file path=h.txt"))
+            await until(lambda: len(session.pending_approvals) == 2)
+            await session.close()
+            with pytest.raises(SessionClosed):  # closing under an ask that waits on approval ends it
+                await reply
+            assert session.pending_approvals == [] and ran == []
 
     run(body)
