@@ -66,6 +66,22 @@ def test_barge_in_with_truncate_is_quiet() -> None:
     assert flow.tick(10) == []
 
 
+def test_a_truncate_sent_by_a_speech_started_handler_counts() -> None:
+    # The user's handlers run before the doctor hears of speech_started: their truncate comes first.
+    flow = Flow()
+    speaking(flow)
+    flow.at(1.0)
+    flow.send(TRUNCATE)
+    flow.receive(S.speech_started("item_u", 1000))
+    assert flow.tick(10) == []
+    # A truncate of another item, or long before, does not excuse a later barge-in.
+    flow.at(10.0)
+    flow.receive(S.audio_delta("resp_b", "item_b", int(BYTES_PER_MS * 3000)))
+    flow.at(11.0)
+    flow.receive(S.speech_started("item_v", 11000))
+    assert [h.rule for h in flow.tick(20)] == ["barge-in-no-truncate"]
+
+
 def test_speech_after_playback_ended_is_not_a_barge_in() -> None:
     flow = Flow()
     speaking(flow, 1.0)

@@ -67,10 +67,15 @@ class BargeInNoTruncate(Check):
     def reset(self) -> None:
         super().reset()
         self.timers = Timers()
+        # When each item was last truncated: a speech_started handler truncates before the doctor hears of it.
+        self._truncated: dict[str, float] = {}
 
     def client_sent(self, event: Json, now: float) -> list[Hint]:
         if event.get("type") == "conversation.item.truncate":
-            self.timers.cancel(text(event.get("item_id")))
+            item = text(event.get("item_id"))
+            self.timers.cancel(item)
+            if item:
+                self._truncated = {item: now}  # only the latest matters
         return []
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
@@ -80,7 +85,8 @@ class BargeInNoTruncate(Check):
         playing = [item for item, report in self.state.played.items() if report.playing]
         item = (playing[-1] if playing else None) if self.state.played else self.state.last_audio_item
         where = self.state.played_ms(item, now) if item else None
-        if item and where is not None and where[1]:
+        just_cut = item in self._truncated and now - self._truncated[item] <= TRUNCATE_GRACE_S
+        if item and where is not None and where[1] and not just_cut:
             heard, total = where[0], self.state.audio[item].ms if item in self.state.audio else where[0]
             self.timers.arm(item, now + TRUNCATE_GRACE_S, (heard, total, [event.event_id or ""]))
         return []
