@@ -40,6 +40,7 @@ def test_disable_and_enable_a_rule() -> None:
     flow.receive(S.response_created("resp_1"))
     assert flow.send(create()) == []
     flow.doctor.enable("create-while-active")
+    flow.receive(S.response_done("resp_1"), S.response_created("resp_2"))
     assert [h.rule for h in flow.send(create())] == ["create-while-active"]
 
 

@@ -139,6 +139,23 @@ def test_create_while_active_and_the_servers_refusal_named_once() -> None:
     assert flow.receive(refusal) == []  # already explained: one hint per mistake
 
 
+def test_create_while_active_once_per_busy_response_not_per_create() -> None:
+    # A hint handler that sends response.create on every hint made one hint per create: a flood for as long as
+    # the response ran. One hint per response in the way; the server's refusals of the others add none.
+    flow = Flow()
+    flow.receive(S.response_created("resp_1"))
+    for n in range(5):
+        flow.send(create(f"evt_{n}"))
+        flow.receive(S.error("conversation_already_has_active_response", "busy", event_id=f"evt_{n}"))
+    assert flow.rules() == ["create-while-active"]
+    flow.receive(S.response_done("resp_1"), S.response_created("resp_2"))
+    flow.send(create("evt_9"))  # another response in the way: another hint
+    assert flow.rules() == ["create-while-active", "create-while-active"]
+    unanswered = Flow()
+    unanswered.send(create("evt_1"), create("evt_2"), create("evt_3"))
+    assert unanswered.rules() == ["create-while-active"] and "evt_1 was still waiting" in unanswered.hints[0].what
+
+
 def test_create_while_a_create_is_unanswered() -> None:
     flow = Flow()
     flow.send(create("evt_1"))

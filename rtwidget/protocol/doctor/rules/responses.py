@@ -138,14 +138,16 @@ class CreateWhileActive(Check):
             return []
         eid = text(event.get("event_id")) or "response.create"
         pending = self.state.pending(now)
+        # Once per response in the way, not per create: a loop of creates (a hint handler that sends one per
+        # hint) would raise a hint each, for as long as that response runs.
         if self.state.active is not None:
-            busy = f"response {self.state.active} was still in progress"
+            busy, key = f"response {self.state.active} was still in progress", ("active", self.state.active)
         elif pending:
-            busy = f"{pending[-1]} was still waiting for its response"
+            busy, key = f"{pending[0]} was still waiting for its response", ("pending", pending[0])
         else:
             return []
         what = f"{eid} asked for a response while {busy}: the server refuses it ({ACTIVE_RESPONSE_CODE})."
-        return self.hint(eid, what, self.FIX, [eid], now)
+        return self.hint(key, what, self.FIX, [eid], now)
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         if event.type != "error":
@@ -153,6 +155,10 @@ class CreateWhileActive(Check):
         info = error_info(event.data)
         cause = info.event_id or text((event.cause or {}).get("event_id"))
         if info.code != ACTIVE_RESPONSE_CODE or (cause or "") in self.state.explained:
+            return []
+        if self.state.active is not None and ("active", self.state.active) in self._named:
+            # A refusal of another create while the response named already runs: explained, and said once.
+            self.state.explained.update(dict.fromkeys(i for i in (cause, event.event_id) if i))
             return []
         named = cause or "a response.create"
         what = (
