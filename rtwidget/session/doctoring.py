@@ -75,14 +75,30 @@ class DoctorMixin:
     _bus: EventBus
     _conn: Connection
     _emit_local: Callable[..., None]
-    #: The doctor: switch a rule off with ``session.doctor.disable("rule-id")``, all of them with
-    #: ``session.doctor.enabled = False``; ``session.doctor.rules`` lists them.
-    doctor: Doctor
+    _doctor: Doctor
     #: The doctor's hints, newest last (at most ``HINTS_KEPT``).
     hints: deque[Hint]
 
+    @property
+    def doctor(self) -> Doctor:
+        """The doctor: switch a rule off with ``session.doctor.disable("rule-id")``, all of them with
+        ``session.doctor.enabled = False`` (or ``session.doctor = False``); ``session.doctor.rules`` lists them."""
+        return self._doctor
+
+    @doctor.setter
+    def doctor(self, value: Doctor | bool) -> None:
+        if isinstance(value, bool):  # as Session(doctor=False): the same doctor, switched off (or on)
+            self._doctor.enabled = value
+        elif isinstance(value, Doctor):
+            self._doctor = value
+        else:  # anything else would be fed as a doctor: every feed would fail
+            raise TypeError(
+                f"session.doctor takes a Doctor, True or False, not {type(value).__name__} {value!r:.60}: "
+                'switch rules off with session.doctor.disable("rule-id")'
+            )
+
     def _init_doctor(self, option: bool | Iterable[str], dialect: str) -> None:
-        self.doctor = doctor_of(option, dialect)
+        self._doctor = doctor_of(option, dialect)
         self.hints = deque(maxlen=HINTS_KEPT)
         self._doctor_timer: asyncio.TimerHandle | None = None
         self._doctor_deadline: float | None = None

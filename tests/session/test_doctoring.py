@@ -340,3 +340,21 @@ def test_a_raising_hint_handler_is_reported_on_its_own(server: LocalServer) -> N
             assert (await session.ask("hello")).text
 
     run(body)
+
+
+def test_assigning_session_doctor() -> None:
+    """``session.doctor = False`` (the constructor's option, written as an assignment) switches the doctor off;
+    before, it replaced the doctor with False and every feed failed ("the doctor failed ..." with a traceback)."""
+    session = Session(endpoint="ws://127.0.0.1:9/never")
+    doctor = session.doctor
+    session.doctor = False
+    assert session.doctor is doctor and doctor.enabled is False
+    session.doctor = True
+    assert session.doctor is doctor and doctor.enabled is True
+    for wrong in (None, "off", ["unhandled-error"]):
+        with pytest.raises(TypeError, match=r"session.doctor takes a Doctor, True or False, not .*disable"):
+            session.doctor = wrong  # type: ignore[assignment]
+    assert session.doctor is doctor
+    mine = Doctor()
+    session.doctor = mine
+    assert session.doctor is mine
