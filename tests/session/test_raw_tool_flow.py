@@ -6,9 +6,13 @@ Against the local server over real loopback."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from rtwidget import ClientEventError
 from rtwidget.server import LocalServer, Script
 from rtwidget.session.local_events import TOOL_DONE, TOOL_STARTED
 from tests.support import local, received, run, sent, until
@@ -188,5 +192,33 @@ def test_raw_declared_tools_survive_a_reconnect_and_stay_the_users() -> None:
             await until(lambda: calls_made(session))
             await until(lambda: len(received(session, "response.done")) >= 1)
             assert not outputs(session) and not session.tool_calls  # still the user's to answer
+
+    run(body)
+
+
+def test_a_dict_output_is_refused_with_the_doctors_hint_then_fixed(open_session: Callable[..., Any]) -> None:
+    """The newcomer's raw answer as a dict: ClientEventError naming json.dumps, the output-not-string hint naming
+    the call and its tool, nothing sent; the string answer and one response.create then leave the doctor quiet."""
+
+    async def body() -> None:
+        async with open_session(turn_detection=None) as session:
+            await declare_raw(session, RAW)
+            session.send_text("lookup_order order=8")
+            await until(lambda: calls_made(session))
+            [call] = calls_made(session)
+            answer = {"type": "function_call_output", "call_id": call["call_id"], "output": {"status": "shipped"}}
+            with pytest.raises(ClientEventError, match=r"item.output: must be a string, not dict.*json.dumps"):
+                session.send({"type": "conversation.item.create", "item": answer})
+            [hint] = session.hints
+            assert hint.rule == "output-not-string" and hint.level == "error"
+            assert f"{call['call_id']} (lookup_order) is a dict, not a string" in hint.what
+            assert "json.dumps(result)" in hint.fix and outputs(session) == []
+            session.send(
+                {"type": "conversation.item.create", "item": {**answer, "output": json.dumps(answer["output"])}}
+            )
+            session.send({"type": "response.create"})
+            await until(lambda: any("lookup_order returned" in t for t in said(session)))
+            later = session._io.call(lambda: session.doctor.tick(time.time() + 60), start=False)
+            assert [h.rule for h in session.hints] + [h.rule for h in later] == ["output-not-string"]
 
     run(body)
