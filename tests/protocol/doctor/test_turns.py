@@ -21,6 +21,11 @@ def test_committed_no_response_under_vad_without_create_response() -> None:
     [hint] = flow.tick(2)
     assert (hint.rule, hint.level, hint.event_ids) == ("committed-no-response", "warning", (commit["event_id"],))
     assert "item_u" in hint.what and "create_response: false" in hint.what and "response.create" in hint.fix
+    assert hint.what == (
+        "The user's audio was committed as item_u, but no response.create followed and server_vad has "
+        "create_response: false, so the model will not answer this turn."
+    )
+    assert "turn create_response back on" in hint.fix
 
 
 def test_committed_no_response_in_push_to_talk() -> None:
@@ -28,6 +33,7 @@ def test_committed_no_response_in_push_to_talk() -> None:
     flow.receive(S.session_updated(**PUSH_TO_TALK), S.committed("item_u"))
     [hint] = flow.tick(5)
     assert "turn detection is off" in hint.what
+    assert "create_response" not in hint.fix  # there is no VAD to turn it on in: push-to-talk asks each time
 
 
 def test_committed_then_response_is_quiet() -> None:

@@ -48,10 +48,11 @@ class CommittedNoResponse(Check):
         hints: list[Hint] = []
         for item, (why, event_ids) in self.timers.expired(now):
             what = (
-                f"The user's audio was committed as {item} and no response.create followed, and {why}: "
+                f"The user's audio was committed as {item}, but no response.create followed and {why}, so "
                 "the model will not answer this turn."
             )
-            fix = 'Send {"type": "response.create"} after each commit (or turn create_response back on).'
+            other = "or turn create_response back on" if "create_response" in why else "push-to-talk asks each time"
+            fix = f'Send {{"type": "response.create"}} after each commit ({other}).'
             hints += self.hint(item, what, fix, event_ids, now)
         return hints
 
