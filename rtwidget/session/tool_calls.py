@@ -30,7 +30,7 @@ from ..protocol.connection import Connection
 from ..protocol.tracker import FunctionCall
 from ..tools import Tool, ToolRegistry
 from .approvals import PendingApproval, check_decision, no_such_call
-from .lifecycle import CONNECTING, OPEN
+from .lifecycle import CLOSING, CONNECTING, IDLE, OPEN
 from .reconnect import RECONNECTING
 from .tool_runner import ToolRunner
 
@@ -118,7 +118,10 @@ class ToolsMixin:
         try:
             self._io.call(lambda: approvals.decide(call_id, approved, reason), start=False)
         except RuntimeError:  # no I/O loop (never connected, or closed): nothing can be waiting
-            raise ValueError(no_such_call(call_id, [])) from None
+            why = {IDLE: "the session was never connected", CLOSING: "the session is closing"}.get(
+                self._state, "the session is closed: the calls waiting when it closed were cancelled"
+            )
+            raise ValueError(f"{no_such_call(call_id, [])}; {why}") from None
 
     def _tools_changed(self) -> None:
         # Called in whatever thread changed the registry. A burst of changes (1,000 tools registered in a loop)

@@ -167,6 +167,8 @@ def test_closing_with_approvals_pending_ends_them_and_sends_nothing(open_session
             assert (decided["status"], decided["by"]) == ("cancelled", "close")
             with pytest.raises(ValueError, match=f"no tool call '{call_id}' is waiting"):
                 session.reject(call_id)
+            with pytest.raises(ValueError, match=r"the session is closed: the calls waiting when it closed were"):
+                session.approve(call_id)  # says why, not only "decided already, or never asked for one"
             assert ran == []
 
     run(body)
@@ -198,7 +200,7 @@ def test_bad_call_ids_name_the_waiting_calls(open_session: Callable[..., Any]) -
 def test_a_session_never_connected_has_nothing_waiting() -> None:
     session = Session(endpoint="ws://127.0.0.1:9/never")
     assert session.pending_approvals == []
-    with pytest.raises(ValueError, match="waiting: none"):
+    with pytest.raises(ValueError, match="waiting: none; the session was never connected"):
         session.approve("call_1")
 
 
