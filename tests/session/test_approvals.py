@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from rtwidget import Session, SessionClosed, WaitTimeout
+from rtwidget.server import LocalServer, Script
+from rtwidget.server.script import Rule
 from rtwidget.session.approvals import TOOL_APPROVAL
 from rtwidget.session.local_events import TOOL_STARTED
 from tests.support import local, received, run, scaled, sent, until
+from tests.support import open_session as session_at
 
 from .test_raw_tool_flow import outputs, said
 
@@ -245,5 +248,30 @@ def test_an_ask_that_times_out_on_an_undecided_call_says_it_waits_for_approval(
             with pytest.raises(SessionClosed):  # closing under an ask that waits on approval ends it
                 await reply
             assert session.pending_approvals == [] and ran == []
+
+    run(body)
+
+
+def test_a_reconnect_keeps_a_pending_approval_and_its_output_goes_on_the_new_connection() -> None:
+    # The scripted server drops the first connection when the client clears its (empty) audio buffer, a moment
+    # chosen while the call waits for a person.
+    drop = {"code": 1011, "reason": "scripted", "reset": False}
+    script = Script().add(Rule(on="input_audio_buffer.clear", disconnect=drop, connection=1))
+
+    async def body() -> None:
+        ran: list[str] = []
+        async with LocalServer(pace="fast", script=script) as server, session_at(server.url) as session:
+            approval_tools(session, ran)
+            session.send_text("delete_file path=r.txt")
+            await until(lambda: session.pending_approvals)
+            [pending] = session.pending_approvals
+            session.send({"type": "input_audio_buffer.clear"})
+            await until(lambda: server.connections_served == 2 and session.state == "open")
+            assert session.pending_approvals == [pending]  # still waiting, same call
+            creates = len(sent(session, "response.create"))
+            session.approve(pending.call_id)
+            await until(lambda: any("delete_file returned: deleted r.txt" in t for t in said(session)))
+            assert ran == ["delete_file r.txt"] and [o["call_id"] for o in outputs(session)] == [pending.call_id]
+            assert len(sent(session, "response.create")) == creates + 1 and not session.errors
 
     run(body)
