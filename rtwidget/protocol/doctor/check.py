@@ -60,10 +60,18 @@ class Timers:
 
     def __init__(self) -> None:
         self.due: dict[Any, tuple[float, Any]] = {}
+        # The earliest due time, kept while known (asked after every event: no scan of every timer each time).
+        self._next: float | None = None
+        self._known = True
 
     def arm(self, key: Any, at: float, data: Any) -> None:
+        replaced = key in self.due
         self.due[key] = (at, data)
         trim(self.due)
+        if replaced or len(self.due) >= LIMIT:  # an earlier time may have gone
+            self._known = False
+        elif self._known:
+            self._next = at if self._next is None else min(self._next, at)
 
     def cancel(self, key: Any = None) -> None:
         """Cancel one timer, or all of them (no key)."""
@@ -71,13 +79,19 @@ class Timers:
             self.due.clear()
         else:
             self.due.pop(key, None)
+        self._known = False
 
     def expired(self, now: float) -> list[tuple[Any, Any]]:
         """Pop and return the timers due at ``now``."""
         out = [(key, data) for key, (at, data) in self.due.items() if at <= now]
         for key, _ in out:
             del self.due[key]
+        if out:
+            self._known = False
         return out
 
     def next(self) -> float | None:
-        return min((at for at, _ in self.due.values()), default=None)
+        if not self._known:
+            self._next = min((at for at, _ in self.due.values()), default=None)
+            self._known = True
+        return self._next

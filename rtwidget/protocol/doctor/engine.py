@@ -28,6 +28,8 @@ class Doctor:
         self.dialect = dialect
         self.errors_watched = False
         self._checks: list[Check] = [check(self._state) for check in CHECKS]
+        # Per hook, the checks that implement it (the receive path runs per audio delta: no call for nothing).
+        self._hooks: dict[str, list[Check]] = {name: _implementing(self._checks, name) for name in _HOOKS}
         self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
         self._disabled: set[str] = set()
         self.disable(*disabled)
@@ -97,25 +99,25 @@ class Doctor:
         """A client event went out (as sent, with its ``event_id``)."""
         if not isinstance(event, dict):
             return []
-        hints = self._run(lambda c: c.client_sent(event, now))
+        hints = self._run("client_sent", lambda c: c.client_sent(event, now))
         self._safely(lambda: self._state.client_sent(event, now))
         return hints
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
         """A client event was refused before sending (validation): ``error`` is the refusal's message."""
-        return self._run(lambda c: c.client_refused(event, str(error), now))
+        return self._run("client_refused", lambda c: c.client_refused(event, str(error), now))
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         """A server event arrived (parsed; ``event.cause`` is the client event an ``error`` names)."""
         if not isinstance(event, Event) or not isinstance(event.data, dict):
             return []
-        hints = self._run(lambda c: c.server_received(event, now))
+        hints = self._run("server_received", lambda c: c.server_received(event, now))
         self._safely(lambda: self._state.server_received(event, now))
         return hints
 
     def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
         """Microphone audio of ``duration_ms`` at level ``dbfs`` (RMS, dB full scale) was appended."""
-        return self._run(lambda c: c.input_level(float(dbfs), float(duration_ms), now))
+        return self._run("input_level", lambda c: c.input_level(float(dbfs), float(duration_ms), now))
 
     def playback(self, item_id: str, played_ms: float, playing: bool, now: float) -> list[Hint]:
         """Where the listener's playback of assistant audio is (a widget reports it). Without these reports the
@@ -139,13 +141,13 @@ class Doctor:
 
     def tick(self, now: float) -> list[Hint]:
         """Hints due by time alone (a silence after a mistake)."""
-        return self._run(lambda c: c.tick(now))
+        return self._run("tick", lambda c: c.tick(now))
 
     def next_deadline(self) -> float | None:
         """When (Unix seconds) :meth:`tick` could next raise a hint; None when nothing waits."""
         if not self.enabled:
             return None
-        times = [c.deadline() for c in self._checks if c.rule.id not in self._disabled]
+        times = [c.deadline() for c in self._hooks["deadline"] if c.rule.id not in self._disabled]
         return min((t for t in times if t is not None), default=None)
 
     def reset(self) -> None:
@@ -156,11 +158,11 @@ class Doctor:
 
     # ---------------------------------------------------------------- running the rules
 
-    def _run(self, hook: Callable[[Check], list[Hint]]) -> list[Hint]:
+    def _run(self, name: str, hook: Callable[[Check], list[Hint]]) -> list[Hint]:
         """Every rule sees the feed (a disabled one too: its state stays accurate); only enabled rules' hints
         come out. A rule that stumbles on odd input is skipped for that feed."""
         out: list[Hint] = []
-        for check in self._checks:
+        for check in self._hooks[name]:
             try:
                 hints = hook(check)
             except Exception:  # odd input a rule did not foresee: the doctor watches, it never breaks traffic
@@ -177,3 +179,12 @@ class Doctor:
     def _safely(fold: Callable[[], None]) -> None:
         with contextlib.suppress(Exception):  # a shape the state cannot fold: it keeps what it had
             fold()
+
+
+# The hooks a check may implement (Check's own do nothing).
+_HOOKS = ("client_sent", "client_refused", "server_received", "input_level", "tick", "deadline")
+
+
+def _implementing(checks: list[Check], name: str) -> list[Check]:
+    """The checks whose class overrides ``Check.<name>``, in order."""
+    return [c for c in checks if getattr(type(c), name) is not getattr(Check, name)]
