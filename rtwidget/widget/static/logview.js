@@ -354,7 +354,7 @@ export class LogView {
     c[2].textContent = row.type;
     c[2].className = `rtwidget-log-type ${familyClass(row.type)}`;
     c[2].title = row.type;
-    c[3].textContent = formatBytes(row.size);
+    c[3].textContent = row.dir === "local" ? "" : formatBytes(row.size); // rtwidget's own notes never travel
     c[4].textContent = row.count > 1 ? `\u00d7${row.count}` : "";
     c[5].textContent = row.text.length > 300 ? `${row.text.slice(0, 300)}\u2026` : row.text;
     c[5].title = level ? hintTitle(row) : row.text.length > 300 ? "" : row.text;

@@ -177,12 +177,34 @@ function fillApproval(row, tool) {
   const [ask, reason, approve, reject] = /** @type {HTMLButtonElement[]} */ (Array.from(row.children));
   row.hidden = !tool.approval;
   if (!tool.approval) return;
+  const asking = tool.approval === "pending" && row.dataset.approval !== "pending";
   row.dataset.approval = tool.approval;
   setText(ask, approvalText(tool));
   const pending = tool.approval === "pending";
   approve.dataset.testid = `approve-${tool.call_id}`;
   reject.dataset.testid = `reject-${tool.call_id}`;
   for (const e of [reason, approve, reject]) e.hidden = !pending;
+  if (asking) revealInPanel(/** @type {HTMLElement} */ (row.parentElement ?? row));
+}
+
+/**
+ * Scroll the panel that holds `el` (not the page: the notebook must not jump) so that `el` shows: a call that starts
+ * waiting for approval is often below the registered tools and the earlier calls, out of sight.
+ * @param {HTMLElement} el
+ */
+function revealInPanel(el) {
+  if (typeof getComputedStyle !== "function" || typeof el.getBoundingClientRect !== "function") return;
+  const root = el.closest(".rtwidget-root");
+  for (let p = el.parentElement; p && p !== root; p = p.parentElement) {
+    const overflow = getComputedStyle(p).overflowY;
+    if ((overflow !== "auto" && overflow !== "scroll") || p.scrollHeight <= p.clientHeight) continue;
+    const box = p.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    // Its top in view, or its bottom when the top already is (a tall card keeps its head and buttons in view).
+    if (r.top < box.top) p.scrollTop += r.top - box.top - 4;
+    else if (r.bottom > box.bottom) p.scrollTop += Math.min(r.bottom - box.bottom + 4, r.top - box.top - 4);
+    return;
+  }
 }
 
 /**
