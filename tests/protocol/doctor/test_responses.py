@@ -104,7 +104,7 @@ def test_an_output_for_an_unseen_call_counts_alone() -> None:
     flow.receive(S.session_updated(**PUSH_TO_TALK))
     flow.send(output("call_x", event_id="evt_x"))
     [hint] = flow.tick(10)
-    assert "call_x (?)" in hint.what and hint.event_ids == ("evt_x",)
+    assert hint.what.startswith("The output was sent for call_x, but") and hint.event_ids == ("evt_x",)  # no "(?)"
 
 
 def test_create_before_all_outputs() -> None:

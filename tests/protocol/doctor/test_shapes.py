@@ -25,7 +25,7 @@ def test_output_not_string_sent_by_a_client_that_skipped_validation() -> None:
     event = output("call_9", {"a": 1}, event_id="evt_raw")
     del event["item"]["output"]
     [hint] = flow.send(event)
-    assert "missing" in hint.what and "call_9 (?)" in hint.what and "never sees the result" in hint.what
+    assert "missing" in hint.what and "for call_9 is missing" in hint.what and "never sees the result" in hint.what
 
 
 def test_output_not_string_quiet_on_strings() -> None:

@@ -17,8 +17,8 @@ SEND_CREATE = 'send one {"type": "response.create"} after the last function_call
 
 
 def calls_text(calls: dict[str, str]) -> str:
-    """``call_1 (get_weather), call_2 (lookup)``."""
-    return ", ".join(f"{cid} ({name})" for cid, name in calls.items())
+    """``call_1 (get_weather), call_2 (lookup)``; a call the doctor did not see made (name ``?``) as its id alone."""
+    return ", ".join(cid if name == "?" else f"{cid} ({name})" for cid, name in calls.items())
 
 
 def outputs_sent(calls: dict[str, str], rid: str | None) -> str:

@@ -14,6 +14,7 @@ from ...validate import validate_client_event
 from ..check import Check, Json
 from ..hint import Hint, Rule
 from ..state import field, output_item, text
+from .responses import calls_text
 
 BETA_ONLY_CLIENT_EVENTS = BETA_CLIENT_EVENTS - GA_CLIENT_EVENTS
 
@@ -47,8 +48,8 @@ class OutputNotString(Check):
             "missing" if "output" not in item else "None" if value is None else f"a{'n' * (name[0] in 'aeiou')} {name}"
         )
         what = (
-            f"The output of the function_call_output for {call_id} ({tool_name(self.state, call_id)}) is {kind}, "
-            f"not a string: the API takes only a string there, {outcome}."
+            f"The output of the function_call_output for {calls_text({call_id: tool_name(self.state, call_id)})} "
+            f"is {kind}, not a string: the API takes only a string there, {outcome}."
         )
         return self.hint(eid or call_id, what, self.FIX, [eid or ""], now)
 
