@@ -6,7 +6,9 @@ The call is announced as a local ``rtwidget.tool.approval`` event with ``status`
 ``approval_timeout`` ran out), or ``"cancelled"`` (``by`` ``"close"``) when the session closed first: then nothing
 is sent for it. A rejected call does not run; the model reads :func:`declined_output` as its output, so it is
 never left waiting. Meanwhile the call's output stays owed: the one ``response.create`` after all the outputs of a
-response waits for it.
+response waits for it. A reconnect leaves the call waiting (the history replay restores the call); its output
+and that ``response.create`` go on the new connection once it is decided. An ``ask()`` that times out while
+calls wait says which (``WaitTimeout``).
 
 Decisions come from any thread (``Session.approve`` / ``Session.reject``, or the widget's buttons); they are taken
 on the session's I/O loop, the only place :class:`Approvals` is changed.
