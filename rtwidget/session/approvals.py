@@ -45,6 +45,14 @@ class PendingApproval:
     timeout: float | None
     since: float
 
+    def __repr__(self) -> str:
+        waited = max(0.0, time.time() - self.since)
+        limit = "for ever" if self.timeout is None else f"approval_timeout {self.timeout:g} s"
+        return (
+            f"<PendingApproval {self.call_id}: {self.name}({self.arguments:.200}), waiting {waited:.0f} s ({limit}): "
+            f"session.approve({self.call_id!r}) or session.reject({self.call_id!r})>"
+        )
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -275,3 +275,14 @@ def test_a_reconnect_keeps_a_pending_approval_and_its_output_goes_on_the_new_con
             assert len(sent(session, "response.create")) == creates + 1 and not session.errors
 
     run(body)
+
+
+def test_a_pending_approvals_repr_says_how_to_decide() -> None:
+    # The dataclass repr showed since=1795834541.683408 and nothing on what to do with the call.
+    from rtwidget.session.approvals import PendingApproval
+
+    pending = PendingApproval("call_1", "delete_file", '{"path": "a.txt"}', "resp_1", 60.0, 0.0)
+    text = repr(pending)
+    assert text.startswith('<PendingApproval call_1: delete_file({"path": "a.txt"}), waiting ')
+    assert "approval_timeout 60 s" in text and "session.approve('call_1') or session.reject('call_1')" in text
+    assert "for ever" in repr(PendingApproval("call_2", "f", "{}", "resp_1", None, 0.0))
