@@ -17,6 +17,10 @@ class Check:
     :class:`State` as it was before the event. ``deadline``/``tick`` serve the rules that wait for a silence."""
 
     rule: Rule
+    # The event types its server_received / client_sent read (None: every type). Only those reach it: most of
+    # the traffic is audio, which few rules read.
+    server_types: frozenset[str] | None = None
+    client_types: frozenset[str] | None = None
 
     def __init__(self, state: State) -> None:
         self.state = state

@@ -30,6 +30,8 @@ class Doctor:
         self._checks: list[Check] = [check(self._state) for check in CHECKS]
         # Per hook, the checks that implement it (the receive path runs per audio delta: no call for nothing).
         self._hooks: dict[str, list[Check]] = {name: _implementing(self._checks, name) for name in _HOOKS}
+        # ... and, for the two event feeds, per event type (filled as types come).
+        self._by_type: dict[str, dict[str, list[Check]]] = {"server_received": {}, "client_sent": {}}
         self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
         self._disabled: set[str] = set()
         self.disable(*disabled)
@@ -99,25 +101,29 @@ class Doctor:
         """A client event went out (as sent, with its ``event_id``)."""
         if not isinstance(event, dict):
             return []
-        hints = self._run("client_sent", lambda c: c.client_sent(event, now))
+        try:
+            etype = event.get("type")
+        except Exception:  # a mapping whose reads fail: no rule could read it either
+            return []
+        hints = self._run(self._for("client_sent", etype), lambda c: c.client_sent(event, now))
         self._safely(lambda: self._state.client_sent(event, now))
         return hints
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
         """A client event was refused before sending (validation): ``error`` is the refusal's message."""
-        return self._run("client_refused", lambda c: c.client_refused(event, str(error), now))
+        return self._run(self._hooks["client_refused"], lambda c: c.client_refused(event, str(error), now))
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         """A server event arrived (parsed; ``event.cause`` is the client event an ``error`` names)."""
         if not isinstance(event, Event) or not isinstance(event.data, dict):
             return []
-        hints = self._run("server_received", lambda c: c.server_received(event, now))
+        hints = self._run(self._for("server_received", event.type), lambda c: c.server_received(event, now))
         self._safely(lambda: self._state.server_received(event, now))
         return hints
 
     def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
         """Microphone audio of ``duration_ms`` at level ``dbfs`` (RMS, dB full scale) was appended."""
-        return self._run("input_level", lambda c: c.input_level(float(dbfs), float(duration_ms), now))
+        return self._run(self._hooks["input_level"], lambda c: c.input_level(float(dbfs), float(duration_ms), now))
 
     def playback(self, item_id: str, played_ms: float, playing: bool, now: float) -> list[Hint]:
         """Where the listener's playback of assistant audio is (a widget reports it). Without these reports the
@@ -141,7 +147,7 @@ class Doctor:
 
     def tick(self, now: float) -> list[Hint]:
         """Hints due by time alone (a silence after a mistake)."""
-        return self._run("tick", lambda c: c.tick(now))
+        return self._run(self._hooks["tick"], lambda c: c.tick(now))
 
     def next_deadline(self) -> float | None:
         """When (Unix seconds) :meth:`tick` could next raise a hint; None when nothing waits."""
@@ -158,11 +164,22 @@ class Doctor:
 
     # ---------------------------------------------------------------- running the rules
 
-    def _run(self, name: str, hook: Callable[[Check], list[Hint]]) -> list[Hint]:
+    def _for(self, hook: str, etype: Any) -> list[Check]:
+        """The checks of ``hook`` (server_received or client_sent) that read events of type ``etype``."""
+        by_type = self._by_type[hook]
+        checks = by_type.get(etype) if isinstance(etype, str) else None
+        if checks is None:
+            attr = "server_types" if hook == "server_received" else "client_types"
+            checks = [c for c in self._hooks[hook] if getattr(c, attr) is None or etype in getattr(c, attr)]
+            if isinstance(etype, str) and len(by_type) < LIMIT:  # a hostile server's made-up types: not kept
+                by_type[etype] = checks
+        return checks
+
+    def _run(self, checks: list[Check], hook: Callable[[Check], list[Hint]]) -> list[Hint]:
         """Every rule sees the feed (a disabled one too: its state stays accurate); only enabled rules' hints
         come out. A rule that stumbles on odd input is skipped for that feed."""
         out: list[Hint] = []
-        for check in self._hooks[name]:
+        for check in checks:
             try:
                 hints = hook(check)
             except Exception:  # odd input a rule did not foresee: the doctor watches, it never breaks traffic

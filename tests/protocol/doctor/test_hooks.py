@@ -57,3 +57,11 @@ def test_timers_next_is_always_the_earliest_due_time() -> None:
         else:
             timers.cancel()
         assert timers.next() == min((at for at, _ in timers.due.values()), default=None), step
+
+
+def test_beta_names_on_a_beta_connection_are_no_mistake() -> None:
+    doctor = Doctor("beta")
+    assert doctor.server_received(Event("response.audio.delta", {"type": "response.audio.delta"}), 1.0) == []
+    doctor.dialect = "ga"
+    [hint] = doctor.server_received(Event("response.audio.delta", {"type": "response.audio.delta"}), 2.0)
+    assert hint.rule == "beta-on-ga" and "response.output_audio.delta" in hint.what

@@ -30,6 +30,7 @@ class TextHistoryThenResponse(Check):
     """History loaded as text, then a ``response.create`` that would answer in audio."""
 
     rule = Rule("text-history-then-response", "info", "a spoken response asked for after text history")
+    client_types = frozenset({"conversation.item.create", "response.create"})
 
     def reset(self) -> None:
         super().reset()
@@ -66,6 +67,8 @@ class VoiceAfterAudio(Check):
     """A ``session.update`` that changes the voice after the model has produced audio."""
 
     rule = Rule("voice-after-audio", "warning", "a voice change after the model has spoken")
+    server_types = frozenset({"error"})
+    client_types = frozenset({"session.update"})
     FIX = (
         "Choose the voice before the first response (Session(voice=...) or the first session.update); a new voice "
         "later needs a new session."

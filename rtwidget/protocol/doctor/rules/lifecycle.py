@@ -20,6 +20,7 @@ class UnhandledError(Check):
     """A server ``error`` that no handler, waiter or ``ask()`` reads, and no other rule explained."""
 
     rule = Rule("unhandled-error", "warning", "a server error nobody reads")
+    server_types = frozenset({"error"})
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         if event.type != "error" or self.state.errors_watched:

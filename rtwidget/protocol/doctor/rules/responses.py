@@ -50,6 +50,8 @@ class SilentAfterOutput(Check):
     """Outputs sent for all calls of a response and no ``response.create`` within a grace period."""
 
     rule = Rule("silent-after-output", "warning", "function outputs sent and no response.create after them")
+    server_types = frozenset({"response.created"})
+    client_types = frozenset({"response.create", "conversation.item.create"})
 
     def reset(self) -> None:
         super().reset()
@@ -108,6 +110,7 @@ class CreateBeforeAllOutputs(Check):
     """A ``response.create`` while outputs for more calls of the latest response are still owed."""
 
     rule = Rule("create-before-all-outputs", "warning", "response.create sent before every call has its output")
+    client_types = frozenset({"response.create"})
 
     def client_sent(self, event: Json, now: float) -> list[Hint]:
         rid = self.state.latest
@@ -128,6 +131,8 @@ class CreateWhileActive(Check):
     """A ``response.create`` while a response is in progress, and the server's refusal of it explained."""
 
     rule = Rule("create-while-active", "warning", "response.create while a response is in progress")
+    server_types = frozenset({"error"})
+    client_types = frozenset({"response.create"})
     FIX = (
         "Wait for response.done before the next response.create (or stop the running one with response.cancel "
         'first); a side task that may run alongside needs response.conversation = "none".'
@@ -149,9 +154,7 @@ class CreateWhileActive(Check):
         what = f"{eid} asked for a response while {busy}: the server refuses it ({ACTIVE_RESPONSE_CODE})."
         return self.hint(key, what, self.FIX, [eid], now)
 
-    def server_received(self, event: Event, now: float) -> list[Hint]:
-        if event.type != "error":
-            return []
+    def server_received(self, event: Event, now: float) -> list[Hint]:  # an error (server_types)
         info = error_info(event.data)
         cause = info.event_id or text((event.cause or {}).get("event_id"))
         if info.code != ACTIVE_RESPONSE_CODE or (cause or "") in self.state.explained:

@@ -28,6 +28,7 @@ class OutputNotString(Check):
     """A ``function_call_output`` whose ``output`` is not a string (refused by validation, or sent raw)."""
 
     rule = Rule("output-not-string", "error", "a function output that is not a string")
+    client_types = frozenset({"conversation.item.create"})
     FIX = "Send the result as JSON text: output = json.dumps(result) (the model reads it as JSON)."
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
@@ -58,12 +59,11 @@ class BadToolArguments(Check):
     """A function call whose ``arguments`` are not a JSON object."""
 
     rule = Rule("bad-tool-arguments", "warning", "a tool call whose arguments are not valid JSON")
+    server_types = frozenset({"response.function_call_arguments.done", "response.done"})
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
         if event.type == "response.function_call_arguments.done":
             return self._check(event.get("call_id"), event.get("name"), event.get("arguments"), event, now)
-        if event.type != "response.done":
-            return []
         output = field(event.data, "response", "output")
         hints: list[Hint] = []
         for item in output if isinstance(output, list) else ():
@@ -125,6 +125,7 @@ class BetaOnGa(Check):
     """Beta event names (or beta session fields) sent, or beta event names received, on a GA connection."""
 
     rule = Rule("beta-on-ga", "error", "beta event names on a GA connection")
+    server_types = frozenset(BETA_TO_GA_SERVER)
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
         return self._sent(event, error, now, "was refused before sending")
@@ -156,7 +157,7 @@ class BetaOnGa(Check):
         return self.hint(("sent", etype, eid), what, fix, [eid], now)
 
     def server_received(self, event: Event, now: float) -> list[Hint]:
-        if self.state.dialect != "ga" or event.type not in BETA_TO_GA_SERVER:
+        if self.state.dialect != "ga":  # (a beta connection's events are GA once decoded)
             return []
         ga = BETA_TO_GA_SERVER[event.type]
         what = (

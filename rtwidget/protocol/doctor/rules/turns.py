@@ -23,6 +23,8 @@ class CommittedNoResponse(Check):
     """A committed input buffer while nothing creates a response, and no ``response.create`` after it."""
 
     rule = Rule("committed-no-response", "warning", "committed audio and no response.create")
+    server_types = frozenset({"response.created", "input_audio_buffer.committed"})
+    client_types = frozenset({"response.create"})
 
     def reset(self) -> None:
         super().reset()
@@ -64,6 +66,8 @@ class BargeInNoTruncate(Check):
     """``speech_started`` while assistant audio was playing, and no ``conversation.item.truncate`` for it."""
 
     rule = Rule("barge-in-no-truncate", "warning", "a barge-in with no conversation.item.truncate")
+    server_types = frozenset({"input_audio_buffer.speech_started"})
+    client_types = frozenset({"conversation.item.truncate"})
 
     def reset(self) -> None:
         super().reset()
@@ -79,9 +83,7 @@ class BargeInNoTruncate(Check):
                 self._truncated = {item: now}  # only the latest matters
         return []
 
-    def server_received(self, event: Event, now: float) -> list[Hint]:
-        if event.type != "input_audio_buffer.speech_started":
-            return []
+    def server_received(self, event: Event, now: float) -> list[Hint]:  # speech_started (server_types)
         # The listener's reports when there are any (the widget plays the audio); else the estimate.
         playing = [item for item, report in self.state.played.items() if report.playing]
         item = (playing[-1] if playing else None) if self.state.played else self.state.last_audio_item
@@ -116,6 +118,7 @@ class VadNeverTriggers(Check):
     ``speech_started``."""
 
     rule = Rule("vad-never-triggers", "warning", "microphone speech the server's VAD never detects")
+    server_types = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
 
     def reset(self) -> None:
         super().reset()
