@@ -47,7 +47,7 @@ class PendingApproval:
 
     def __repr__(self) -> str:
         waited = max(0.0, time.time() - self.since)
-        limit = "for ever" if self.timeout is None else f"approval_timeout {self.timeout:g} s"
+        limit = "no approval_timeout" if self.timeout is None else f"approval_timeout {self.timeout:g} s"
         return (
             f"<PendingApproval {self.call_id}: {self.name}({self.arguments:.200}), waiting {waited:.0f} s ({limit}): "
             f"session.approve({self.call_id!r}) or session.reject({self.call_id!r})>"

@@ -285,4 +285,4 @@ def test_a_pending_approvals_repr_says_how_to_decide() -> None:
     text = repr(pending)
     assert text.startswith('<PendingApproval call_1: delete_file({"path": "a.txt"}), waiting ')
     assert "approval_timeout 60 s" in text and "session.approve('call_1') or session.reject('call_1')" in text
-    assert "for ever" in repr(PendingApproval("call_2", "f", "{}", "resp_1", None, 0.0))
+    assert "(no approval_timeout)" in repr(PendingApproval("call_2", "f", "{}", "resp_1", None, 0.0))
