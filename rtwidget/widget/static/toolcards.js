@@ -49,7 +49,12 @@ export function toolSignature(tool) {
 export class RegisteredTools {
   constructor() {
     this.el = hRt("div", "registered-tools", "rtwidget-regtools");
-    this.empty = h("div", "rtwidget-empty", "No tools registered (add one with @session.tool).");
+    // A tool declared with a raw session.update is not registered: say so, or the raw-events student reads "none".
+    this.empty = h(
+      "div",
+      "rtwidget-empty",
+      "No tools registered from Python (add one with @session.tool). Tools declared with a raw session.update are not listed here; their calls show below.",
+    );
     this.list = h("div", "rtwidget-regtools-list");
     this.el.append(this.empty, this.list);
     this.key = "";
