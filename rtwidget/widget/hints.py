@@ -24,7 +24,8 @@ _NOTICE_LEVEL = {"info": "info", "warning": "warning", "error": "error"}
 
 def hint_notice_text(data: dict[str, Any]) -> str:
     """The notice for a hint's data: who speaks (the doctor, and which rule), what happened and what to do."""
-    return f"Doctor ({data.get('rule') or '?'}): {data.get('what') or ''} {data.get('fix') or ''}".strip()
+    fix = data.get("fix")
+    return f"Doctor ({data.get('rule') or '?'}): {data.get('what') or ''}{' Fix: ' + fix if fix else ''}".strip()
 
 
 class HintNotices:

@@ -39,7 +39,7 @@ def test_a_hint_is_a_row_and_a_notice(live: tuple[RealtimeWidget, MockComm]) -> 
     assert row["data"]["fix"] == hint.fix and row["data"]["url"] == "docs/doctor.md#output-not-string"
     notices = [c for c, _ in comm.custom("notice") if c["text"].startswith("Doctor")]
     assert notices == [
-        {"kind": "notice", "level": hint.level, "text": f"Doctor (output-not-string): {hint.what} {hint.fix}"}
+        {"kind": "notice", "level": hint.level, "text": f"Doctor (output-not-string): {hint.what} Fix: {hint.fix}"}
     ]
     with pytest.raises(ClientEventError):  # the same mistake again at once: a second row, no second notice
         session.send({**BAD_OUTPUT, "item": {**BAD_OUTPUT["item"], "call_id": "call_2"}})
@@ -72,9 +72,9 @@ def test_notices_per_rule_at_most_once_per_interval() -> None:
     notices({"rule": "c", "level": "odd", "what": "C.", "fix": ""})
     notices({"rule": "unhandled-error", "level": "warning", "what": "An error.", "fix": "Read it."})
     assert shown == [
-        ("error", "Doctor (a): A went wrong. Do A."),
-        ("info", "Doctor (b): B. Do B."),
-        ("error", "Doctor (a): A went wrong. Do A."),
+        ("error", "Doctor (a): A went wrong. Fix: Do A."),
+        ("info", "Doctor (b): B. Fix: Do B."),
+        ("error", "Doctor (a): A went wrong. Fix: Do A."),
         ("warning", "Doctor (c): C."),
     ]
     assert notices.held == 1

@@ -33,7 +33,9 @@ def test_silent_after_output_warns_when_nothing_will_create_a_response() -> None
     assert (hint.rule, hint.level, hint.event_ids) == ("silent-after-output", "warning", ("evt_out",))
     assert "stay silent" in hint.what and "call_1 (get_weather)" in hint.what and "push-to-talk" in hint.what
     # One call reads as one: not "Outputs were sent for call_1, all the calls of ...".
-    assert hint.what.startswith("The output was sent for call_1 (get_weather), the only call of response resp_1,")
+    assert hint.what.startswith(
+        "The model will stay silent: the output was sent for call_1 (get_weather), the only call of response resp_1,"
+    )
     assert "response.create" in hint.fix
     assert hint.url == "docs/doctor.md#silent-after-output"
     assert nothing_waits(flow)
@@ -68,7 +70,7 @@ def test_silent_after_output_waits_for_the_last_output_of_several() -> None:
     flow.send(output("call_2", event_id="evt_b"))
     [hint] = flow.tick(10)
     assert hint.event_ids == ("evt_a", "evt_b") and "resp_1" in hint.what
-    assert hint.what.startswith("Outputs were sent for call_1 (get_weather), call_2 (get_time), all the calls of")
+    assert "silent: outputs were sent for call_1 (get_weather), call_2 (get_time), all the calls of" in hint.what
 
 
 def test_the_right_flow_is_quiet() -> None:
@@ -104,7 +106,7 @@ def test_an_output_for_an_unseen_call_counts_alone() -> None:
     flow.receive(S.session_updated(**PUSH_TO_TALK))
     flow.send(output("call_x", event_id="evt_x"))
     [hint] = flow.tick(10)
-    assert hint.what.startswith("The output was sent for call_x, but") and hint.event_ids == ("evt_x",)  # no "(?)"
+    assert "silent: the output was sent for call_x, but" in hint.what and hint.event_ids == ("evt_x",)  # no "(?)"
 
 
 def test_create_before_all_outputs() -> None:

@@ -21,6 +21,11 @@ def calls_text(calls: dict[str, str]) -> str:
     return ", ".join(cid if name == "?" else f"{cid} ({name})" for cid, name in calls.items())
 
 
+def lower(sentence: str) -> str:
+    """``sentence`` to follow a colon: its first letter in lower case."""
+    return sentence[:1].lower() + sentence[1:]
+
+
 def outputs_sent(calls: dict[str, str], rid: str | None) -> str:
     """``The output was sent for call_1 (f), the only call of response resp_1`` (or several, or no response)."""
     if len(calls) == 1:
@@ -89,13 +94,14 @@ class SilentAfterOutput(Check):
             sent = outputs_sent(calls, rid)
             if self.state.auto_responds():
                 what = (
-                    f"{sent}, but no response.create followed: the model will answer only when the user speaks again."
+                    f"The model will answer only when the user speaks again: {lower(sent)}, but no response.create "
+                    "followed."
                 )
                 level = "info"
             else:
                 what = (
-                    f"{sent}, but no response.create followed and {who_responds(self.state.turn_detection)}, so "
-                    "nothing else will create a response: the model will stay silent."
+                    f"The model will stay silent: {lower(sent)}, but no response.create followed, and "
+                    f"{who_responds(self.state.turn_detection)}, so nothing else will create a response."
                 )
                 level = "warning"
             fix = f"The server does not go on by itself after a function output: {SEND_CREATE}."
