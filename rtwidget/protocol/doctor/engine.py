@@ -106,7 +106,8 @@ class Doctor:
         except Exception:  # a mapping whose reads fail: no rule could read it either
             return []
         hints = self._run(self._for("client_sent", etype), lambda c: c.client_sent(event, now))
-        self._safely(lambda: self._state.client_sent(event, now))
+        with contextlib.suppress(Exception):  # a shape the state cannot fold: it keeps what it had
+            self._state.client_sent(event, now)
         return hints
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
@@ -118,7 +119,8 @@ class Doctor:
         if not isinstance(event, Event) or not isinstance(event.data, dict):
             return []
         hints = self._run(self._for("server_received", event.type), lambda c: c.server_received(event, now))
-        self._safely(lambda: self._state.server_received(event, now))
+        with contextlib.suppress(Exception):  # a shape the state cannot fold: it keeps what it had
+            self._state.server_received(event, now)
         return hints
 
     def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
@@ -153,8 +155,12 @@ class Doctor:
         """When (Unix seconds) :meth:`tick` could next raise a hint; None when nothing waits."""
         if not self.enabled:
             return None
-        times = [c.deadline() for c in self._hooks["deadline"] if c.rule.id not in self._disabled]
-        return min((t for t in times if t is not None), default=None)
+        best: float | None = None
+        for check in self._hooks["deadline"]:  # (asked after every event: a plain loop)
+            due = check.deadline()
+            if due is not None and (best is None or due < best) and check.rule.id not in self._disabled:
+                best = due
+        return best
 
     def reset(self) -> None:
         """A new connection: forget the conversation's state (hints already raised stay raised)."""
