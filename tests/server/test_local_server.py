@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,20 +188,24 @@ def test_in_thread_server_and_shared_server() -> None:
     assert run(talk(shared.url)) == "session.created"
 
 
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[str]:
+    """A server run from the command line with ``args``: its printed URL; SIGTERM ends it with status 0."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        assert proc.wait(scaled(10)) == 0
+
+
 @pytest.mark.parametrize("command", [["-m", "rtwidget.server"], ["-m", "rtwidget.cli", "serve"]])
 def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path, command: list[str]) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"pace": "fast", "rules": [{"after_events": 1, "error": {"message": "hi"}}]}))
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, *command, "--port", "0", "--script", str(script)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    with serving(*command, "--port", "0", "--script", str(script)) as url:
         assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
 
         async def talk() -> list[str]:
@@ -207,31 +213,16 @@ def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path: Path, command: 
                 return [(await recv(ws))["type"], (await recv(ws))["type"]]
 
         assert run(talk()) == ["session.created", "error"]
-    finally:
-        proc.terminate()
-        assert proc.wait(scaled(10)) == 0
 
 
-def test_serve_envelope_flag_wraps_every_event(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rtwidget.cli", "serve", "--envelope", "--pace", "fast"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+def test_serve_envelope_flag_wraps_every_event() -> None:
+    with serving("-m", "rtwidget.cli", "serve", "--envelope", "--pace", "fast") as url:
 
         async def talk() -> dict[str, Any]:
             async with connect(url) as ws:
                 return await recv(ws)
 
         assert run(talk())["type"] == "realtime.session.created"
-    finally:
-        proc.terminate()
-        assert proc.wait(scaled(10)) == 0
 
 
 @pytest.mark.parametrize("value, pace", [("fast", "fast"), ("", "realtime"), ("slow", None)])
