@@ -49,6 +49,7 @@ from .response_watch import (
     fold_failure_data,
 )
 from .sending import SendingMixin
+from .taps import Taps
 from .tool_calls import ToolsMixin
 from .tool_runner import ToolRunner
 from .turns import AskTurn, OutOfBandResult, OutOfBandTurn, Reply, Turn
@@ -140,6 +141,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
         self._tools_timer: asyncio.TimerHandle | None = None
         #: Every event sent, received and local, oldest dropped beyond ``log_size`` entries or ``log_max_bytes``.
         self.log = SessionLog(log_size, log_max_bytes)
+        # rtwidget's own listeners on every entry with its full data (see .taps); added on the I/O thread.
+        self._taps = Taps()
         #: Server ``error`` events and local ``rtwidget.error`` events (user code that failed), newest last.
         self.errors: deque[Event] = deque(maxlen=200)
         self._tool_runner = ToolRunner(self.tools, self._emit_local)
@@ -305,6 +308,8 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
         kept_bytes = _kept_size(size, data, kept)
         entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, kept, cause_id, duplicate)
         self.log.add(entry, kept_bytes)
+        if self._taps:  # the parts that keep what the log elides (audio): the recorder, item audio, usage
+            self._taps(entry, data)
         self._bus.deliver_log(entry)
 
     def _emit_local(self, etype: str, data: dict[str, Any], *, admitted: bool = False) -> None:

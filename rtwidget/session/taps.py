@@ -1,0 +1,47 @@
+"""Taps: rtwidget's own listeners on every log entry WITH its full data (audio included), for the parts of the
+session that keep what the log elides: a cassette recorder, the per-item audio store, usage and latency.
+
+The log (``session.log``) keeps audio as ``"<N bytes>"``; a tap is called with the entry and the event as it went
+over the wire (or as it was emitted, for local events), on the I/O thread, in order. A tap must be quick and must
+not send; one that raises is logged once (with its traceback) and removed, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .local_events import LogEntry
+
+logger = logging.getLogger("rtwidget.session")
+
+#: ``tap(entry, data)``: the log entry (time, direction, type, size) and the event's full data.
+Tap = Callable[[LogEntry, dict[str, Any]], None]
+
+
+class Taps:
+    """The session's taps, called from its log in order; add and remove them on the I/O thread."""
+
+    def __init__(self) -> None:
+        self._taps: list[Tap] = []
+
+    def add(self, tap: Tap) -> None:
+        """Call ``tap`` for every log entry from now on."""
+        self._taps.append(tap)
+
+    def remove(self, tap: Tap) -> None:
+        """Stop calling ``tap`` (no error if it is not there)."""
+        if tap in self._taps:
+            self._taps.remove(tap)
+
+    def __bool__(self) -> bool:
+        return bool(self._taps)
+
+    def __call__(self, entry: LogEntry, data: dict[str, Any]) -> None:
+        for tap in list(self._taps):
+            try:
+                tap(entry, data)
+            except Exception:
+                logger.exception("rtwidget: an internal tap failed and was removed: %r", tap)
+                self.remove(tap)
