@@ -23,6 +23,7 @@ FLOORS = {
     "rtwidget.endpoints": 2,
     "rtwidget.tools": 2,
     "rtwidget._loopthread": 2,
+    "rtwidget.cassette": 2,
     "rtwidget.session": 3,
     "rtwidget.server": 3,
     "rtwidget.widget": 4,
