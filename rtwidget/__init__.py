@@ -49,7 +49,9 @@ _LAZY = {
 
 
 # Subpackages and modules, also reachable as attributes of ``rtwidget`` (imported on first use, like the names).
-_SUBMODULES = frozenset({"audio", "cli", "endpoints", "errors", "protocol", "server", "session", "tools", "widget"})
+_SUBMODULES = frozenset(
+    {"audio", "cli", "endpoints", "errors", "prices", "protocol", "server", "session", "tools", "widget"}
+)
 
 
 def __getattr__(name: str) -> Any:

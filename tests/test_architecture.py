@@ -22,6 +22,7 @@ FLOORS = {
     "rtwidget.audio": 2,
     "rtwidget.endpoints": 2,
     "rtwidget.tools": 2,
+    "rtwidget.prices": 2,
     "rtwidget._loopthread": 2,
     "rtwidget.cassette": 2,
     "rtwidget.session": 3,
