@@ -38,6 +38,7 @@ from ..tools import ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .doctoring import DoctorMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
+from .item_audio import AUDIO_KEEP_S, ItemAudioStore
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
@@ -81,6 +82,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
     ``doctor`` (default True): the flow doctor watches the events and says when a flow goes wrong, in
     ``session.hints`` and ``rtwidget.hint`` events (see :mod:`.doctoring`); False switches it off, a list of rule
     ids switches those off (later: ``session.doctor.disable("rule-id")``).
+
+    ``audio_keep_s`` (default 1800): seconds of item audio kept in ``session.item_audio`` (see :mod:`.item_audio`),
+    for ``export_wav`` and item playback; the exports are in :mod:`.exports`.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
         reconnect: bool = True,
         renew: str = "warn",
         doctor: bool | Iterable[str] = True,
+        audio_keep_s: float = AUDIO_KEEP_S,
         **session_fields: Any,
     ) -> None:
         if not isinstance(reconnect, bool):
@@ -143,6 +148,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
         self.log = SessionLog(log_size, log_max_bytes)
         # rtwidget's own listeners on every entry with its full data (see .taps); added on the I/O thread.
         self._taps = Taps()
+        #: The user's and the assistant's audio of each item, the last ``audio_keep_s`` seconds (see .item_audio).
+        self.item_audio = ItemAudioStore(audio_keep_s)
+        self._taps.add(self.item_audio.tap)
         #: Server ``error`` events and local ``rtwidget.error`` events (user code that failed), newest last.
         self.errors: deque[Event] = deque(maxlen=200)
         self._tool_runner = ToolRunner(self.tools, self._emit_local)

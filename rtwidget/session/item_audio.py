@@ -1,0 +1,294 @@
+"""The audio of each conversation item, kept in the kernel: what the user said and what the assistant said.
+
+Fed by a session tap (see :mod:`.taps`), on the I/O thread, with each event's full data:
+
+- user audio: the microphone's ``input_audio_buffer.append`` audio is held until the server commits it; the
+  committed item (``input_audio_buffer.committed``) takes the audio between ``speech_started`` and
+  ``speech_stopped`` when the server's VAD measured it (on the connection's cumulative audio timeline), else all
+  the audio appended since the last commit. ``input_audio`` content sent with ``conversation.item.create`` is
+  kept for the item the server adds for it.
+- assistant audio: ``response.output_audio.delta`` by ``item_id``; ``conversation.item.truncated`` marks what was
+  heard (``heard_ms``), the audio is kept whole.
+
+Each item's audio is PCM16 mono at 24 kHz with ``started_at``: the session time (seconds since the session was
+created, as ``LogEntry.time``) its audio began. Bounded: at most ``keep_s`` seconds in all (default 30 minutes),
+the oldest audio dropped first and counted in ``dropped_ms``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import math
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..audio import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLES_PER_MS, b64decode
+from .local_events import CONNECTED, LogEntry
+
+#: The default bound of the kept audio, in seconds (30 minutes).
+AUDIO_KEEP_S = 1800.0
+
+_DELTAS = ("response.output_audio.delta", "response.audio.delta")
+_ADDED = ("conversation.item.added", "conversation.item.created")
+_SAMPLE_RATE = SAMPLES_PER_MS * 1000
+
+
+def check_keep_s(value: object) -> float:
+    """``value`` as a bound in seconds, or TypeError / ValueError naming the fix."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"audio_keep_s must be a number of seconds, not {value!r}: e.g. audio_keep_s=1800")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"audio_keep_s must be a finite number of seconds >= 0, not {value!r}: e.g. 1800")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class ItemAudio:
+    """A copy of one item's audio: ``pcm`` (PCM16 mono, 24 kHz), ``role`` (``"user"`` or ``"assistant"``),
+    ``started_at`` (session seconds at which the kept audio begins), ``heard_ms`` (for an assistant item truncated
+    by ``conversation.item.truncated``: how much of it was heard, from the item's start; None when not cut) and
+    ``dropped_ms`` (audio of its start dropped by the store's bound)."""
+
+    item_id: str
+    role: str
+    pcm: bytes
+    started_at: float
+    heard_ms: int | None = None
+    dropped_ms: float = 0.0
+
+    @property
+    def duration_ms(self) -> float:
+        """The kept audio's length in ms."""
+        return len(self.pcm) / BYTES_PER_MS
+
+    @property
+    def heard_pcm(self) -> bytes:
+        """The audio as it was heard: cut at ``heard_ms`` when the item was truncated, else all of it."""
+        if self.heard_ms is None:
+            return self.pcm
+        keep = int(max(0.0, self.heard_ms - self.dropped_ms) * SAMPLES_PER_MS) * BYTES_PER_SAMPLE
+        return self.pcm[:keep]
+
+
+class _Entry:
+    __slots__ = ("buf", "dropped_ms", "heard_ms", "role", "started_at")
+
+    def __init__(self, role: str, started_at: float) -> None:
+        self.role = role
+        self.started_at = started_at
+        self.buf = bytearray()
+        self.heard_ms: int | None = None
+        self.dropped_ms = 0.0
+
+
+class ItemAudioStore:
+    """Per-item audio (see the module's docstring). ``tap`` runs on the I/O thread; ``get``, ``items`` and the
+    counters may be read from any thread (they copy)."""
+
+    def __init__(self, keep_s: float = AUDIO_KEEP_S) -> None:
+        self._keep_s = check_keep_s(keep_s)
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
+        #: Audio dropped to stay within ``keep_s``, in ms.
+        self.dropped_ms = 0.0
+        # The microphone's audio not yet committed, on the connection's cumulative timeline (in samples).
+        self._pending = bytearray()
+        self._pending_start = 0  # timeline sample of _pending[0]
+        self._chunks: deque[tuple[int, float]] = deque()  # (timeline sample, session time) of each append
+        self._speech: dict[str, list[int]] = {}  # item id -> [start, end] samples, measured by the server's VAD
+        self._commits: deque[int] = deque()  # where each commit the client sent ends (timeline samples)
+        self._created: deque[tuple[float, bytes]] = deque()  # input_audio sent in item.create without an id
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    @property
+    def keep_s(self) -> float:
+        """The bound in seconds of audio kept in all; lowering it drops the oldest audio now."""
+        return self._keep_s
+
+    @keep_s.setter
+    def keep_s(self, value: float) -> None:
+        self._keep_s = check_keep_s(value)
+        self._enforce()
+
+    @property
+    def kept_ms(self) -> float:
+        """Audio kept, in ms (all items)."""
+        return self._bytes / BYTES_PER_MS
+
+    def get(self, item_id: str) -> ItemAudio | None:
+        """A copy of the audio of item ``item_id``, or None (no audio seen for it, or all of it dropped)."""
+        entry = self._entries.get(item_id)
+        return None if entry is None else _copy(item_id, entry)
+
+    def started_at(self, item_id: str) -> float | None:
+        """When the kept audio of item ``item_id`` began (session seconds), or None."""
+        entry = self._entries.get(item_id)
+        return None if entry is None else entry.started_at
+
+    def items(self) -> list[ItemAudio]:
+        """Copies of every item's audio, oldest first."""
+        return [_copy(item_id, entry) for item_id, entry in list(self._entries.items())]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # ------------------------------------------------------------------------------------------ the tap
+
+    def tap(self, entry: LogEntry, data: dict[str, Any]) -> None:
+        """A session tap: take the audio of ``data`` (see the module's docstring)."""
+        etype = entry.type
+        if etype in _DELTAS and entry.direction == "server":
+            self._add(str(data.get("item_id")), "assistant", entry.time, _pcm(data.get("delta")))
+        elif etype == "input_audio_buffer.append" and entry.direction == "client":
+            self._append_mic(entry.time, _pcm(data.get("audio")))
+        elif entry.direction == "server":
+            self._server(etype, data)
+        elif etype == "conversation.item.create":
+            self._item_create(entry.time, data.get("item"))
+        elif etype == "input_audio_buffer.commit":  # the server's answer comes later: audio may be appended meanwhile
+            self._commits.append(self._pending_end)
+        elif etype == "input_audio_buffer.clear":
+            self._consume(self._pending_end)
+        elif etype == CONNECTED:  # a new connection: its audio timeline starts at zero
+            self._pending.clear()
+            self._chunks.clear()
+            self._speech.clear()
+            self._commits.clear()
+            self._pending_start = 0
+
+    def _server(self, etype: str, data: dict[str, Any]) -> None:
+        item_id = data.get("item_id")
+        if etype == "input_audio_buffer.committed" and isinstance(item_id, str):
+            self._committed(item_id)
+        elif etype == "input_audio_buffer.speech_started" and isinstance(item_id, str):
+            start = _ms(data.get("audio_start_ms"))
+            if start is not None:
+                self._speech[item_id] = [start * SAMPLES_PER_MS, -1]
+                if not self._commits:  # the audio before the speech is in no item
+                    self._consume(start * SAMPLES_PER_MS)
+        elif etype == "input_audio_buffer.speech_stopped" and item_id in self._speech:
+            end = _ms(data.get("audio_end_ms"))
+            if end is not None:
+                self._speech[str(item_id)][1] = end * SAMPLES_PER_MS
+        elif etype == "input_audio_buffer.cleared":
+            self._consume(self._pending_end)
+        elif etype == "error" and self._commits and "commit" in str((data.get("error") or {}).get("code")):
+            self._commits.popleft()  # a commit refused (too little audio): the buffer stays as it was
+        elif etype == "conversation.item.truncated" and isinstance(item_id, str) and item_id in self._entries:
+            end = _ms(data.get("audio_end_ms"))
+            self._entries[item_id].heard_ms = None if end is None else max(0, end)
+        elif etype in _ADDED and self._created:
+            item = data.get("item")
+            if isinstance(item, dict) and _input_audio(item) is not None and item.get("id") not in self._entries:
+                started_at, pcm = self._created.popleft()
+                self._add(str(item.get("id")), "user", started_at, pcm)
+
+    # ------------------------------------------------------------------------------------------ user audio
+
+    @property
+    def _pending_end(self) -> int:
+        return self._pending_start + len(self._pending) // BYTES_PER_SAMPLE
+
+    def _append_mic(self, time: float, pcm: bytes) -> None:
+        self._chunks.append((self._pending_end, time))
+        self._pending += pcm
+        # Audio not committed yet (a microphone left open) is bounded like the rest, and counted when dropped.
+        excess = (len(self._pending) - int(self._keep_s * 1000 * BYTES_PER_MS)) // BYTES_PER_SAMPLE
+        if excess > 0:
+            self._consume(self._pending_start + excess)
+            self.dropped_ms += excess / SAMPLES_PER_MS
+
+    def _committed(self, item_id: str) -> None:
+        commit_end = self._commits.popleft() if self._commits else self._pending_end
+        start, end = self._speech.pop(item_id, [self._pending_start, commit_end])
+        start = max(start, self._pending_start)
+        end = self._pending_end if end < 0 else min(end, self._pending_end)
+        at = self._time_at(start)
+        pcm = bytes(self._pending[(start - self._pending_start) * 2 : max(0, end - self._pending_start) * 2])
+        self._consume(max(start, end))
+        if pcm:
+            self._add(item_id, "user", at, pcm)
+
+    def _item_create(self, time: float, item: Any) -> None:
+        pcm = _input_audio(item) if isinstance(item, dict) and item.get("role") == "user" else None
+        if not pcm:
+            return
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(item_id, str) and item_id:
+            self._add(item_id, "user", time, pcm)
+        else:  # the server names it in conversation.item.added
+            self._created.append((time, pcm))
+
+    def _time_at(self, sample: int) -> float:
+        """The session time at which timeline sample ``sample`` was appended (its chunk's time, plus its place)."""
+        found = self._chunks[0] if self._chunks else (sample, 0.0)
+        for chunk in self._chunks:
+            if chunk[0] > sample:
+                break
+            found = chunk
+        return found[1] + (sample - found[0]) / _SAMPLE_RATE
+
+    def _consume(self, sample: int) -> None:
+        """Drop the pending audio before timeline sample ``sample``."""
+        cut = min(len(self._pending) // BYTES_PER_SAMPLE, max(0, sample - self._pending_start))
+        del self._pending[: cut * BYTES_PER_SAMPLE]
+        self._pending_start += cut
+        while len(self._chunks) > 1 and self._chunks[1][0] <= self._pending_start:
+            self._chunks.popleft()
+
+    # ------------------------------------------------------------------------------------------ keeping
+
+    def _add(self, item_id: str, role: str, time: float, pcm: bytes) -> None:
+        if not pcm:
+            return
+        entry = self._entries.get(item_id)
+        if entry is None:
+            entry = self._entries[item_id] = _Entry(role, time)
+        entry.buf += pcm
+        self._bytes += len(pcm)
+        self._enforce()
+
+    def _enforce(self) -> None:
+        """Drop the oldest audio beyond ``keep_s`` (from the front of the oldest items), counting it."""
+        excess = self._bytes - int(self._keep_s * 1000 * BYTES_PER_MS)
+        while excess > 0 and self._entries:
+            item_id, entry = next(iter(self._entries.items()))
+            cut = min(len(entry.buf), excess + excess % BYTES_PER_SAMPLE)
+            del entry.buf[:cut]
+            self._bytes -= cut
+            excess -= cut
+            entry.dropped_ms += cut / BYTES_PER_MS
+            entry.started_at += cut / BYTES_PER_MS / 1000
+            self.dropped_ms += cut / BYTES_PER_MS
+            if not entry.buf:
+                del self._entries[item_id]
+
+
+def _copy(item_id: str, entry: _Entry) -> ItemAudio:
+    return ItemAudio(item_id, entry.role, bytes(entry.buf), entry.started_at, entry.heard_ms, entry.dropped_ms)
+
+
+def _pcm(text: Any) -> bytes:
+    """Base64 audio as bytes; nothing for what is not (a malformed event is the protocol's business, not ours)."""
+    if not isinstance(text, str) or not text:
+        return b""
+    try:
+        pcm = b64decode(text)
+    except (binascii.Error, ValueError):
+        return b""
+    return pcm[: len(pcm) - len(pcm) % BYTES_PER_SAMPLE]
+
+
+def _input_audio(item: dict[str, Any]) -> bytes | None:
+    """The ``input_audio`` content of an item dict: its audio (possibly empty), or None when it has none."""
+    content = item.get("content")
+    parts = [p for p in content if isinstance(p, dict)] if isinstance(content, list) else []
+    found = [p for p in parts if p.get("type") == "input_audio"]
+    return b"".join(_pcm(p.get("audio")) for p in found) if found else None
+
+
+def _ms(value: Any) -> int | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return int(value) if ok else None
