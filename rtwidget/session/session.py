@@ -41,6 +41,7 @@ from .endpoint_policy import EndpointChoice, EndpointFactory
 from .item_audio import AUDIO_KEEP_S, ItemAudioStore
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
+from .metrics import Metrics, MetricsMixin
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .response_watch import (
     RESPONSE_TIMEOUT_S,
@@ -148,6 +149,9 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
         self.log = SessionLog(log_size, log_max_bytes)
         # rtwidget's own listeners on every entry with its full data (see .taps); added on the I/O thread.
         self._taps = Taps()
+        # Usage, cost and latency per turn (see .metrics): ``usage``, ``turn_metrics``, ``latency_summary()``.
+        self._metrics = Metrics(lambda: self.model, lambda: self.endpoint, lambda: time.monotonic() - self._t0)
+        self._taps.add(self._metrics)
         #: The user's and the assistant's audio of each item, the last ``audio_keep_s`` seconds (see .item_audio).
         self.item_audio = ItemAudioStore(audio_keep_s)
         self._taps.add(self.item_audio.tap)
