@@ -65,7 +65,7 @@ T = TypeVar("T")
 CREATION_HOOKS: list[Callable[[Session], None]] = []
 
 
-class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin):
+class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, MetricsMixin):
     """A Realtime session: one WebSocket, its conversation, its tools.
 
     Constructing it does no I/O. ``await session.connect()`` (or ``async with``) opens the socket. The endpoint
