@@ -87,7 +87,8 @@ class CassetteWriter:
         self, path: str | os.PathLike[str], meta: dict[str, Any] | None = None, secrets: Iterable[str] = ()
     ) -> None:
         self.path = check_path(path)
-        self._secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        self.add_secrets(secrets)
         self._meta: dict[str, Any] = {"started_at": clock.time(), **(meta or {})}
         self._lines: dict[str, IO[bytes]] = {EVENTS: _scratch(), LOCAL: _scratch()}
         self._pcm: dict[str, IO[bytes]] = {}
@@ -95,6 +96,15 @@ class CassetteWriter:
         self._counts = {direction: 0 for direction in DIRECTIONS}
         self._last = 0.0
         self.closed = False
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Scrub these values too from everything written from now on (and from the metadata)."""
+        found = set(self._secrets) | {s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}
+        self._secrets = sorted(found, key=len, reverse=True)
+
+    def update_meta(self, **meta: Any) -> None:
+        """Add to the metadata written by :meth:`close`."""
+        self._meta.update(meta)
 
     def add(self, time: float, direction: str, event: dict[str, Any]) -> None:
         """Record ``event`` (its full data, audio as base64) sent (``"client"``), received (``"server"``) or

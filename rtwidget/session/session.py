@@ -42,6 +42,7 @@ from .item_audio import AUDIO_KEEP_S, ItemAudioStore
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
 from .metrics import Metrics, MetricsMixin
+from .recording import RecordingMixin
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .response_watch import (
     RESPONSE_TIMEOUT_S,
@@ -65,7 +66,7 @@ T = TypeVar("T")
 CREATION_HOOKS: list[Callable[[Session], None]] = []
 
 
-class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, MetricsMixin):
+class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, RecordingMixin):
     """A Realtime session: one WebSocket, its conversation, its tools.
 
     Constructing it does no I/O. ``await session.connect()`` (or ``async with``) opens the socket. The endpoint
@@ -219,6 +220,7 @@ class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin
     def _after_close(self) -> None:
         self._stop_timers()
         self._tool_runner.shutdown()
+        self._finish_recording()  # the cassette, if one is being recorded (see .recording)
 
     def _stop_timers(self) -> None:
         """The socket closed: no response is watched, no tool update waits (the next handshake sends them)."""
