@@ -131,3 +131,30 @@ def test_bad_paths_are_refused_by_name(tmp_path: Path) -> None:
         session.record(tmp_path)
     path = session.record(tmp_path / "unused.cassette")  # the refusals left no recording running
     assert session.stop_recording() == path and Cassette.open(path).events == []
+
+
+def test_a_recording_that_breaks_off_keeps_what_came_before_and_says_why(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    async def body() -> None:
+        async with open_session(local_server.url, turn_detection=None) as session:
+            path = session.record(tmp_path / "full.cassette")
+            await session.ask("first")
+            recorder = session._recorder
+            assert recorder is not None
+            written = recorder.writer.add
+
+            def disk_full(time: float, direction: str, event: dict[str, Any]) -> None:
+                if direction == "client":
+                    raise OSError(28, "No space left on device")
+                written(time, direction, event)
+
+            recorder.writer.add = disk_full  # type: ignore[method-assign]
+            await session.ask("second")  # the session goes on
+            with pytest.raises(OSError, match="No space left"):
+                session.stop_recording()
+            tape = Cassette.open(path)
+            texts = [e.event["item"]["content"][0]["text"] for e in tape.client_events() if "item" in e.event]
+            assert texts == ["first"] and tape.types()[-1] == "response.done"
+
+    run(body)
