@@ -66,7 +66,7 @@ T = TypeVar("T")
 CREATION_HOOKS: list[Callable[[Session], None]] = []
 
 
-class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, RecordingMixin):
+class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, MetricsMixin, RecordingMixin):
     """A Realtime session: one WebSocket, its conversation, its tools.
 
     Constructing it does no I/O. ``await session.connect()`` (or ``async with``) opens the socket. The endpoint
