@@ -38,6 +38,7 @@ from ..tools import ToolRegistry
 from .dispatch import EventBus, EventsMixin
 from .doctoring import DoctorMixin
 from .endpoint_policy import EndpointChoice, EndpointFactory
+from .exports import ExportsMixin
 from .item_audio import AUDIO_KEEP_S, ItemAudioStore
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
@@ -66,7 +67,9 @@ T = TypeVar("T")
 CREATION_HOOKS: list[Callable[[Session], None]] = []
 
 
-class Session(LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, MetricsMixin, RecordingMixin):
+class Session(
+    LifecycleMixin, EventsMixin, SendingMixin, ToolsMixin, DoctorMixin, MetricsMixin, ExportsMixin, RecordingMixin
+):
     """A Realtime session: one WebSocket, its conversation, its tools.
 
     Constructing it does no I/O. ``await session.connect()`` (or ``async with``) opens the socket. The endpoint
