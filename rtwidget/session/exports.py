@@ -24,6 +24,7 @@ from ..audio import SAMPLE_RATE
 from ..protocol.conversation import Item
 from .item_audio import ItemAudio, ItemAudioStore
 from .local_events import LogEntry, ToolCallRecord
+from .metrics import TurnMetrics
 
 if TYPE_CHECKING:
     from .._loopthread import LoopThread
@@ -136,8 +137,9 @@ class ExportsMixin:
         if kind == "items":
             items = self._on_io(lambda: [(i.summary(), self.item_audio.get(i.id)) for i in self.conversation])
             return pd.DataFrame([_scrub(_item_row(s, a)) for s, a in items], columns=_ITEM_COLUMNS)
-        metrics = list(getattr(self, "turn_metrics", []) or [])
-        return pd.DataFrame([_scrub(dataclasses.asdict(m)) for m in metrics])
+        metrics = self._on_io(lambda: list(getattr(self, "turn_metrics", []) or []))
+        columns = [f.name for f in dataclasses.fields(TurnMetrics)]
+        return pd.DataFrame([_scrub(dataclasses.asdict(m)) for m in metrics], columns=columns)
 
 
 _ITEM_COLUMNS = [
@@ -233,7 +235,7 @@ def _item_markdown(item: Item, at: float | None) -> list[str]:
     words = item.text.strip() or ("(audio, no transcript)" if item.audio_ms else "(empty)")
     lines = [f"{when} **{item.role or item.type}**: {words}"]
     if item.truncated_at_ms is not None:
-        lines.append(f"  [cut at {item.truncated_at_ms / 1000:.1f} s: the rest was never heard]")
+        lines += ["", f"[cut at {item.truncated_at_ms / 1000:.1f} s: the rest was never heard]"]
     return lines
 
 

@@ -217,7 +217,8 @@ class ItemAudioStore:
             return
         item_id = item.get("id") if isinstance(item, dict) else None
         if isinstance(item_id, str) and item_id:
-            self._add(item_id, "user", time, pcm)
+            if item_id not in self._entries:  # (a reconnect replays items the store holds already)
+                self._add(item_id, "user", time, pcm)
         else:  # the server names it in conversation.item.added
             self._created.append((time, pcm))
 

@@ -116,7 +116,8 @@ def test_events_jsonl_and_dataframes_count_what_the_session_saw(
         async with open_session(turn_detection=None) as session:
             session.send_text("hello there")
             await until(lambda: received(session, "response.done"))
-            await until(lambda: getattr(session, "turn_metrics", [None]))  # (when the metrics are there)
+            session.send_text("and again")
+            await until(lambda: len(received(session, "response.done")) == 2)
         # Closed: the log and the conversation are final.
         count = session.export_events(tmp_path / "events.jsonl")
         log = list(session.log)
@@ -131,11 +132,12 @@ def test_events_jsonl_and_dataframes_count_what_the_session_saw(
         assert [r["type"] for r in rows] == [e.type for e in log]
         assert list(events.columns) == ["time", "direction", "type", "size", "data"] and len(events) == len(log)
         assert {"id", "role", "text", "audio_ms", "truncated_at_ms", "audio_started_at", "heard_ms"} <= set(items)
-        assert len(items) == conversation == 2 and list(items["role"]) == ["user", "assistant"]
+        assert len(items) == conversation == 4 and list(items["role"]) == ["user", "assistant"] * 2
         assert items["heard_ms"].iloc[1] == pytest.approx(items["audio_ms"].iloc[1], abs=0.1)
-        assert len(turns) == len(getattr(session, "turn_metrics", []))
-        if len(turns):
-            assert {"response_id", "cost_usd"} <= set(turns.columns)
+        responses = [d["response"]["id"] for d in received(session, "response.done")]
+        assert list(turns["response_id"]) == responses and list(turns["trigger"]) == ["text", "text"]
+        assert {"t_trigger", "t_created", "t_first_audio", "t_first_audible", "t_done", "cost_usd"} <= set(turns)
+        assert (turns["t_done"] >= turns["t_created"]).all()
 
     run(body)
 
@@ -153,6 +155,7 @@ def test_bad_arguments_say_what_to_do(open_session: Callable[..., Any], tmp_path
     with pytest.raises(OSError, match="cannot write"):
         session.export_events("/proc/rtwidget-events.jsonl")  # a folder nobody may create files in
     assert session.export_transcript() == "# Conversation\n"
+    assert len(session.to_dataframe("turns").columns) > 10 and session.to_dataframe("items").empty
     assert session.export_wav(tmp_path / "empty.wav") == 0.0
 
 

@@ -106,13 +106,17 @@ def test_input_audio_sent_with_an_item_is_kept_under_the_id_the_server_gives(
     async def body() -> None:
         async with open_session(turn_detection=None) as session:
             content = [{"type": "input_audio", "audio": base64.b64encode(pcm).decode()}]
-            session.send(
-                {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": content}}
-            )
+            item = {"type": "message", "role": "user", "content": content}
+            session.send({"type": "conversation.item.create", "item": item})
             await until(lambda: received(session, "conversation.item.added"))
             item_id = received(session, "conversation.item.added")[0]["item"]["id"]
             kept = session.item_audio.get(item_id)
             assert kept is not None and kept.role == "user" and kept.pcm == pcm
+            named = {**item, "id": "item_mine"}  # an id of the client's own
+            session.send({"type": "conversation.item.create", "item": named})
+            await until(lambda: len(received(session, "conversation.item.added")) == 2)
+            mine = session.item_audio.get("item_mine")
+            assert mine is not None and mine.pcm == pcm and len(session.item_audio) == 2
 
     run(body)
 
