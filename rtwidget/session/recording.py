@@ -9,9 +9,11 @@ everything written; ``session.close()`` finishes the cassette.
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("rtwidget.session")
 
 T = TypeVar("T")
+
+# record() and stop_recording() may race (a cell, the widget's button, close()): one recorder swap at a time.
+_swap = threading.Lock()
 
 
 class Recorder:
@@ -86,35 +91,49 @@ class RecordingMixin:
         Raises RuntimeError while a recording runs, and FileNotFoundError / IsADirectoryError / PermissionError
         naming ``path`` when no file can be written there (an existing file is replaced).
         """
-        if self._recorder is not None:
-            raise RuntimeError(
-                f"this session is already recording to {str(self._recorder.writer.path)!r}: "
-                "call session.stop_recording() first"
-            )
-        writer = CassetteWriter(path, {"rtwidget": _version(), "model": self.model})
-        recorder = Recorder(writer, lambda: self.endpoint)
+        with _swap:
+            if self._recorder is not None:
+                raise RuntimeError(
+                    f"this session is already recording to {str(self._recorder.writer.path)!r}: "
+                    "call session.stop_recording() first"
+                )
+            writer = CassetteWriter(path, {"rtwidget": _version(), "model": self.model})
+            recorder = self._recorder = Recorder(writer, lambda: self.endpoint)
 
         def start() -> None:  # on the I/O thread: no event slips between the config read and the first tap
             recorder.start = time.monotonic() - self._t0
-            writer.update_meta(started_at=time.time(), mid_session=self.connected, config=dict(self._conn.session))
+            config = copy.deepcopy(self._conn.session)
+            writer.update_meta(started_at=time.time(), mid_session=self.connected, config=config)
             self._taps.add(recorder)
 
-        self._recorder = recorder
-        self._on_io_thread(start)
+        try:
+            self._on_io_thread(start)
+        except BaseException:
+            with _swap:
+                self._recorder = None
+            writer.abort()
+            raise
         return writer.path
+
+    @property
+    def recording(self) -> Path | None:
+        """The cassette being recorded (see :meth:`record`), or None."""
+        recorder = self._recorder
+        return None if recorder is None else recorder.writer.path
 
     def stop_recording(self) -> Path | None:
         """Stop recording and finish the cassette; its path (None when nothing was recording).
 
         Raises the error that broke a recording off (a full disk...), after writing what was recorded before it.
         """
-        recorder, self._recorder = self._recorder, None
+        with _swap:
+            recorder, self._recorder = self._recorder, None
         if recorder is None:
             return None
         self._on_io_thread(lambda: self._taps.remove(recorder))
         endpoint = self.endpoint.describe() if self.endpoint is not None else None
         path = recorder.writer.close(
-            {"ended_at": time.time(), "endpoint": endpoint, "config_at_end": dict(self._conn.session)}
+            {"ended_at": time.time(), "endpoint": endpoint, "config_at_end": copy.deepcopy(self._conn.session)}
         )
         if recorder.failure is not None:
             raise recorder.failure

@@ -109,8 +109,9 @@ def test_recording_mid_session_starts_with_the_current_config(local_server: Loca
             with pytest.raises(RuntimeError, match=re.escape(f"already recording to {str(path)!r}")):
                 session.record(tmp_path / "other.cassette")
             await session.ask("during the recording")
+            assert session.recording == path
             assert session.stop_recording() == path
-            assert session.stop_recording() is None
+            assert session.stop_recording() is None and session.recording is None
             await session.ask("after the recording")
             tape = Cassette.open(path)
             assert tape.meta["mid_session"] and tape.meta["config"]["audio"]["output"]["voice"] == "verse"
