@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { formatSeconds, heardLabel, levelToFraction, prettyJson, usageSummary } from "../../rtwidget/widget/static/format.js";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
-import { ConversationView, needsTranscriptionHint, SessionView, ToolsView } from "../../rtwidget/widget/static/panels.js";
+import { ConversationView, costText, needsTranscriptionHint, SessionView, ToolsView } from "../../rtwidget/widget/static/panels.js";
 import { toolSignature } from "../../rtwidget/widget/static/toolcards.js";
 import { installDom } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
@@ -297,7 +297,7 @@ describe("panel views", () => {
 
   it("the usage table's rows agree with the total", () => {
     const usage = { input_token_details: { text_tokens: 5 }, output_token_details: { audio_tokens: 7 }, total_tokens: 12 };
-    const { view, model } = sessionView({ usage: { responses: 1, input_text: 5, output_audio: 7, total: 12 } });
+    const { view, model, rt } = sessionView({ usage: { responses: 1, input_text: 5, output_audio: 7, total: 12 } });
     view.state.apply({ responses: [{ id: "resp_1", status: "completed", lane: "default", usage }] });
     model.set("usage", { responses: 1, input_text: 5, input_audio: 0, cached: 0, output_text: 0, output_audio: 7, total: 12 });
     view.draw();
@@ -307,6 +307,21 @@ describe("panel views", () => {
     assert.equal(cells[1].at(-1), "12");
     assert.equal(cells[2].at(-1), "12");
     assert.deepEqual(cells[2].slice(0, 2), ["total", "1 response"]);
+    assert.equal(rt("usage-cost").textContent, "", "no cost fields: no cost line");
+    model.set("usage", { responses: 1, total: 12, cost_usd: 0.0035, billed: false, cost_note: "local server: nothing is billed", prices_as_of: "2026-11-28" });
+    view.draw();
+    assert.equal(rt("usage-cost").textContent, "cost: $0.0035, prices of 2026-11-28 (local server: nothing is billed)");
+    model.set("usage", { responses: 2, total: 20, cost_usd: null, billed: true, cost_note: "no price for model 'x'" });
+    view.draw();
+    assert.equal(rt("usage-cost").textContent, "cost: unknown (no price for model 'x')");
+  });
+
+  it("costText shows dollars to a sensible precision", () => {
+    assert.equal(costText({ cost_usd: 12.345, prices_as_of: "" }), "cost: $12.35");
+    assert.equal(costText({ cost_usd: 0.25 }), "cost: $0.2500");
+    assert.equal(costText({ cost_usd: 0.000123 }), "cost: $0.00012");
+    assert.equal(costText({ cost_usd: 0 }), "cost: $0.0000");
+    assert.equal(costText(null), "");
   });
 
   /** @param {Record<string, any>} [state] */

@@ -63,6 +63,7 @@ from .panels import (
     item_views,
     registered_tool_views,
     response_view,
+    usage_cost,
 )
 from .playhead import Playhead
 from .settings import SettingsActions, session_traits
@@ -108,7 +109,7 @@ class Bridge:
         self._trait = trait
         self.rows = RowLog(row_limit)
         self.tools = ToolBoard()
-        self.usage = UsageTotals()
+        self.usage = UsageTotals(lambda: usage_cost(session))  # tokens, and their cost (rtwidget.prices)
         self.batch = PanelBatch(self.flush, batch_s=batch_s, update_s=update_s)
         self.audio_out = AudioCoalescer(self._send_audio, interval_s=audio_s)
         # The browser's messages over a WebSocket to this kernel, if it reaches it (direct.py). False: comm only.
@@ -180,7 +181,7 @@ class Bridge:
         for lane in conversation.responses.values():
             self.usage.add(lane.usage)
         if self.usage.totals["responses"]:
-            self._set(usage=dict(self.usage.totals))
+            self._set(usage=self.usage.view())
         self.batch.items(all_item_ids(conversation))
         self.batch.responses(conversation.responses)
         for event in session.errors:
@@ -324,7 +325,7 @@ class Bridge:
 
     def _on_response_done(self, data: dict[str, Any]) -> None:
         totals = self.usage.add((data.get("response") or {}).get("usage"))
-        self._set(usage=dict(totals))
+        self._set(usage=totals)
 
     def _on_server_error(self, data: dict[str, Any]) -> None:
         info = error_info(data)

@@ -6,7 +6,7 @@ what the session already knows; nothing here talks to the wire.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..session.approvals import declined_output
@@ -176,16 +176,31 @@ def registered_tool_views(tools: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def usage_cost(session: Any) -> dict[str, Any]:
+    """The session's cost so far for the usage trait: ``cost_usd`` (None: no price, ``cost_note`` says why),
+    ``billed`` (False on the local server, and ``cost_note`` says so) and the prices' date."""
+    usage = session.usage
+    cost = usage["cost"]
+    note = cost.reason or ("" if usage["billed"] else "local server: nothing is billed")
+    return {"cost_usd": cost.total, "billed": usage["billed"], "cost_note": note, "prices_as_of": cost.as_of}
+
+
 class UsageTotals:
-    """Token usage summed over every ``response.done``: text, audio and cached tokens, in and out."""
+    """Token usage summed over every ``response.done``: text, audio and cached tokens, in and out; with
+    ``priced`` (e.g. ``lambda: usage_cost(session)``), the cost fields added to each view."""
 
-    def __init__(self) -> None:
+    def __init__(self, priced: Callable[[], dict[str, Any]] | None = None) -> None:
         self.totals: dict[str, int] = {"responses": 0, **dict.fromkeys(_USAGE_KEYS, 0)}
+        self._priced = priced
 
-    def add(self, usage: dict[str, Any] | None) -> dict[str, int]:
-        """Fold one response's usage object in; returns the new totals."""
+    def view(self) -> dict[str, Any]:
+        """The usage trait: the totals, and the cost when priced."""
+        return {**self.totals, **(self._priced() if self._priced is not None else {})}
+
+    def add(self, usage: dict[str, Any] | None) -> dict[str, Any]:
+        """Fold one response's usage object in; returns the new view (totals and cost)."""
         if not usage:
-            return self.totals
+            return self.view()
         inp = usage.get("input_token_details") or {}
         out = usage.get("output_token_details") or {}
         t = self.totals
@@ -196,4 +211,4 @@ class UsageTotals:
         t["output_text"] += int(out.get("text_tokens") or 0)
         t["output_audio"] += int(out.get("audio_tokens") or 0)
         t["total"] += int(usage.get("total_tokens") or 0)
-        return dict(t)
+        return self.view()

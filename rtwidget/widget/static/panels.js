@@ -348,10 +348,11 @@ export class SessionView {
     this.usageTable = hRt("table", "usage", "rtwidget-table rtwidget-usage");
     const usageBox = h("div", "rtwidget-usage-box");
     usageBox.appendChild(this.usageTable);
+    this.costLine = hRt("div", "usage-cost", "rtwidget-usage-cost");
     this.config = hRt("pre", "session-json", "rtwidget-json");
     this.raw = h("details", "rtwidget-raw-config");
     this.raw.append(h("summary", "", "effective session config (JSON, from the last session.updated)"), this.config);
-    this.el.append(this.form.el, h("div", "rtwidget-subtitle", "usage (tokens)"), usageBox, this.raw);
+    this.el.append(this.form.el, h("div", "rtwidget-subtitle", "usage (tokens)"), usageBox, this.costLine, this.raw);
     this.version = -1;
     this.traitsKey = "";
   }
@@ -399,5 +400,21 @@ export class SessionView {
       );
     }
     this.usageTable.replaceChildren(head, body);
+    setText(this.costLine, costText(usage));
   }
+}
+
+/**
+ * The line under the usage table: the session's cost so far in USD (or why it is unknown), whether it is billed.
+ * @param {Record<string, any> | null | undefined} usage the `usage` trait
+ * @returns {string}
+ */
+export function costText(usage) {
+  if (!usage || !("cost_usd" in usage)) return "";
+  const note = usage.cost_note ? ` (${usage.cost_note})` : "";
+  const cost = usage.cost_usd;
+  if (typeof cost !== "number") return `cost: unknown${note}`;
+  const shown = cost >= 1 ? cost.toFixed(2) : cost >= 0.01 || cost === 0 ? cost.toFixed(4) : cost.toPrecision(2);
+  const asOf = usage.prices_as_of ? `, prices of ${usage.prices_as_of}` : "";
+  return `cost: $${shown}${asOf}${note}`;
 }
