@@ -159,3 +159,21 @@ def test_a_recording_that_breaks_off_keeps_what_came_before_and_says_why(
             assert texts == ["first"] and tape.types()[-1] == "response.done"
 
     run(body)
+
+
+def test_a_beta_wire_is_recorded_in_the_ga_form(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with LocalServer(pace="fast", dialect="beta") as server:
+            session = Session(endpoint=server.url, dialect="beta", turn_detection=None)
+            path = session.record(tmp_path / "beta.cassette")
+            try:
+                await session.connect()
+                await session.ask("hello in beta")
+            finally:
+                await session.close()
+            tape = Cassette.open(path)
+            assert tape.meta["endpoint"]["dialect"] == "beta"
+            assert "response.output_audio.delta" in tape.types("server")  # beta's response.audio.delta, in GA
+            assert "response.audio.delta" not in tape.types("server") and len(tape.audio("model")) > 0
+
+    run(body)
