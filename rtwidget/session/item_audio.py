@@ -31,6 +31,10 @@ AUDIO_KEEP_S = 1800.0
 
 _DELTAS = ("response.output_audio.delta", "response.audio.delta")
 _ADDED = ("conversation.item.added", "conversation.item.created")
+_SESSION = ("session.created", "session.updated")
+# With turn detection on, audio appended while nobody speaks belongs to no item until the VAD says where speech
+# began (a little before it says so): only the last seconds of it are held.
+PRE_SPEECH_S = 10.0
 _SAMPLE_RATE = SAMPLES_PER_MS * 1000
 
 
@@ -99,6 +103,7 @@ class ItemAudioStore:
         self._speech: dict[str, list[int]] = {}  # item id -> [start, end] samples, measured by the server's VAD
         self._commits: deque[int] = deque()  # where each commit the client sent ends (timeline samples)
         self._created: deque[tuple[float, bytes]] = deque()  # input_audio sent in item.create without an id
+        self._vad = True  # the server's turn detection is on (the API's default), from session.created/updated
 
     # ------------------------------------------------------------------------------------------ reading
 
@@ -143,6 +148,8 @@ class ItemAudioStore:
             self._add(str(data.get("item_id")), "assistant", entry.time, _pcm(data.get("delta")))
         elif etype == "input_audio_buffer.append" and entry.direction == "client":
             self._append_mic(entry.time, _pcm(data.get("audio")))
+        elif etype in _SESSION and entry.direction == "server":
+            self._vad = _turn_detection_on(data, self._vad)
         elif entry.direction == "server":
             self._server(etype, data)
         elif etype == "conversation.item.create":
@@ -174,6 +181,7 @@ class ItemAudioStore:
                 self._speech[str(item_id)][1] = end * SAMPLES_PER_MS
         elif etype == "input_audio_buffer.cleared":
             self._consume(self._pending_end)
+            self._speech.clear()
         elif etype == "error" and self._commits and "commit" in str((data.get("error") or {}).get("code")):
             self._commits.popleft()  # a commit refused (too little audio): the buffer stays as it was
         elif etype == "conversation.item.truncated" and isinstance(item_id, str) and item_id in self._entries:
@@ -194,6 +202,9 @@ class ItemAudioStore:
     def _append_mic(self, time: float, pcm: bytes) -> None:
         self._chunks.append((self._pending_end, time))
         self._pending += pcm
+        if self._vad and not self._commits and not self._speech:
+            self._consume(self._pending_end - int(PRE_SPEECH_S * _SAMPLE_RATE))  # silence between turns
+            return
         # Audio not committed yet (a microphone left open) is bounded like the rest, and counted when dropped.
         excess = (len(self._pending) - int(self._keep_s * 1000 * BYTES_PER_MS)) // BYTES_PER_SAMPLE
         if excess > 0:
@@ -288,6 +299,15 @@ def _input_audio(item: dict[str, Any]) -> bytes | None:
     parts = [p for p in content if isinstance(p, dict)] if isinstance(content, list) else []
     found = [p for p in parts if p.get("type") == "input_audio"]
     return b"".join(_pcm(p.get("audio")) for p in found) if found else None
+
+
+def _turn_detection_on(data: dict[str, Any], was: bool) -> bool:
+    """Whether a ``session.created`` / ``session.updated`` says turn detection is on (GA or beta shape)."""
+    session = data.get("session")
+    session = session if isinstance(session, dict) else {}
+    audio_in = (session.get("audio") or {}).get("input") if isinstance(session.get("audio"), dict) else None
+    holder = audio_in if isinstance(audio_in, dict) and "turn_detection" in audio_in else session
+    return isinstance(holder.get("turn_detection"), dict) if "turn_detection" in holder else was
 
 
 def _ms(value: Any) -> int | None:

@@ -3,6 +3,7 @@ the assistant's (its deltas), the truncation point, and a bound that drops the o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import Any
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from rtwidget import Session
-from rtwidget.session.item_audio import ItemAudio, ItemAudioStore
-from tests.support import received, run, until
+from rtwidget.session.item_audio import PRE_SPEECH_S, ItemAudio, ItemAudioStore
+from tests.support import received, run, sent, until
 
 
 def tone(ms: int, freq: float = 440.0, amplitude: int = 8000) -> bytes:
@@ -68,10 +69,11 @@ def test_committed_user_audio_and_assistant_deltas_are_kept_per_item(open_sessio
     run(body)
 
 
+@pytest.mark.parametrize("silence_s", [1, 12])
 def test_server_vad_gives_the_item_the_audio_between_speech_start_and_stop(
-    open_session: Callable[..., Any],
+    open_session: Callable[..., Any], silence_s: int
 ) -> None:
-    stream = bytes(24000) + tone(1200) + bytes(48000)
+    stream = bytes(48000 * silence_s) + tone(1200) + bytes(48000)
 
     async def body() -> None:
         async with open_session(turn_detection="server_vad") as session:
@@ -191,3 +193,19 @@ def test_audio_appended_before_the_server_confirms_a_commit_goes_to_the_next_ite
             assert [a.pcm for a in map(session.item_audio.get, (one, two)) if a] == [first, second]
 
     run(body)
+
+
+def test_with_turn_detection_only_the_last_seconds_of_silence_are_held(open_session: Callable[..., Any]) -> None:
+    async def body() -> None:
+        async with open_session(turn_detection="server_vad") as session:
+            chunks = session.append_audio(bytes(48000 * 12))
+            await until(lambda: len(sent(session, "input_audio_buffer.append")) == len(chunks))
+            held = await asyncio.wrap_future(session._io.submit(_pending_len(session)))
+            assert held == PRE_SPEECH_S * 48000  # silence in no item: not kept, and not counted as dropped
+            assert session.item_audio.dropped_ms == 0 and len(session.item_audio) == 0
+
+    run(body)
+
+
+async def _pending_len(session: Any) -> int:
+    return len(session.item_audio._pending)  # read on the I/O thread, where the tap writes it
