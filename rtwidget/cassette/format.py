@@ -151,6 +151,15 @@ class Cassette:
         """The events the server sent, in order."""
         return (e for e in self.events if e.direction == SERVER_DIR)
 
+    def __repr__(self) -> str:
+        streams = self.meta.get("streams", {})
+        rate = AUDIO_FORMAT["sample_rate"] * 2  # bytes a second of PCM16 mono
+        audio = ", ".join(f"{name} {info.get('bytes', 0) / rate:.1f} s" for name, info in streams.items())
+        return (
+            f"<rtwidget Cassette {str(self.path)!r}: {len(self.events)} wire events, "
+            f"{len(self.local_events)} local, {self.duration:.1f} s; audio {audio or 'none'}>"
+        )
+
     def types(self, direction: str | None = None) -> list[str]:
         """The wire events' types in order (of one direction, if given)."""
         return [e.type for e in self.events if direction is None or e.direction == direction]

@@ -62,6 +62,8 @@ def test_events_and_audio_read_back_exactly(tmp_path: Path) -> None:
     assert tape.meta["version"] == tape.version == VERSION and tape.meta["config"] == {"voice": "alloy"}
     assert tape.meta["streams"] == {"mic": {"bytes": 7400}, "model": {"bytes": 2880}}
     assert tape.duration == 0.7 and tape.meta["counts"] == {"client": 3, "server": 4, "local": 1}
+    shown = f"<rtwidget Cassette {str(path)!r}: 7 wire events, 1 local, 0.7 s; audio mic 0.2 s, model 0.1 s>"
+    assert repr(tape) == shown  # short: a notebook shows it, not thousands of events
     with zipfile.ZipFile(path) as archive:
         assert archive.getinfo("mic.pcm").compress_type == zipfile.ZIP_STORED
         assert b64(pcm(2400, 1)).encode() not in archive.read(EVENTS)  # the audio is not in the JSON
