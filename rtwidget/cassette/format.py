@@ -46,7 +46,8 @@ AUDIO_REF = "$audio"
 CLIENT, SERVER_DIR, LOCAL_DIR = "client", "server", "local"
 DIRECTIONS = (CLIENT, SERVER_DIR, LOCAL_DIR)
 #: The PCM every stream holds (the Realtime API's wire audio).
-AUDIO_FORMAT = {"encoding": "pcm16le", "sample_rate": 24000, "channels": 1}
+SAMPLE_RATE = 24000
+AUDIO_FORMAT = {"encoding": "pcm16le", "sample_rate": SAMPLE_RATE, "channels": 1}
 
 
 class CassetteEvent(NamedTuple):
@@ -153,7 +154,7 @@ class Cassette:
 
     def __repr__(self) -> str:
         streams = self.meta.get("streams", {})
-        rate = AUDIO_FORMAT["sample_rate"] * 2  # bytes a second of PCM16 mono
+        rate = SAMPLE_RATE * 2  # bytes a second of PCM16 mono
         audio = ", ".join(f"{name} {info.get('bytes', 0) / rate:.1f} s" for name, info in streams.items())
         return (
             f"<rtwidget Cassette {str(self.path)!r}: {len(self.events)} wire events, "
