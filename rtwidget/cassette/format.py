@@ -13,7 +13,8 @@ A cassette (format ``rtwidget-cassette``, version :data:`VERSION`; see ``docs/ca
   ``model`` (the model's ``response.output_audio.delta`` audio as received), ``server`` (any other audio a server
   event carried, e.g. an item's content; present only when some was seen).
 
-Standard library only: the reader is what ``rtwidget serve --cassette`` and ``rtwidget.testing`` stand on.
+Standard library only (and the wire's PCM numbers from the protocol core): the reader is what
+``rtwidget serve --cassette`` and ``rtwidget.testing`` stand on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from ..protocol.pcm import BYTES_PER_SECOND, SAMPLE_RATE
 
 FORMAT = "rtwidget-cassette"
 #: The version written; a reader opens this version and older ones, and refuses newer ones by name.
@@ -46,7 +49,6 @@ AUDIO_REF = "$audio"
 CLIENT, SERVER_DIR, LOCAL_DIR = "client", "server", "local"
 DIRECTIONS = (CLIENT, SERVER_DIR, LOCAL_DIR)
 #: The PCM every stream holds (the Realtime API's wire audio).
-SAMPLE_RATE = 24000
 AUDIO_FORMAT = {"encoding": "pcm16le", "sample_rate": SAMPLE_RATE, "channels": 1}
 
 
@@ -154,8 +156,7 @@ class Cassette:
 
     def __repr__(self) -> str:
         streams = self.meta.get("streams", {})
-        rate = SAMPLE_RATE * 2  # bytes a second of PCM16 mono
-        audio = ", ".join(f"{name} {info.get('bytes', 0) / rate:.1f} s" for name, info in streams.items())
+        audio = ", ".join(f"{name} {info.get('bytes', 0) / BYTES_PER_SECOND:.1f} s" for name, info in streams.items())
         return (
             f"<rtwidget Cassette {str(self.path)!r}: {len(self.events)} wire events, "
             f"{len(self.local_events)} local, {self.duration:.1f} s; audio {audio or 'none'}>"
