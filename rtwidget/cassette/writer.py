@@ -3,7 +3,8 @@
 Events go to a temporary JSONL file and each audio stream to a temporary PCM file as they come; :meth:`close`
 joins them into the cassette (a zip, written beside the target and renamed onto it, so a reader never sees half a
 file). Nothing secret is written: every string holding one of the given secrets has it replaced, and every value
-under an auth-ish name (``authorization``, ``api_key``, ``client_secret``...) is replaced whole.
+under an auth-ish name (``authorization``, ``api_key``, ``client_secret``...) is replaced whole, and so is
+anything shaped like an OpenAI key (``sk-`` and 20 more characters).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import shutil
 import tempfile
 import time as clock
@@ -59,6 +61,9 @@ AUTH_NAMES = frozenset(
 )
 # Shorter values are not scrubbed by value (they would blank ordinary words).
 MIN_SECRET_CHARS = 6
+# OpenAI API key shapes (sk-..., sk-proj-...), scrubbed even when nobody said they were secrets (a key a tool read
+# from the environment and returned); long enough that no ordinary word matches.
+KEY_SHAPE = re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:
@@ -163,7 +168,7 @@ class CassetteWriter:
             for secret in self._secrets:
                 if secret in value:
                     value = value.replace(secret, REDACTED)
-            return value
+            return KEY_SHAPE.sub(REDACTED, value) if "sk-" in value else value
         if isinstance(value, dict):
             if AUDIO_REF in value:
                 return value  # a reference of ours: stream, offset, bytes

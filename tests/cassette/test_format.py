@@ -70,25 +70,30 @@ def test_events_and_audio_read_back_exactly(tmp_path: Path) -> None:
 
 
 def test_secrets_are_never_written(tmp_path: Path) -> None:
+    azure = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"  # an Azure key: no sk- shape, scrubbed by value only
     writer = CassetteWriter(tmp_path / "s.cassette", {"endpoint": {"url": "wss://x"}, "note": SECRET}, [SECRET])
+    writer.add_secrets([azure])
     writer.add(
         0.0,
         "client",
         {
             "type": "conversation.item.create",
-            "item": {"content": [{"type": "input_text", "text": f"my key is {SECRET}, keep it"}]},
+            "item": {"content": [{"type": "input_text", "text": f"my key is {SECRET}, keep it, and {azure}"}]},
         },
     )
     writer.add(0.1, "server", {"type": "x", "headers": {"Authorization": "Bearer abc", "api-key": "zz"}})
     writer.add(0.2, "local", {"type": "rtwidget.connected", "client_secret": {"value": "ek_123"}})
-    path = writer.close()  # fmt: skip
+    other_key = "sk-proj-" + "Q" * 40  # a key nobody registered, returned by a tool
+    writer.add(0.3, "client", {"type": "conversation.item.create", "item": {"output": f"env: {other_key}; sk-short"}})
+    path = writer.close()
     raw = path.read_bytes()
     with zipfile.ZipFile(path) as archive:
         raw += b"".join(archive.read(name) for name in archive.namelist())
-    assert b"SENTINEL" not in raw and b"Bearer abc" not in raw and b"ek_123" not in raw
+    assert b"SENTINEL" not in raw and b"Bearer abc" not in raw and b"ek_123" not in raw and azure.encode() not in raw
     tape = Cassette.open(path)
-    assert tape.events[0].event["item"]["content"][0]["text"] == "my key is <redacted>, keep it"
+    assert tape.events[0].event["item"]["content"][0]["text"] == "my key is <redacted>, keep it, and <redacted>"
     assert tape.events[1].event["headers"] == {"Authorization": "<redacted>", "api-key": "<redacted>"}
+    assert tape.events[2].event["item"]["output"] == "env: <redacted>; sk-short"  # a short word is no key
 
 
 def test_bad_paths_are_named(tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ from tests.support import open_session, received, run, until
 from .sample_tools import tool_fns
 
 SENTINEL = "sk-SENTINEL-7f3a9c2e51d84b06"
+# A custom header's token: not shaped like a key, so only scrubbing by value keeps it out.
+OPAQUE = "OPAQUE-0c9e8d7f6a5b"
+HEADERS = {"X-Gateway-Auth": OPAQUE}
 
 
 def tone(seconds: float, hz: float = 440.0) -> bytes:
@@ -82,11 +85,11 @@ def test_a_cassette_reads_back_what_went_over_the_wire(local_server: LocalServer
 
 def test_no_key_is_ever_written(local_server: LocalServer, tmp_path: Path) -> None:
     async def body() -> Path:
-        session = Session(endpoint=local_server.url, api_key=SENTINEL, turn_detection=None)
+        session = Session(endpoint=local_server.url, api_key=SENTINEL, headers=HEADERS, turn_detection=None)
         try:
             path = session.record(tmp_path / "secret.cassette")
             await session.connect()
-            await session.ask(f"my key is {SENTINEL}, repeat it")
+            await session.ask(f"my key is {SENTINEL}, repeat it; my token is {OPAQUE}")
             return session.stop_recording() or path
         finally:
             await session.close()
@@ -95,10 +98,10 @@ def test_no_key_is_ever_written(local_server: LocalServer, tmp_path: Path) -> No
     raw = path.read_bytes()
     with zipfile.ZipFile(path) as archive:
         raw += b"".join(archive.read(name) for name in archive.namelist())
-    assert b"SENTINEL" not in raw and b"Bearer" not in raw
+    assert b"SENTINEL" not in raw and b"Bearer" not in raw and b"OPAQUE" not in raw
     tape = Cassette.open(path)
     asked = next(e.event for e in tape.client_events() if e.type == "conversation.item.create")
-    assert asked["item"]["content"][0]["text"] == "my key is <redacted>, repeat it"
+    assert asked["item"]["content"][0]["text"] == "my key is <redacted>, repeat it; my token is <redacted>"
 
 
 def test_recording_mid_session_starts_with_the_current_config(local_server: LocalServer, tmp_path: Path) -> None:
