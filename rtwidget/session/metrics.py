@@ -19,10 +19,12 @@ from typing import Any
 
 from .. import prices
 from ..endpoints import Endpoint
+from ..protocol.pcm import SAMPLE_RATE
 from .local_events import LogEntry
 
 #: Turns and responses kept (oldest dropped first); totals count them all.
 MAX_TURNS = 1000
+_MAX_OPEN = 64
 _AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 _TOKEN_KEYS = (
     "input_text",
@@ -60,7 +62,7 @@ class TurnMetrics:
     t_trigger: float | None
     t_created: float
     t_first_audio: float | None = None
-    t_first_audible: float | None = None  # the browser's first playback report of its audio
+    t_first_audible: float | None = None  # when the browser began playing it (its first playback report)
     t_done: float | None = None
     status: str | None = None
     input_text: int = 0
@@ -184,6 +186,8 @@ class Metrics:
         self._pending = None
         turn = TurnMetrics(rid, trigger, t_trigger, t)
         self._open[rid] = turn
+        if len(self._open) > _MAX_OPEN:  # responses that never ended (a dropped connection, a lost response)
+            del self._open[next(iter(self._open))]
         with self._lock:
             self.turns.append(turn)
 
@@ -227,11 +231,15 @@ class Metrics:
             )
 
     def audible(self, item_id: str, samples: int, t: float | None = None) -> None:
-        """A playback report: the browser has played ``samples`` of ``item_id``; the first report with samples
-        marks the turn audible (at ``t``, default now on the log's clock: when the report reached the kernel)."""
+        """A playback report: the browser has played ``samples`` of ``item_id`` by ``t`` (default: now on the
+        log's clock, when the report reached the kernel). The first report with samples marks the turn audible
+        at ``t`` less the audio it says was played (reports come every 250 ms at most, so the report's own time
+        would be late by up to that), never before the audio reached the kernel."""
         turn = self._items.get(item_id) if samples > 0 else None
         if turn is not None and turn.t_first_audible is None:
-            turn.t_first_audible = self._clock() if t is None else t
+            now = self._clock() if t is None else t
+            started = now - samples / SAMPLE_RATE
+            turn.t_first_audible = max(started, turn.t_first_audio) if turn.t_first_audio is not None else started
 
     # ---------------------------------------------------------------- reading (any thread)
 
@@ -242,10 +250,11 @@ class Metrics:
             per_response = [dict(r) for r in self.responses]
         model = self.model
         billed = self.billed
+        note = "" if billed else LOCAL_NOTE if self._endpoint() is not None else "not connected yet: nothing billed"
         return {
             "model": model,
             "billed": billed,
-            "note": "" if billed else LOCAL_NOTE,
+            "note": note,
             "totals": totals,
             "cost": prices.cost(model, wire_usage(totals)),
             "responses": per_response,
