@@ -244,6 +244,13 @@ def test_session_form_instructions_and_transcription(lab: NotebookPage) -> None:
             words[0],
             what="the spoken turn's words in the Conversation",
         )
+        # The cost under the usage table: the local server's tokens priced, and billed to nobody.
+        cost = lab.wait_js(
+            "() => document.querySelector('[data-rt=usage-cost]')?.textContent.includes('nothing is billed')"
+            " && document.querySelector('[data-rt=usage-cost]').textContent",
+            what="the cost line of the Session panel",
+        )
+        assert cost.startswith("cost: $") and lab.kernel_json("session.usage['billed']") is False
     finally:
         lab.page.locator("[data-rt=mic]").first.click()
     # The form's toggle turns it off again.
