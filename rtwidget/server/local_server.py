@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -49,10 +49,14 @@ from rtwidget.protocol import dialects
 
 from . import auth
 from .brain import Brain
+from .cassette_replay import ReplayEngine, load_cassette
 from .config import DEFAULT_MODEL
 from .engine import Engine, EngineConfig, Pace, SpeechVoice
 from .script import Script
 from .voice import default_voice
+
+if TYPE_CHECKING:
+    from rtwidget.cassette import Cassette
 
 __all__ = ["PATHS", "LocalServer", "shared_server"]
 
@@ -109,6 +113,9 @@ class LocalServer:
 
     ``session_minutes``: how long a session lives before ``session_expired`` and a close (the API's cap is 60; a
     fraction of a minute lets a test see a client renew its session).
+
+    ``cassette``: a :class:`~rtwidget.cassette.Cassette` or its path: every connection is answered with the
+    recorded server events instead (see :mod:`.cassette_replay`; ``pace`` "realtime" keeps the recorded timing).
     """
 
     def __init__(
@@ -126,6 +133,7 @@ class LocalServer:
         token: str | None = None,
         send_timeout: float = 30.0,
         session_minutes: float = 60,
+        cassette: Cassette | str | os.PathLike[str] | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
@@ -155,6 +163,7 @@ class LocalServer:
         self._requested_port = port
         self.send_timeout = float(send_timeout)
         self.session_minutes = session_minutes
+        self.cassette = None if cassette is None else load_cassette(cassette)
         self._server: Server | None = None
         # Connection pump tasks (one per open connection), so stop() can wait for them.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -321,7 +330,7 @@ class LocalServer:
             session_minutes=self.session_minutes,
             connection=self.connections_served,
         )
-        engine = Engine(
+        engine: Engine | ReplayEngine = Engine(
             config,
             clock=time.time,
             voice=self._voice,
@@ -329,6 +338,8 @@ class LocalServer:
             dialect=self.dialect,
             envelope=self.envelope,
         )
+        if self.cassette is not None:
+            engine = ReplayEngine(self.cassette, pace=self.pace, clock=time.time)
         beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or "openai-beta.realtime-v1" in (
             request.headers.get("Sec-WebSocket-Protocol", "")
         )
@@ -362,7 +373,7 @@ class LocalServer:
         await asyncio.get_running_loop().run_in_executor(workers, function, *args)
 
 
-async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float, work: _Work) -> bool:
+async def _pump(ws: ServerConnection, engine: Engine | ReplayEngine, send_timeout: float, work: _Work) -> bool:
     """Feed received messages to the engine, release its paced output on time, write what it wants sent.
 
     The engine's work runs through ``work`` (a worker thread), so a long synthesis never holds the event loop and
@@ -403,7 +414,7 @@ async def _pump(ws: ServerConnection, engine: Engine, send_timeout: float, work:
                 await receiving  # also retrieves a ConnectionClosed the task may hold
 
 
-def _step(engine: Engine, message: str | bytes | None) -> None:
+def _step(engine: Engine | ReplayEngine, message: str | bytes | None) -> None:
     """One piece of an engine's work, on a worker thread: the message received (if any), then what is due."""
     if message is not None:
         engine.receive_text(message)

@@ -20,7 +20,7 @@ TOKEN_ENV = "RTWIDGET_SERVER_TOKEN"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``serve`` options: host, port, token, dialect, pace, envelope, script."""
+    """The ``serve`` options: host, port, token, dialect, pace, envelope, script, cassette."""
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -46,6 +46,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="wrap every event in the 'realtime.'-prefixed envelope some gateways use (default: plain events)",
     )
     parser.add_argument("--script", metavar="FILE", help="a JSON script of extra events, errors and disconnects")
+    parser.add_argument(
+        "--cassette",
+        metavar="FILE",
+        help="answer every client with this recorded session (session.record(path)) instead; --pace fast sends "
+        "the recorded answers at once, realtime at their recorded pace (see docs/cassettes.md)",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -60,6 +66,7 @@ def serve(args: argparse.Namespace) -> int:
         envelope=getattr(args, "envelope", False),
         script=script,
         token=token,
+        cassette=getattr(args, "cassette", None),
     )
 
     async def run() -> None:
