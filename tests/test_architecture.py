@@ -29,6 +29,7 @@ FLOORS = {
     "rtwidget.server": 3,
     "rtwidget.widget": 4,
     "rtwidget.cli": 4,
+    "rtwidget.testing": 4,
     "rtwidget": 5,
 }
 # Same-floor imports that are allowed, by (importer part, imported part): the session's default endpoint factory
