@@ -28,16 +28,27 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from rtwidget.cassette import Cassette
+from rtwidget.cassette import Cassette, CassetteEvent
 
 from .config import Json, Pace
 
-__all__ = ["MISMATCH", "ReplayEngine", "load_cassette"]
+__all__ = ["MISMATCH", "ReplayEngine", "load_cassette", "release_points"]
 
 #: The ``error.code`` a diverging client gets (and the close reason that follows it).
 MISMATCH = "cassette_mismatch"
 # Keys whose string values are ids the client may have chosen (mapped from the recorded to the client's).
 _ID_KEYS = frozenset({"event_id", "id", "item_id", "previous_item_id", "call_id", "response_id"})
+# Client event type -> the server events that acknowledge it (sent while the server handles it).
+_ACKS = {
+    "session.update": ("session.updated",),
+    "conversation.item.create": ("conversation.item.added", "conversation.item.done"),
+    "conversation.item.retrieve": ("conversation.item.retrieved",),
+    "conversation.item.truncate": ("conversation.item.truncated",),
+    "conversation.item.delete": ("conversation.item.deleted",),
+    "input_audio_buffer.commit": ("input_audio_buffer.committed",),
+    "input_audio_buffer.clear": ("input_audio_buffer.cleared",),
+    "response.create": ("response.created",),
+}
 # The longest part of an event quoted in an error message.
 _QUOTE_CHARS = 200
 
@@ -57,6 +68,10 @@ class ReplayEngine:
         events = cassette.events
         # Indices into `events` of the recorded client events, in order.
         self._client_at = [i for i, e in enumerate(events) if e.direction == "client"]
+        # The last event index released on connect, and by each recorded client event; the last one released.
+        self._release_first = (self._client_at[0] if self._client_at else len(events)) - 1
+        self._release = release_points(events, self._client_at)
+        self._released = -1
         self._matched = 0
         # Recorded id -> the id the client used instead.
         self._ids: dict[str, str] = {}
@@ -98,8 +113,8 @@ class ReplayEngine:
             return
         index = self._client_at[self._matched]
         self._map_ids(self._cassette.events[index].event, event)
-        self._matched += 1
         self._schedule_after(index)
+        self._matched += 1
         self.advance(self._clock())
 
     def data_to_send(self) -> list[str]:
@@ -123,20 +138,21 @@ class ReplayEngine:
     # ---------------------------------------------------------------------------------------- internals
 
     def _schedule_after(self, index: int) -> None:
-        """Queue the server events recorded after ``events[index]`` up to the next client event."""
+        """Queue the server events the recording released by ``events[index]`` (see :func:`release_points`),
+        timed from that event (the first ones from the first of them)."""
         events = self._cassette.events
         now = self._clock()
+        end = self._release[self._matched] if index >= 0 else self._release_first
         anchor: float | None = events[index].time if index >= 0 else None
-        for i in range(index + 1, len(events)):
-            if events[i].direction == "client":
-                break
+        for i in range(self._released + 1, end + 1):
             if events[i].direction != "server":
                 continue
-            if anchor is None:  # the first events: timed from the first of them
+            if anchor is None:
                 anchor = events[i].time
             due = float("-inf") if self._pace == "fast" else now + events[i].time - anchor
             self._last_due = max(self._last_due, due)
             self._queue.append((self._last_due, i))
+        self._released = max(self._released, end)
 
     def _mismatch(self, event: Json) -> str | None:
         """Why ``event`` does not match the next recorded client event, or None when it does."""
@@ -186,6 +202,51 @@ class ReplayEngine:
         self.close_code = code
         self.close_reason = reason
         self._queue.clear()
+
+
+def release_points(events: list[CassetteEvent], client_at: list[int]) -> list[int]:
+    """For each recorded client event (``client_at``: their indices in ``events``), the index of the last event
+    whose server events are released when the client sends it: up to the next client event, or further, up to its
+    acknowledgement (``session.updated`` for ``session.update``, ...; an ``error`` naming its event id) when that
+    was recorded only after the client's next event (a client that sent two events at once). Both servers handle
+    client events in order, so whatever came before the acknowledgement did not depend on the next event; a client
+    that waits for the acknowledgement before its next event then gets it instead of waiting forever."""
+    refused: dict[str, int] = {}  # client event id -> the first error naming it
+    for i, recorded in enumerate(events):
+        error = recorded.event.get("error") if recorded.type == "error" else None
+        if isinstance(error, dict) and isinstance(error.get("event_id"), str):
+            refused.setdefault(error["event_id"], i)
+    points: list[int] = []
+    for n, index in enumerate(client_at):
+        point = (client_at[n + 1] if n + 1 < len(client_at) else len(events)) - 1
+        event_id = events[index].event.get("event_id")
+        ack = refused.get(event_id, -1) if isinstance(event_id, str) else -1
+        if ack < index:
+            ack = _ack_of(events, index)
+        points.append(max(point, ack, points[-1] if points else -1))
+    return points
+
+
+def _ack_of(events: list[CassetteEvent], index: int) -> int:
+    """The index of the last server event acknowledging client event ``events[index]`` (-1 when none)."""
+    event = events[index].event
+    kinds = _ACKS.get(events[index].type, ())
+    if not kinds:
+        return -1
+    item = event.get("item")
+    item_id = item.get("id") if isinstance(item, dict) else None
+    found: dict[str, int] = {}
+    for i in range(index + 1, len(events)):
+        recorded = events[i]
+        if recorded.direction != "server":
+            continue
+        if recorded.type in kinds and recorded.type not in found:
+            acked = recorded.event.get("item")
+            if item_id is None or (isinstance(acked, dict) and acked.get("id") == item_id):
+                found[recorded.type] = i
+                if len(found) == len(kinds):
+                    break
+    return max(found.values(), default=-1)
 
 
 def _texts(event: Any) -> list[str]:

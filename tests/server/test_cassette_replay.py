@@ -145,19 +145,28 @@ def test_client_chosen_ids_are_mapped_to_the_clients(recorded: tuple[Path, list[
     async def body() -> list[dict[str, Any]]:
         async with LocalServer(pace="fast", cassette=path) as server, connect(server.url) as ws:
             got = [json.loads(await ws.recv())]  # session.created
-            # The recording's answer to the create came after the client's next event (ask() sends both at once).
-            for n, event in enumerate(clients[: first_create + 2]):
+            # The client waits for the item before asking for a response, although the recording's client sent both
+            # at once (its answer came after the response.create): the acknowledgement is released all the same.
+            for n, event in enumerate(clients[: first_create + 1]):
                 mine = dict(event, event_id=f"mine_{n}")
                 if n == first_create:
                     mine["item"] = dict(mine["item"], id="item_mine")
                 await ws.send(json.dumps(mine))
-            while not any(e["type"] == "conversation.item.added" for e in got):
+            while not any(e["type"] == "conversation.item.done" for e in got):
                 got.append(json.loads(await ws.recv()))
+            await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))  # diverge: all released comes first
+            got += [json.loads(text) async for text in ws]
             return got
 
+    created = clients[first_create]["item"]["id"]
+    asked = next(e for e in list(tape.client_events())[first_create:] if e.type == "response.create")
+    acks = [e for e in tape.server_events() if e.type == "conversation.item.added" and e.event["item"]["id"] == created]
+    assert acks[0].time > asked.time  # recorded after the client's next event
     got = run(body)
     added = next(e for e in got if e["type"] == "conversation.item.added")
     assert added["item"]["id"] == "item_mine"
+    assert got[-1]["error"]["code"] == MISMATCH and "'response.create'" in got[-1]["error"]["message"]
+    assert "response.created" not in [e["type"] for e in got]  # nothing the response.create brought
 
 
 def raw_replay(path: Path, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int | None, str | None]:
