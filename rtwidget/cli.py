@@ -3,8 +3,8 @@
 Subcommands (argparse; more can be added beside ``serve``):
 
 - ``rtwidget serve [--host 127.0.0.1] [--port 0] [--token TOKEN] [--dialect ga|beta] [--pace realtime|fast]
-  [--envelope] [--script FILE]``: run the local Realtime server, print its URL on one line (and ``token: ...``
-  on the next when it needs one: any host but loopback does), and run until Ctrl-C or SIGTERM.
+  [--envelope] [--script FILE] [--cassette FILE]``: run the local Realtime server, print its URL on one line (and
+  ``token: ...`` on the next when it needs one: any host but loopback does), and run until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations

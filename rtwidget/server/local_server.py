@@ -163,6 +163,8 @@ class LocalServer:
         self._requested_port = port
         self.send_timeout = float(send_timeout)
         self.session_minutes = session_minutes
+        if cassette is not None and (dialect != "ga" or envelope or script is not None):
+            raise ValueError("a cassette is replayed as recorded (GA events): drop dialect, envelope and script")
         self.cassette = None if cassette is None else load_cassette(cassette)
         self._server: Server | None = None
         # Connection pump tasks (one per open connection), so stop() can wait for them.

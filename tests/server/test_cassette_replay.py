@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from rtwidget import Session
 from rtwidget.cassette import Cassette
@@ -260,3 +261,23 @@ def test_realtime_pace_keeps_the_recorded_gaps(recorded: tuple[Path, list[Any]])
         engine.advance(engine.next_deadline() or 0.0)
         sent += [json.loads(t) for t in engine.data_to_send()]
     assert sent == [tape.with_audio(e.event) for e in answers]
+
+
+def test_a_beta_client_is_refused_and_options_that_do_not_apply_are_named(recorded: tuple[Path, list[Any]]) -> None:
+    path, _ = recorded
+
+    async def body() -> tuple[list[dict[str, Any]], int | None]:
+        async with (
+            LocalServer(pace="fast", cassette=path) as server,
+            connect(server.url, additional_headers={"OpenAI-Beta": "realtime=v1"}) as ws,
+        ):
+            got = [json.loads(await ws.recv())]
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            return got, ws.close_code
+
+    got, code = run(body)
+    assert [e["error"]["code"] for e in got] == ["beta_api_shape_disabled"] and code == 4000
+    for options in ({"dialect": "beta"}, {"envelope": True}):
+        with pytest.raises(ValueError, match="drop dialect, envelope and script"):
+            LocalServer(cassette=path, **options)
