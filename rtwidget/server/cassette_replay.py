@@ -6,7 +6,8 @@ computing answers it plays a recorded session back:
 
 - the server events recorded before the first client event (``session.created``) are sent on connect;
 - each client event received is matched to the next recorded client event, in order: same ``type``, and the same
-  text wherever the recorded one had a ``text`` (a typed message); then the server events recorded after that
+  text wherever the recorded one had a ``text`` (a typed message); appends loosely (a microphone chunks as it
+  goes: an extra append is taken with no answer, missing ones are passed over); then the server events recorded after that
   client event (up to the next one) are sent, with their audio restored, at the recorded pace (``pace="realtime"``,
   measured from the moment the client event arrived) or at once (``"fast"``);
 - ids the client chose (its ``event_id``, the ``id`` of an item it creates, ...) may differ from the recorded
@@ -36,6 +37,7 @@ __all__ = ["MISMATCH", "ReplayEngine", "load_cassette", "release_points"]
 
 #: The ``error.code`` a diverging client gets (and the close reason that follows it).
 MISMATCH = "cassette_mismatch"
+APPEND = "input_audio_buffer.append"
 # Keys whose string values are ids the client may have chosen (mapped from the recorded to the client's).
 _ID_KEYS = frozenset({"event_id", "id", "item_id", "previous_item_id", "call_id", "response_id"})
 # Client event type -> the server events that acknowledge it (sent while the server handles it).
@@ -72,6 +74,7 @@ class ReplayEngine:
         self._release_first = (self._client_at[0] if self._client_at else len(events)) - 1
         self._release = release_points(events, self._client_at)
         self._released = -1
+        self._has_appends = any(events[i].type == APPEND for i in self._client_at)
         self._matched = 0
         # Recorded id -> the id the client used instead.
         self._ids: dict[str, str] = {}
@@ -105,6 +108,8 @@ class ReplayEngine:
             event = {"type": f"<not JSON: {exc}>"}
         if not isinstance(event, dict):
             event = {"type": f"<not an object: {type(event).__name__}>"}
+        if self._follow_audio(event.get("type")):
+            return
         problem = self._mismatch(event)
         if problem is not None:
             event_id = event.get("event_id")
@@ -116,6 +121,25 @@ class ReplayEngine:
         self._schedule_after(index)
         self._matched += 1
         self.advance(self._clock())
+
+    def _follow_audio(self, etype: Any) -> bool:
+        """Audio is chunked as the microphone goes, so appends are matched loosely in a recording that has any:
+        an append where the recording has another event is taken with no answer (True); another event where the
+        recording has appends passes over them, releasing what they brought (VAD events, responses)."""
+        if not self._has_appends:
+            return False
+        if etype == APPEND:
+            return self._next_type() != APPEND
+        while self._next_type() == APPEND:
+            self._schedule_after(self._client_at[self._matched])
+            self._matched += 1
+        return False
+
+    def _next_type(self) -> str | None:
+        """The type of the next recorded client event (None past the last)."""
+        if self._matched >= len(self._client_at):
+            return None
+        return self._cassette.events[self._client_at[self._matched]].type
 
     def data_to_send(self) -> list[str]:
         """Serialized server events to write, in order; the queue is emptied."""

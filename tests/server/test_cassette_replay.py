@@ -284,3 +284,23 @@ def test_a_beta_client_is_refused_and_options_that_do_not_apply_are_named(record
     for options in ({"dialect": "beta"}, {"envelope": True}):
         with pytest.raises(ValueError, match="drop dialect, envelope and script"):
             LocalServer(cassette=path, **options)
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_audio_chunked_otherwise_still_matches(recorded: tuple[Path, list[Any]], pieces: int) -> None:
+    """A microphone chunks as it goes: more appends (or fewer) than recorded still get the recorded answers."""
+    path, _ = recorded
+    tape = Cassette.open(path)
+    clients = [tape.with_audio(e.event) for e in tape.client_events()]
+    appends = [n for n, e in enumerate(clients) if e["type"] == "input_audio_buffer.append"]
+    audio = b"".join(base64.b64decode(clients[n]["audio"]) for n in appends)
+    step = -(-len(audio) // pieces) // 2 * 2  # whole samples
+    mine = [
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio[i : i + step]).decode()}
+        for i in range(0, len(audio), step)
+    ]
+    assert len(appends) > 1 and len(mine) != len(appends)  # really chunked otherwise
+    events = [*clients[: appends[0]], *mine, *clients[appends[-1] + 1 :], {"type": "response.cancel"}]
+    got, code, reason = raw_replay(path, events)
+    assert got[:-1] == [tape.with_audio(e.event) for e in tape.server_events()]
+    assert got[-1]["error"]["code"] == MISMATCH and (code, reason) == (1000, MISMATCH)
