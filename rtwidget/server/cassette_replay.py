@@ -7,9 +7,9 @@ computing answers it plays a recorded session back:
 - the server events recorded before the first client event (``session.created``) are sent on connect;
 - each client event received is matched to the next recorded client event, in order: same ``type``, and the same
   text wherever the recorded one had a ``text`` (a typed message); appends loosely (a microphone chunks as it
-  goes: an extra append is taken with no answer, missing ones are passed over); then the server events recorded after that
-  client event (up to the next one) are sent, with their audio restored, at the recorded pace (``pace="realtime"``,
-  measured from the moment the client event arrived) or at once (``"fast"``);
+  goes: an extra append is taken with no answer, missing ones are passed over); then the server events recorded
+  after that client event (up to the next one) are sent, with their audio restored, at the recorded pace
+  (``pace="realtime"``, measured from the moment the client event arrived) or at once (``"fast"``);
 - ids the client chose (its ``event_id``, the ``id`` of an item it creates, ...) may differ from the recorded
   ones: each recorded id is mapped to the one the client used, and the server events replayed name the client's.
   Ids the server made are replayed as recorded (the client then uses those, so they match);
