@@ -20,6 +20,7 @@ from rtwidget import Session
 from rtwidget.cassette import Cassette
 from rtwidget.server import LocalServer
 from rtwidget.server.cassette_replay import MISMATCH, ReplayEngine, release_points
+from rtwidget.server.engine import Pace
 from tests.session.sample_tools import tool_fns
 from tests.support import TIMEOUT, received, run, scaled, until
 
@@ -90,10 +91,12 @@ def client_ids_numbered(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[
     return numbered
 
 
-def test_a_fresh_session_gets_the_recorded_answers(recorded: tuple[Path, list[Any]]) -> None:
+# "realtime": the recorded gaps kept (short: the recording was made against a fast-paced server).
+@pytest.mark.parametrize("pace", ["fast", "realtime"])
+def test_a_fresh_session_gets_the_recorded_answers(recorded: tuple[Path, list[Any]], pace: Pace) -> None:
     path, original = recorded
     tape = Cassette.open(path)
-    server = LocalServer(pace="fast", cassette=path).start_in_thread()
+    server = LocalServer(pace=pace, cassette=path).start_in_thread()
     calls: list[str] = []
     try:
         replayed = a_session(server.url, calls)
