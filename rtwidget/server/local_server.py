@@ -210,7 +210,7 @@ class LocalServer:
         """Listen; returns self. The voice is loaded here, once, so the first response is not slow."""
         if self._server is not None:
             return self
-        if self._voice is None:
+        if self._voice is None and self.cassette is None:  # a replay speaks the recorded audio
             self._voice = default_voice()  # created once per process; well under a second
         self._workers = concurrent.futures.ThreadPoolExecutor(ENGINE_WORKERS, "rtwidget-server-engine")
         self._server = await serve(
@@ -332,16 +332,18 @@ class LocalServer:
             session_minutes=self.session_minutes,
             connection=self.connections_served,
         )
-        engine: Engine | ReplayEngine = Engine(
-            config,
-            clock=time.time,
-            voice=self._voice,
-            brain=self.brain,
-            dialect=self.dialect,
-            envelope=self.envelope,
-        )
+        engine: Engine | ReplayEngine
         if self.cassette is not None:
             engine = ReplayEngine(self.cassette, pace=self.pace, clock=time.time)
+        else:
+            engine = Engine(
+                config,
+                clock=time.time,
+                voice=self._voice,
+                brain=self.brain,
+                dialect=self.dialect,
+                envelope=self.envelope,
+            )
         beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or "openai-beta.realtime-v1" in (
             request.headers.get("Sec-WebSocket-Protocol", "")
         )
