@@ -8,7 +8,8 @@ computing answers it plays a recorded session back:
 - each client event received is matched to the next recorded client event, in order: same ``type``, and the same
   text wherever the recorded one had a ``text`` (a typed message); appends loosely (a microphone chunks as it
   goes: an extra append is taken with no answer, missing ones are passed over); then the server events recorded
-  after that client event (up to the next one) are sent, with their audio restored, at the recorded pace
+  after that client event (up to the next one, or up to its acknowledgement when that came later: see
+  :func:`release_points`) are sent, with their audio restored, at the recorded pace
   (``pace="realtime"``, measured from the moment the client event arrived) or at once (``"fast"``);
 - ids the client chose (its ``event_id``, the ``id`` of an item it creates, ...) may differ from the recorded
   ones: each recorded id is mapped to the one the client used, and the server events replayed name the client's.
