@@ -102,6 +102,17 @@ class LoopThread:
         except concurrent.futures.TimeoutError:
             raise WaitTimeout(f"{self.name}'s I/O loop to run {fn!r}", timeout, "(not tracked here)") from None
 
+    def call_or_here(self, fn: Callable[[], T]) -> T:
+        """:meth:`call` ``fn`` on the loop if it runs; else run it right here (with no loop, nothing else touches
+        the state it guards), and never start a loop for it."""
+        if self.running:
+            try:
+                return self.call(fn, start=False)
+            except RuntimeError as exc:
+                if "not running" not in str(exc):
+                    raise
+        return fn()
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the loop (started if needed); its result arrives in the returned future."""
         return asyncio.run_coroutine_threadsafe(coro, self.start())

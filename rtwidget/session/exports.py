@@ -59,13 +59,7 @@ class ExportsMixin:
 
     def _on_io(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` where the session's state may be read: on the I/O loop, or here when it is not running."""
-        if self._io.running:
-            try:
-                return self._io.call(fn, start=False)
-            except RuntimeError as exc:
-                if "not running" not in str(exc):
-                    raise
-        return fn()
+        return self._io.call_or_here(fn)
 
     # ------------------------------------------------------------------------------------------ transcript
 

@@ -148,13 +148,7 @@ class RecordingMixin:
 
     def _on_io_thread(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the I/O loop, or here when it is not running (then nothing else touches the state)."""
-        if self._io.running:
-            try:
-                return self._io.call(fn, start=False)
-            except RuntimeError as exc:
-                if "not running" not in str(exc):
-                    raise
-        return fn()
+        return self._io.call_or_here(fn)
 
 
 def _version() -> str:

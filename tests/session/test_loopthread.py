@@ -25,6 +25,21 @@ def test_call_with_start_false_does_not_start_a_stopped_loop() -> None:
         io.call(lambda: 4, start=False)
 
 
+def test_call_or_here_runs_on_the_loop_if_it_runs_else_here_without_starting_one() -> None:
+    io = LoopThread("rtwidget-test-io")
+    here = threading.current_thread()
+    assert io.call_or_here(threading.current_thread) is here and not io.running
+    io.start()
+    try:
+        ran_on = io.call_or_here(threading.current_thread)
+        assert ran_on is not here and ran_on.name == "rtwidget-test-io"
+        with pytest.raises(ZeroDivisionError):  # the function's own error reaches the caller
+            io.call_or_here(lambda: 1 / 0)
+    finally:
+        io.stop()
+    assert io.call_or_here(threading.current_thread) is here and not io.running
+
+
 def test_a_call_that_times_out_says_what_it_waited_for() -> None:
     io = LoopThread("rtwidget-test-io")
     release = threading.Event()
