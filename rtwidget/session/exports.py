@@ -13,9 +13,8 @@ import dataclasses
 import io
 import json
 import wave
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,8 +28,6 @@ from .metrics import TurnMetrics
 if TYPE_CHECKING:
     from .._loopthread import LoopThread
 
-T = TypeVar("T")
-
 DATAFRAME_KINDS = ("events", "items", "turns")
 _PANDAS_MISSING = 'to_dataframe() needs pandas: pip install "rtwidget[data]" (or pip install pandas)'
 
@@ -43,9 +40,10 @@ class ExportsMixin:
     tool_calls: list[ToolCallRecord]
     _io: LoopThread
 
-    @property
-    def conversation(self) -> list[Item]:  # the session's (read on the I/O thread)
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the session's (read on the I/O thread)
+
+        @property
+        def conversation(self) -> list[Item]: ...
 
     @property
     def audio_keep_s(self) -> float:
@@ -55,11 +53,7 @@ class ExportsMixin:
 
     @audio_keep_s.setter
     def audio_keep_s(self, value: float) -> None:
-        self._on_io(lambda: setattr(self.item_audio, "keep_s", value))
-
-    def _on_io(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` where the session's state may be read: on the I/O loop, or here when it is not running."""
-        return self._io.call_or_here(fn)
+        self._io.call_or_here(lambda: setattr(self.item_audio, "keep_s", value))
 
     # ------------------------------------------------------------------------------------------ transcript
 
@@ -76,7 +70,7 @@ class ExportsMixin:
                 lines += [*_item_markdown(item, seen.get(item.id, self.item_audio.started_at(item.id))), ""]
             return lines
 
-        lines = self._on_io(markdown)
+        lines = self._io.call_or_here(markdown)
         text = endpoints.redact("\n".join(lines).rstrip() + "\n")
         if target is not None:
             _write(target, text.encode("utf-8"), "export_transcript")
@@ -90,7 +84,7 @@ class ExportsMixin:
         (the rest was never heard). The timeline starts with the earliest audio kept. Returns its duration in
         seconds."""
         target = _target(path, "export_wav", "session.wav")
-        clips = self._on_io(self.item_audio.items)
+        clips = self._io.call_or_here(self.item_audio.items)
         frames = stereo_timeline(clips)
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as wav:
@@ -129,9 +123,9 @@ class ExportsMixin:
             rows = [_scrub(_event_row(e, size=True)) for e in list(self.log)]
             return pd.DataFrame(rows, columns=["time", "direction", "type", "size", "data"])
         if kind == "items":
-            items = self._on_io(lambda: [(i.summary(), self.item_audio.get(i.id)) for i in self.conversation])
+            items = self._io.call_or_here(lambda: [(i.summary(), self.item_audio.get(i.id)) for i in self.conversation])
             return pd.DataFrame([_scrub(_item_row(s, a)) for s, a in items], columns=_ITEM_COLUMNS)
-        metrics = self._on_io(lambda: list(getattr(self, "turn_metrics", []) or []))
+        metrics = self._io.call_or_here(lambda: list(getattr(self, "turn_metrics", []) or []))
         columns = [f.name for f in dataclasses.fields(TurnMetrics)]
         return pd.DataFrame([_scrub(dataclasses.asdict(m)) for m in metrics], columns=columns)
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .. import endpoints
 from ..cassette import CassetteWriter
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from .taps import Taps
 
 logger = logging.getLogger("rtwidget.session")
-
-T = TypeVar("T")
 
 # record() and stop_recording() may race (a cell, the widget's button, close()): one recorder swap at a time.
 _swap = threading.Lock()
@@ -107,7 +105,7 @@ class RecordingMixin:
             self._taps.add(recorder)
 
         try:
-            self._on_io_thread(start)
+            self._io.call_or_here(start)
         except BaseException:
             with _swap:
                 self._recorder = None
@@ -130,7 +128,7 @@ class RecordingMixin:
             recorder, self._recorder = self._recorder, None
         if recorder is None:
             return None
-        self._on_io_thread(lambda: self._taps.remove(recorder))
+        self._io.call_or_here(lambda: self._taps.remove(recorder))
         endpoint = self.endpoint.describe() if self.endpoint is not None else None
         path = recorder.writer.close(
             {"ended_at": time.time(), "endpoint": endpoint, "config_at_end": copy.deepcopy(self._conn.session)}
@@ -145,10 +143,6 @@ class RecordingMixin:
             self.stop_recording()
         except Exception:
             logger.exception("rtwidget: finishing the recording failed")
-
-    def _on_io_thread(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the I/O loop, or here when it is not running (then nothing else touches the state)."""
-        return self._io.call_or_here(fn)
 
 
 def _version() -> str:
