@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ipywidgets.widgets.widget as widget_module  # noqa: E402
 import nbformat  # noqa: E402
 from ipywidgets.embed import dependency_state, embed_data  # noqa: E402
-from soak import free_port, speech  # noqa: E402
+from soak import serve_fast, speech  # noqa: E402
 
 from rtwidget import Session  # noqa: E402
 from rtwidget.session.item_audio import AUDIO_KEEP_S  # noqa: E402
@@ -94,23 +94,6 @@ class NullComm:
 
 
 widget_module.comm.create_comm = NullComm  # type: ignore[attr-defined]  # no kernel here: the comm is ours
-
-
-def start_server() -> tuple[Any, str]:
-    import socket
-    import subprocess
-
-    port = free_port()
-    command = [sys.executable, "-m", "rtwidget.server", "--pace", "fast", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"ws://127.0.0.1:{port}/v1/realtime"
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the local server did not listen on port {port} within 30 s")
 
 
 class AudioTally:
@@ -307,7 +290,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     exchanges = max(1, round(args.minutes * 60 / EXCHANGE_S))
-    process, url = start_server()
+    process, url = serve_fast()
     results = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:

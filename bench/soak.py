@@ -70,8 +70,13 @@ def start_server(turns: int, workdir: Path) -> tuple[subprocess.Popen[bytes], st
     script = script.disconnect_after(third, code=1011, reason="soak: server restart", connection=2)
     path = workdir / "script.json"
     path.write_text(json.dumps(script.to_dict()))
+    return serve_fast("--script", str(path))
+
+
+def serve_fast(*options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m rtwidget.server --pace fast`` (and ``options``) in its own process, once it listens; its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "rtwidget.server", "--pace", "fast", "--port", str(port), "--script", str(path)]
+    command = [sys.executable, "-m", "rtwidget.server", "--pace", "fast", "--port", str(port), *options]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
