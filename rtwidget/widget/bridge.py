@@ -147,6 +147,8 @@ class Bridge:
         # What the browser asks for: talk, type, interrupt (actions); the session's settings (settings).
         self.actions = BrowserActions(self)
         self.settings = SettingsActions(self)
+        # Who answers browser messages: the first owner with a ``msg_<kind>`` method.
+        self.owners: list[object] = [self.actions, self.settings]
         # A registry change waits to be published (set in any thread; cleared on the I/O thread).
         self._tools_pending = False
         # On the I/O thread, so no event falls between what is taken from the session and what is listened to.
@@ -469,7 +471,7 @@ class Bridge:
         kind = content.get("kind")
         handler = None
         if isinstance(kind, str):
-            for owner in (self.actions, self.settings):
+            for owner in self.owners:
                 handler = getattr(owner, f"msg_{kind}", None)
                 if handler is not None:
                     break
