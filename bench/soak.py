@@ -41,6 +41,8 @@ from rtwidget.server import Script  # noqa: E402
 
 TURN_TIMEOUT_S = 60.0
 RENEW_AT = 280 / 360  # simulated minute 47 of 60
+WARMUP_TURNS = 6  # one of each kind of turn, before the baseline
+EVENTS_PER_TURN = 40  # about, on the server's side
 RSS_GOAL_MB = 50.0
 
 
@@ -64,8 +66,8 @@ def free_port() -> int:
 
 def start_server(turns: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The local server in its own process, scripted to drop connection 1 and close connection 2 a third of
-    the way into their turns (about 40 server events per turn)."""
-    third = max(200, turns * 40 // 3)
+    the way into their measured turns (about 40 server events per turn; the warm-up's are not counted)."""
+    third = EVENTS_PER_TURN * (WARMUP_TURNS + max(1, (turns - WARMUP_TURNS) // 3))
     script = Script(pace="fast").disconnect_after(third, reset=True, connection=1)
     script = script.disconnect_after(third, code=1011, reason="soak: server restart", connection=2)
     path = workdir / "script.json"
@@ -146,6 +148,16 @@ async def turn(session: Session, index: int, pcm: bytes) -> None:
         await session.ask(f"turn {index}: say something short", timeout=TURN_TIMEOUT_S)
 
 
+async def guarded_turn(session: Session, index: int, pcm: bytes) -> bool:
+    """One turn; False when a drop cut it (then once the session has reconnected)."""
+    try:
+        await turn(session, index, pcm)
+        return True
+    except ConnectionLost:
+        await session.connect()  # waits for the reconnect
+        return False
+
+
 async def soak(url: str, turns: int) -> dict[str, Any]:
     pcm = speech()
     session = Session(
@@ -163,26 +175,27 @@ async def soak(url: str, turns: int) -> dict[str, Any]:
 
     tally = Tally(session)
     await session.connect()
-    for index in range(6):  # warm up before the baseline: caches, pools, the first of every kind of turn
-        await turn(session, index, pcm)
+    for index in range(WARMUP_TURNS):  # warm up before the baseline: caches, pools, the first of every kind of turn
+        await guarded_turn(session, index, pcm)
     gc.collect()
     rss_start = rss_mb()
     started = time.monotonic()
     done = cut = 0
-    for index in range(6, turns):
+    for index in range(WARMUP_TURNS, turns):
         if index == int(turns * RENEW_AT):
             left = session.time_left or 0.0
             session.renew_margin = max(1.0, left - 0.5)  # as if the cap were five minutes away
-        try:
-            await turn(session, index, pcm)
+        if await guarded_turn(session, index, pcm):
             done += 1
-        except ConnectionLost:
+        else:
             cut += 1
-            await session.connect()  # waits for the reconnect
         if session.renew_margin != 300.0 and len(tally.reconnects) >= 3:
             session.renew_margin = 300.0
-    await session.connect()  # a renewal still under way ends before the figures are taken
     elapsed = time.monotonic() - started
+    renewal_due = time.monotonic() + 10  # a short run may end before the renewal it asked for began
+    while len(tally.reconnects) < 3 and time.monotonic() < renewal_due:
+        await asyncio.sleep(0.1)
+    await session.connect()  # a renewal still under way ends before the figures are taken
     gc.collect()
     rss_end = rss_mb()
     conversation_len = len(session.conversation)
@@ -200,7 +213,8 @@ async def soak(url: str, turns: int) -> dict[str, Any]:
 
 def report(result: dict[str, Any], turns: int) -> None:
     tally: Tally = result["tally"]
-    print(f"turns: {result['turns_done']} done, {result['turns_cut']} cut by a drop (of {turns - 6} measured)")
+    measured = turns - WARMUP_TURNS
+    print(f"turns: {result['turns_done']} done, {result['turns_cut']} cut by a drop (of {measured} measured)")
     total = sum(tally.events.values())
     print(
         f"events processed: {total:,} ({tally.events['server']:,} received, {tally.events['client']:,} sent, "
