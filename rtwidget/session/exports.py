@@ -21,39 +21,25 @@ import numpy as np
 from .. import endpoints
 from ..audio import SAMPLE_RATE
 from ..protocol.conversation import Item
-from .item_audio import ItemAudio, ItemAudioStore
+from .item_audio import ItemAudio, ItemAudioMixin
 from .local_events import LogEntry, ToolCallRecord
 from .metrics import TurnMetrics
-
-if TYPE_CHECKING:
-    from .._loopthread import LoopThread
 
 DATAFRAME_KINDS = ("events", "items", "turns")
 _PANDAS_MISSING = 'to_dataframe() needs pandas: pip install "rtwidget[data]" (or pip install pandas)'
 
 
-class ExportsMixin:
-    """``export_transcript``, ``export_wav``, ``export_events``, ``to_dataframe`` and the item audio's bound."""
+class ExportsMixin(ItemAudioMixin):
+    """``export_transcript``, ``export_wav``, ``export_events``, ``to_dataframe``; built on the item audio
+    (``session.item_audio`` and its bound ``audio_keep_s``, from :class:`.item_audio.ItemAudioMixin`)."""
 
-    item_audio: ItemAudioStore
     log: Any  # SessionLog
     tool_calls: list[ToolCallRecord]
-    _io: LoopThread
 
     if TYPE_CHECKING:  # the session's (read on the I/O thread)
 
         @property
         def conversation(self) -> list[Item]: ...
-
-    @property
-    def audio_keep_s(self) -> float:
-        """Seconds of item audio the kernel keeps (default 1800: the last 30 minutes); settable, lowering it drops
-        the oldest audio (counted in ``session.item_audio.dropped_ms``)."""
-        return self.item_audio.keep_s
-
-    @audio_keep_s.setter
-    def audio_keep_s(self, value: float) -> None:
-        self._io.call_or_here(lambda: setattr(self.item_audio, "keep_s", value))
 
     # ------------------------------------------------------------------------------------------ transcript
 

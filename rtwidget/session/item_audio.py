@@ -13,18 +13,28 @@ Fed by a session tap (see :mod:`.taps`), on the I/O thread, with each event's fu
 Each item's audio is PCM16 mono at 24 kHz with ``started_at``: the session time (seconds since the session was
 created, as ``LogEntry.time``) its audio began. Bounded: at most ``keep_s`` seconds in all (default 30 minutes),
 the oldest audio dropped first and counted in ``dropped_ms``.
+
+The bytes are not in RAM: they go to anonymous temporary files (see :mod:`.audio_spool`; the disk holds the kept
+audio plus at most one 16 MB segment, the files closed when the store is collected with its session), each item
+holding only where its audio is; ``get`` and ``items`` read it back. The tap writes on the I/O thread while a
+user's thread may read: a lock guards both.
 """
 
 from __future__ import annotations
 
 import binascii
 import math
+import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..audio import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLES_PER_MS, b64decode
+from .audio_spool import AudioSpool
 from .local_events import CONNECTED, LogEntry
+
+if TYPE_CHECKING:
+    from .._loopthread import LoopThread
 
 #: The default bound of the kept audio, in seconds (30 minutes).
 AUDIO_KEEP_S = 1800.0
@@ -76,22 +86,47 @@ class ItemAudio:
 
 
 class _Entry:
-    __slots__ = ("buf", "dropped_ms", "heard_ms", "role", "started_at")
+    __slots__ = ("dropped_ms", "heard_ms", "role", "size", "spans", "started_at")
 
     def __init__(self, role: str, started_at: float) -> None:
         self.role = role
         self.started_at = started_at
-        self.buf = bytearray()
+        self.spans: deque[list[int]] = deque()  # [offset, length] of its audio in the spool, in order
+        self.size = 0
         self.heard_ms: int | None = None
         self.dropped_ms = 0.0
+
+    def add(self, offset: int, length: int) -> None:
+        last = self.spans[-1] if self.spans else None
+        if last is not None and last[0] + last[1] == offset:  # contiguous (the usual case): one span grows
+            last[1] += length
+        else:
+            self.spans.append([offset, length])
+        self.size += length
+
+    def cut(self, length: int, spool: AudioSpool) -> None:
+        """Release the first ``length`` bytes."""
+        self.size -= length
+        while length > 0:
+            span = self.spans[0]
+            take = min(length, span[1])
+            spool.release(span[0], take)
+            span[0] += take
+            span[1] -= take
+            length -= take
+            if not span[1]:
+                self.spans.popleft()
 
 
 class ItemAudioStore:
     """Per-item audio (see the module's docstring). ``tap`` runs on the I/O thread; ``get``, ``items`` and the
-    counters may be read from any thread (they copy)."""
+    counters may be read from any thread (they copy, under the store's lock)."""
 
     def __init__(self, keep_s: float = AUDIO_KEEP_S) -> None:
         self._keep_s = check_keep_s(keep_s)
+        self._lock = threading.Lock()
+        #: Where the audio's bytes are (temporary files; see .audio_spool).
+        self.spool = AudioSpool()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
         #: Audio dropped to stay within ``keep_s``, in ms.
@@ -114,8 +149,10 @@ class ItemAudioStore:
 
     @keep_s.setter
     def keep_s(self, value: float) -> None:
-        self._keep_s = check_keep_s(value)
-        self._enforce()
+        keep_s = check_keep_s(value)
+        with self._lock:
+            self._keep_s = keep_s
+            self._enforce()
 
     @property
     def kept_ms(self) -> float:
@@ -124,8 +161,9 @@ class ItemAudioStore:
 
     def get(self, item_id: str) -> ItemAudio | None:
         """A copy of the audio of item ``item_id``, or None (no audio seen for it, or all of it dropped)."""
-        entry = self._entries.get(item_id)
-        return None if entry is None else _copy(item_id, entry)
+        with self._lock:
+            entry = self._entries.get(item_id)
+            return None if entry is None else self._copy(item_id, entry)
 
     def started_at(self, item_id: str) -> float | None:
         """When the kept audio of item ``item_id`` began (session seconds), or None."""
@@ -134,7 +172,12 @@ class ItemAudioStore:
 
     def items(self) -> list[ItemAudio]:
         """Copies of every item's audio, oldest first."""
-        return [_copy(item_id, entry) for item_id, entry in list(self._entries.items())]
+        with self._lock:
+            return [self._copy(item_id, entry) for item_id, entry in self._entries.items()]
+
+    def _copy(self, item_id: str, entry: _Entry) -> ItemAudio:
+        pcm = b"".join(self.spool.read(offset, length) for offset, length in entry.spans)
+        return ItemAudio(item_id, entry.role, pcm, entry.started_at, entry.heard_ms, entry.dropped_ms)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -143,6 +186,10 @@ class ItemAudioStore:
 
     def tap(self, entry: LogEntry, data: dict[str, Any]) -> None:
         """A session tap: take the audio of ``data`` (see the module's docstring)."""
+        with self._lock:
+            self._take(entry, data)
+
+    def _take(self, entry: LogEntry, data: dict[str, Any]) -> None:
         etype = entry.type
         if etype in _DELTAS and entry.direction == "server":
             self._add(str(data.get("item_id")), "assistant", entry.time, _pcm(data.get("delta")))
@@ -258,7 +305,7 @@ class ItemAudioStore:
         entry = self._entries.get(item_id)
         if entry is None:
             entry = self._entries[item_id] = _Entry(role, time)
-        entry.buf += pcm
+        entry.add(self.spool.append(pcm), len(pcm))
         self._bytes += len(pcm)
         self._enforce()
 
@@ -267,19 +314,33 @@ class ItemAudioStore:
         excess = self._bytes - int(self._keep_s * 1000 * BYTES_PER_MS)
         while excess > 0 and self._entries:
             item_id, entry = next(iter(self._entries.items()))
-            cut = min(len(entry.buf), excess + excess % BYTES_PER_SAMPLE)
-            del entry.buf[:cut]
+            cut = min(entry.size, excess + excess % BYTES_PER_SAMPLE)
+            entry.cut(cut, self.spool)
             self._bytes -= cut
             excess -= cut
             entry.dropped_ms += cut / BYTES_PER_MS
             entry.started_at += cut / BYTES_PER_MS / 1000
             self.dropped_ms += cut / BYTES_PER_MS
-            if not entry.buf:
+            if not entry.size:
                 del self._entries[item_id]
 
 
-def _copy(item_id: str, entry: _Entry) -> ItemAudio:
-    return ItemAudio(item_id, entry.role, bytes(entry.buf), entry.started_at, entry.heard_ms, entry.dropped_ms)
+class ItemAudioMixin:
+    """The session's item audio: ``session.item_audio`` (an :class:`ItemAudioStore`) and its bound
+    ``audio_keep_s``."""
+
+    item_audio: ItemAudioStore
+    _io: LoopThread
+
+    @property
+    def audio_keep_s(self) -> float:
+        """Seconds of item audio the kernel keeps (default 1800: the last 30 minutes); settable, lowering it drops
+        the oldest audio (counted in ``session.item_audio.dropped_ms``)."""
+        return self.item_audio.keep_s
+
+    @audio_keep_s.setter
+    def audio_keep_s(self, value: float) -> None:
+        self._io.call_or_here(lambda: setattr(self.item_audio, "keep_s", value))
 
 
 def _pcm(text: Any) -> bytes:
