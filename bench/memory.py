@@ -9,7 +9,9 @@ about 8.5 s of speech. Every 20th exchange's text turn is a tool call (``get_wea
 its first audio (truncate + cancel: a barge-in).
 
 Printed per run: the kernel's RSS at the start (after a warm-up) and at the end (before close), its growth, and
-how much of it the item-audio store holds (``session.item_audio``: kept and dropped minutes); with recording:
+how much of it the item-audio store holds in RAM (``session.item_audio``: kept and dropped minutes; its bytes are
+in temporary files, see ``rtwidget/session/audio_spool.py``); the temporary files' size on disk and the cost of
+reading the audio back (every item, as ``export_wav`` does; one item, as a click does); with recording:
 the cassette's size against the PCM bytes of the microphone and model audio (goal: close to 1x); the saved
 notebook (a small notebook with the widget displayed and the widget state JupyterLab saves in its metadata,
 from ipywidgets' embed state; goal <= 1 MB). Goal: RSS growth <= 50 MB without recording.
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import sys
 import tempfile
 import time
@@ -215,6 +218,9 @@ async def run(url: str, exchanges: int, cassette: Path | None, keep_s: float = A
     gc.collect()
     rss_end = rss_mb()
     nb_size, state_size, largest = notebook_bytes(widget)
+    spool = session.item_audio.spool
+    disk = spool_disk(spool)
+    readback = read_back(session)
     out: dict[str, Any] = {
         "elapsed_s": elapsed,
         "rss_start": rss_start,
@@ -232,6 +238,9 @@ async def run(url: str, exchanges: int, cassette: Path | None, keep_s: float = A
         "widget_state": state_size,
         "largest_traits": largest,
         "quarters": quarters,
+        "spool_disk": disk,
+        "spool_ram": spool.ram_bytes,
+        "readback": readback,
     }
     closing = time.monotonic()
     if cassette is not None:
@@ -246,6 +255,30 @@ async def run(url: str, exchanges: int, cassette: Path | None, keep_s: float = A
     return out
 
 
+def spool_disk(spool: Any) -> tuple[int, int, int]:
+    """The item audio's temporary files: how many, their bytes, and the disk they take (allocated blocks)."""
+    files = spool.files
+    sizes = [os.fstat(f.fileno()) for f in files]
+    return len(files), sum(st.st_size for st in sizes), sum(getattr(st, "st_blocks", 0) * 512 for st in sizes)
+
+
+def read_back(session: Session) -> dict[str, float]:
+    """The cost of reading the item audio back from its files: every item (as export_wav does), and one item at a
+    time (as a click in the widget does), from this thread while the session is idle."""
+    store = session.item_audio
+    started = time.perf_counter()
+    clips = store.items()
+    all_s = time.perf_counter() - started
+    total = sum(len(c.pcm) for c in clips)
+    ids = [c.item_id for c in clips]
+    del clips
+    started = time.perf_counter()
+    for item_id in ids:
+        store.get(item_id)
+    one_s = (time.perf_counter() - started) / max(1, len(ids))
+    return {"all_s": all_s, "bytes": total, "items": len(ids), "one_ms": one_s * 1000}
+
+
 def report(name: str, r: dict[str, Any]) -> None:
     minutes = (r["mic_measured"] + r["model_measured"]) / BYTES_PER_S / 60
     print(f"== {name}")
@@ -257,17 +290,25 @@ def report(name: str, r: dict[str, Any]) -> None:
     )
     growth = r["rss_end"] - r["rss_start"]
     kept_mb = r["kept_ms"] * BYTES_PER_S / 1000 / MB
+    ram_mb = r["spool_ram"] / MB
     print(
-        f"kernel RSS: {r['rss_start']:.1f} MB -> {r['rss_end']:.1f} MB (growth {growth:+.1f} MB, of which the "
-        f"item-audio store holds {kept_mb:.1f} MB); after close {r['rss_after_close']:.1f} MB"
+        f"kernel RSS: {r['rss_start']:.1f} MB -> {r['rss_end']:.1f} MB (growth {growth:+.1f} MB; the item-audio "
+        f"store keeps {kept_mb:.1f} MB of audio, {ram_mb:.2f} MB of it in RAM); after close "
+        f"{r['rss_after_close']:.1f} MB"
     )
-    steps = ", ".join(f"min {m:g}: {rss:.0f} MB ({audio:.0f} audio)" for m, rss, audio in r["quarters"])
-    print(f"RSS along the way (item-audio store's share): {steps}")
-    rest = growth - kept_mb
-    print(f"growth besides the item-audio store: {rest:+.1f} MB")
+    steps = ", ".join(f"min {m:g}: {rss:.0f} MB ({audio:.0f} audio kept)" for m, rss, audio in r["quarters"])
+    print(f"RSS along the way (item audio kept, on disk): {steps}")
+    print(f"growth besides the item-audio store's RAM: {growth - ram_mb:+.1f} MB")
     print(
         f"item-audio store: kept {r['kept_ms'] / 60000:.1f} min, dropped {r['dropped_ms'] / 60000:.1f} min "
         f"(of {(r['mic'] + r['model']) / BYTES_PER_S / 60:.1f} min heard, warm-up included)"
+    )
+    files, size, blocks = r["spool_disk"]
+    rb = r["readback"]
+    print(
+        f"item-audio temporary files: {files} open, {size / MB:.1f} MB written ({blocks / MB:.1f} MB on disk), "
+        f"{r['spool_ram'] / 1024:.0f} kB in RAM (the newest audio); read back: all {rb['items']} items "
+        f"({rb['bytes'] / MB:.1f} MB) in {rb['all_s'] * 1000:.0f} ms, one item {rb['one_ms']:.2f} ms on average"
     )
     if "cassette" in r:
         pcm = r["mic"] + r["model"]

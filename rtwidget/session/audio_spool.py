@@ -4,9 +4,10 @@ An :class:`AudioSpool` is an append-only byte space: ``append(data)`` returns th
 lives, ``read(offset, length)`` gives it back, ``release(offset, length)`` says it is no longer needed. The space
 is cut into segments of :data:`SEGMENT_BYTES`, each an anonymous temporary file (``tempfile.TemporaryFile``: it has
 no name, and the OS deletes it when it is closed or the process ends) plus a RAM tail of at most :data:`TAIL_BYTES`
-of its newest bytes, written to the file when it fills (so small deltas make few writes, and the newest audio
-reads back from RAM). A segment whose bytes are all released is closed: its disk space goes back to the OS. The
-item store releases audio oldest first, so the disk holds the kept audio plus at most one segment.
+of its newest bytes, written to the file when it fills (so small deltas make few writes, the newest audio reads
+back from RAM, and a session with less audio than that opens no file). A segment whose bytes are all released is
+closed: its disk space goes back to the OS. The item store releases audio oldest first, so the disk holds the
+kept audio plus at most one segment.
 
 Failure never reaches the writer (the session's reader, through its tap): when a temporary file cannot be created
 or written (disk full, no writable temp dir), the spool logs one warning and keeps the bytes in RAM from then on
@@ -37,7 +38,7 @@ class _Segment:
 
     __slots__ = ("file", "flushed", "live", "start", "tail")
 
-    def __init__(self, start: int, file: IO[bytes] | None) -> None:
+    def __init__(self, start: int, file: IO[bytes] | None = None) -> None:
         self.start = start
         self.file = file
         self.flushed = 0
@@ -161,41 +162,42 @@ class AudioSpool:
         return pieces
 
     def _new_segment(self) -> _Segment:
-        file: IO[bytes] | None = None
-        if self._disk:
-            try:
-                file = tempfile.TemporaryFile(prefix="rtwidget-audio-", buffering=0)  # noqa: SIM115 (closed by release)
-            except OSError as exc:
-                self._fail(exc)
-        segment = _Segment(self._end, file)
+        segment = _Segment(self._end)  # its file made when its tail first fills: a short session needs none
         self._segments.append(segment)
         return segment
 
     def _flush(self, segment: _Segment) -> None:
-        """Write the tail to the segment's file (nothing when it has none: RAM)."""
-        if segment.file is None or not segment.tail or not self._disk:
+        """Write the tail to the segment's file (nothing after a failure: RAM)."""
+        if not segment.tail or not self._disk:
             return
+        if segment.file is None:
+            try:
+                segment.file = tempfile.TemporaryFile(prefix="rtwidget-audio-", buffering=0)  # noqa: SIM115 (closed on release)
+            except OSError as exc:
+                self._fail(exc)
+                return
+        pending, segment.tail = segment.tail, bytearray()
         try:
             segment.file.seek(segment.flushed)
-            view = memoryview(segment.tail)
-            written = 0
-            while written < len(view):
-                count = segment.file.write(view[written:])
+            view = memoryview(pending)
+            while view:
+                count = segment.file.write(view)
                 if not count:
                     raise OSError("the write wrote nothing")
-                written += count
+                view = view[count:]
         except (OSError, ValueError) as exc:
-            self._fail(exc)  # the tail stays in RAM, the segment grows there
+            # The tail stays in RAM (a fresh copy: a failed write may still hold a view of ``pending``).
+            segment.tail = bytearray(pending)
+            self._fail(exc)
             return
-        segment.flushed += len(segment.tail)
-        segment.tail = bytearray()
+        segment.flushed += len(pending)
 
     def _fail(self, exc: BaseException) -> None:
         if self._disk:
             logger.warning(
                 "rtwidget: item audio cannot go to a temporary file (%s); it is kept in RAM from now on "
                 "(set session.audio_keep_s lower to use less, or free the temp dir: %s)",
-                exc,
+                str(exc),  # (not the exception: a kept log record would hold its frames)
                 tempfile.gettempdir(),
             )
         self._disk = False

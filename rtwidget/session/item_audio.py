@@ -122,11 +122,11 @@ class ItemAudioStore:
     """Per-item audio (see the module's docstring). ``tap`` runs on the I/O thread; ``get``, ``items`` and the
     counters may be read from any thread (they copy, under the store's lock)."""
 
-    def __init__(self, keep_s: float = AUDIO_KEEP_S) -> None:
+    def __init__(self, keep_s: float = AUDIO_KEEP_S, spool: AudioSpool | None = None) -> None:
         self._keep_s = check_keep_s(keep_s)
         self._lock = threading.Lock()
         #: Where the audio's bytes are (temporary files; see .audio_spool).
-        self.spool = AudioSpool()
+        self.spool = spool if spool is not None else AudioSpool()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
         #: Audio dropped to stay within ``keep_s``, in ms.
