@@ -15,8 +15,9 @@ Prices change; check https://developers.openai.com/api/docs/pricing and override
     rtwidget.prices.set_price("my-deployment", text_in=4, cached_in=0.4, text_out=16, audio_in=32, audio_out=64)
     rtwidget.prices.set_price("gpt-realtime", {"audio_in": 32.0, "audio_out": 64.0})  # only what changed
 
-``cost(model, usage)`` prices one ``usage`` object (that of ``response.done``, or a sum of them): cached input
-tokens are part of the input counts and are billed at the cached rate instead. An unknown model costs ``None``,
+``cost(model, usage)`` prices one ``usage`` object (that of ``response.done``), ``cost_of_counts(model, counts)``
+billable counts (``token_counts(usage)``, or a sum of them): cached input tokens are part of the input counts and
+are billed at the cached rate instead. An unknown model costs ``None``,
 with the reason, never 0. The local server's counts are priced the same way, but nothing is billed there
 (``session.usage["billed"]`` is False).
 """
@@ -28,7 +29,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["AS_OF", "SOURCE", "Cost", "Price", "cost", "get_price", "reset", "set_price", "table", "token_counts"]
+__all__ = [
+    "AS_OF",
+    "SOURCE",
+    "Cost",
+    "Price",
+    "cost",
+    "cost_of_counts",
+    "get_price",
+    "reset",
+    "set_price",
+    "table",
+    "token_counts",
+]
 
 #: When the built-in figures were read, and where.
 AS_OF = "2026-11-28"
@@ -143,17 +156,22 @@ class Cost:
 
 
 def cost(model: str, usage: Mapping[str, Any] | None) -> Cost:
-    """Price one ``usage`` object (``response.done``'s ``response.usage``, or a sum of them) at ``model``'s
-    prices. Cached input tokens are counted within the input tokens and billed at the cached rate instead."""
+    """Price one ``usage`` object (``response.done``'s ``response.usage``) at ``model``'s prices. Cached input
+    tokens are counted within the input tokens and billed at the cached rate instead."""
+    return cost_of_counts(model, token_counts(usage or {}))
+
+
+def cost_of_counts(model: str, counts: Mapping[str, int]) -> Cost:
+    """Price billable token counts (the keys of :func:`token_counts`: ``text_in`` uncached, ``cached_text_in``,
+    ``audio_in``, ..., ``audio_out``; missing keys count 0), e.g. a sum of several responses' counts."""
     price = get_price(model)
     if price is None:
         why = f"no price for model {model!r}: set one with rtwidget.prices.set_price({model!r}, text_in=..., ...)"
         return Cost(model, None, reason=why)
-    counts = token_counts(usage or {})
     parts: dict[str, float] = {}
     missing = []
     for kind, rate_name in _PART_RATES.items():
-        n = counts[kind]
+        n = counts.get(kind, 0)
         if not n:
             continue
         rate = price.rate(rate_name)

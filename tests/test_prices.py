@@ -131,3 +131,17 @@ def test_bad_prices_are_refused_naming_the_field(kwargs: dict[str, Any], words: 
 
 def test_no_usage_costs_nothing_for_a_known_model() -> None:
     assert prices.cost("gpt-realtime-2", None).total == 0.0
+
+
+def test_cost_of_counts_prices_summed_counts_as_cost_prices_each_usage() -> None:
+    a = usage(text=1000, cached_text=400, audio=3000, cached_audio=1000, text_out=50, audio_out=700)
+    b = usage(text=200, audio=9000, text_out=10, audio_out=1200)
+    summed = {k: prices.token_counts(a)[k] + prices.token_counts(b)[k] for k in prices.token_counts(a)}
+    # By hand, gpt-realtime-2 (USD per 1M): 800 text x 4 + 400 cached x 0.4 + 11000 audio x 32 + 1000 cached x 0.4
+    # + 60 text out x 24 + 1900 audio out x 64
+    by_hand = (800 * 4 + 400 * 0.4 + 11_000 * 32 + 1000 * 0.4 + 60 * 24 + 1900 * 64) / 1_000_000
+    c = prices.cost_of_counts("gpt-realtime-2", summed)
+    assert c.total == pytest.approx(by_hand)
+    assert c.total == pytest.approx(prices.cost("gpt-realtime-2", a).total + prices.cost("gpt-realtime-2", b).total)
+    assert prices.cost_of_counts("gpt-realtime-2", {"audio_out": 1_000_000}).total == pytest.approx(64.0)
+    assert prices.cost_of_counts("nobody", summed).total is None

@@ -76,11 +76,27 @@ class TurnMetrics:
     total_tokens: int = 0
     cost_usd: float | None = None
 
+    def latency_ms(self) -> dict[str, Any]:
+        """The turn's waterfall: ``created``, ``first_audio``, ``audible`` and ``done`` in ms from its start (None:
+        not reached, or never, as a text-only answer's audio), measured from the trigger; ``start`` is
+        ``"trigger"``, or ``"created"`` when the trigger's time is unknown (then ``created`` is 0)."""
+        start = self.t_created if self.t_trigger is None else self.t_trigger
+        times = {"created": self.t_created, "first_audio": self.t_first_audio}
+        times |= {"audible": self.t_first_audible, "done": self.t_done}
+        return {
+            "trigger": self.trigger,
+            "start": "created" if self.t_trigger is None else "trigger",
+            **{step: None if t is None else round((t - start) * 1000, 1) for step, t in times.items()},
+        }
+
 
 def flat_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     """A ``usage`` object as the flat token counts of :data:`_TOKEN_KEYS` (cached counts are within inputs)."""
-    n = prices.token_counts(usage or {})
-    total = (usage or {}).get("total_tokens")
+    return _flat(prices.token_counts(usage or {}), _total_tokens(usage))
+
+
+def _flat(n: Mapping[str, int], total: int) -> dict[str, int]:
+    """Billable counts (:func:`rtwidget.prices.token_counts`) as the flat counts of :data:`_TOKEN_KEYS`."""
     return {
         "input_text": n["text_in"] + n["cached_text_in"],
         "input_audio": n["audio_in"] + n["cached_audio_in"],
@@ -90,27 +106,13 @@ def flat_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
         "cached_image": n["cached_image_in"],
         "output_text": n["text_out"],
         "output_audio": n["audio_out"],
-        "total_tokens": total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else 0,
+        "total_tokens": total,
     }
 
 
-def wire_usage(flat: Mapping[str, int]) -> dict[str, Any]:
-    """Flat counts back into the shape of a ``usage`` object (to price a sum of them)."""
-    return {
-        "total_tokens": flat["total_tokens"],
-        "input_token_details": {
-            "text_tokens": flat["input_text"],
-            "audio_tokens": flat["input_audio"],
-            "image_tokens": flat["input_image"],
-            "cached_tokens": flat["cached_text"] + flat["cached_audio"] + flat["cached_image"],
-            "cached_tokens_details": {
-                "text_tokens": flat["cached_text"],
-                "audio_tokens": flat["cached_audio"],
-                "image_tokens": flat["cached_image"],
-            },
-        },
-        "output_token_details": {"text_tokens": flat["output_text"], "audio_tokens": flat["output_audio"]},
-    }
+def _total_tokens(usage: Mapping[str, Any] | None) -> int:
+    total = (usage or {}).get("total_tokens")
+    return total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else 0
 
 
 class Metrics:
@@ -127,9 +129,16 @@ class Metrics:
         self._endpoint = endpoint
         self._clock = clock
         self._lock = threading.Lock()
+        self._max = max_turns
         self.turns: deque[TurnMetrics] = deque(maxlen=max_turns)
         self.responses: deque[dict[str, Any]] = deque(maxlen=max_turns)
-        self.totals: dict[str, int] = {"responses": 0, **dict.fromkeys(_TOKEN_KEYS, 0)}
+        # Over every response.done with usage: how many, their billable counts summed, their total_tokens summed.
+        self._n_done = 0
+        self._summed: dict[str, int] = dict.fromkeys(prices.token_counts({}), 0)
+        self._summed_total = 0
+        # Response id -> its turn, and -> its cost (None: unknown), for the widget's response views (I/O thread).
+        self._turn_of: OrderedDict[str, TurnMetrics] = OrderedDict()
+        self._cost_of: OrderedDict[str, float | None] = OrderedDict()
         self.server_model: str | None = None  # as session.created / session.updated report it
         self._pending: tuple[str, float] | None = None  # the trigger of the next response
         self._open: dict[str, TurnMetrics] = {}  # response id -> its turn, until done
@@ -188,6 +197,7 @@ class Metrics:
         self._open[rid] = turn
         if len(self._open) > _MAX_OPEN:  # responses that never ended (a dropped connection, a lost response)
             del self._open[next(iter(self._open))]
+        _bounded_put(self._turn_of, rid, turn, self._max)
         with self._lock:
             self.turns.append(turn)
 
@@ -205,9 +215,12 @@ class Metrics:
 
     def _done(self, t: float, response: dict[str, Any]) -> None:
         rid = response.get("id")
-        flat = flat_usage(response.get("usage"))
-        priced = prices.cost(self.model, response.get("usage")) if response.get("usage") else None
-        cost_usd = priced.total if priced is not None else None
+        usage = response.get("usage")
+        counts = prices.token_counts(usage or {})
+        flat = _flat(counts, _total_tokens(usage))
+        cost_usd = prices.cost_of_counts(self.model, counts).total if usage else None
+        if isinstance(rid, str):
+            _bounded_put(self._cost_of, rid, cost_usd, self._max)
         turn = self._open.pop(rid, None) if isinstance(rid, str) else None
         if turn is not None:
             turn.t_done = t
@@ -216,10 +229,11 @@ class Metrics:
                 setattr(turn, key, value)
             turn.cost_usd = cost_usd
         with self._lock:
-            if response.get("usage"):
-                self.totals["responses"] += 1
-                for key, value in flat.items():
-                    self.totals[key] += value
+            if usage:
+                self._n_done += 1
+                for key, value in counts.items():
+                    self._summed[key] += value
+                self._summed_total += flat["total_tokens"]
             self.responses.append(
                 {
                     "response_id": rid,
@@ -230,23 +244,35 @@ class Metrics:
                 }
             )
 
-    def audible(self, item_id: str, samples: int, t: float | None = None) -> None:
+    def audible(self, item_id: str, samples: int, t: float | None = None) -> str | None:
         """A playback report: the browser has played ``samples`` of ``item_id`` by ``t`` (default: now on the
         log's clock, when the report reached the kernel). The first report with samples marks the turn audible
         at ``t`` less the audio it says was played (reports come every 250 ms at most, so the report's own time
-        would be late by up to that), never before the audio reached the kernel."""
+        would be late by up to that), never before the audio reached the kernel. Returns the turn's response id
+        when this report marked it (None otherwise), so its view can be shown afresh."""
         turn = self._items.get(item_id) if samples > 0 else None
-        if turn is not None and turn.t_first_audible is None:
-            now = self._clock() if t is None else t
-            started = now - samples / SAMPLE_RATE
-            turn.t_first_audible = max(started, turn.t_first_audio) if turn.t_first_audio is not None else started
+        if turn is None or turn.t_first_audible is not None:
+            return None
+        now = self._clock() if t is None else t
+        started = now - samples / SAMPLE_RATE
+        turn.t_first_audible = max(started, turn.t_first_audio) if turn.t_first_audio is not None else started
+        return turn.response_id
+
+    def turn(self, response_id: str) -> TurnMetrics | None:
+        """The turn of a default-conversation response (None: out of band, or not seen). On the I/O thread."""
+        return self._turn_of.get(response_id)
+
+    def response_cost(self, response_id: str) -> float | None:
+        """A response's cost in USD once done (None: not done, no usage, or no price). On the I/O thread."""
+        return self._cost_of.get(response_id)
 
     # ---------------------------------------------------------------- reading (any thread)
 
     def usage(self) -> dict[str, Any]:
         """Totals, their cost, each response's tokens and cost, and whether any of it is billed."""
         with self._lock:
-            totals = dict(self.totals)
+            summed = dict(self._summed)
+            totals = {"responses": self._n_done, **_flat(summed, self._summed_total)}
             per_response = [dict(r) for r in self.responses]
         model = self.model
         billed = self.billed
@@ -256,7 +282,7 @@ class Metrics:
             "billed": billed,
             "note": note,
             "totals": totals,
-            "cost": prices.cost(model, wire_usage(totals)),
+            "cost": prices.cost_of_counts(model, summed),
             "responses": per_response,
         }
 
@@ -308,6 +334,12 @@ class MetricsMixin:
         """p50 / p95 (seconds) of each step of a turn over the session: trigger -> created -> first audio ->
         first audible -> done."""
         return self._metrics.latency_summary()
+
+
+def _bounded_put(index: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
+    index[key] = value
+    while len(index) > limit:
+        index.popitem(last=False)
 
 
 def _out_of_band(response: Mapping[str, Any]) -> bool:

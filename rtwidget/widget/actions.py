@@ -180,7 +180,7 @@ class BrowserActions:
         cut = self.bridge.playhead.report(item_id if isinstance(item_id, str) else None, samples, final=final)
         if isinstance(item_id, str):  # what was heard, for the doctor (a barge-in, a truncate owed)
             self.session._doctor_playback(item_id, samples / audio.SAMPLES_PER_MS, self.bridge.playhead.unplayed())
-            self.session._metrics.audible(item_id, samples)  # the turn's first audible sample (its latency)
+            self.bridge.audible(item_id, samples)  # the turn's first audible sample (its latency)
         if cut is not None and self.session.connected:
             self.session.truncate(cut.item_id, cut.audio_end_ms)
 

@@ -29,8 +29,9 @@ _ITEMS_KEPT = 16
 class PanelBatch:
     """What changed since the last ``batch`` message; :meth:`take` builds the message and starts afresh."""
 
-    def __init__(self, flush: Callable[[], None], *, batch_s: float, update_s: float) -> None:
+    def __init__(self, flush: Callable[[], None], *, batch_s: float, update_s: float, metrics: Any = None) -> None:
         self._flush = flush  # called when the batch is due (the bridge's flush, which calls take())
+        self._metrics = metrics  # the session's (latency and cost in the response views)
         self.batch_s = batch_s
         self.update_s = update_s
         self._new_rows: dict[int, dict[str, Any]] = {}
@@ -139,7 +140,9 @@ class PanelBatch:
             message["tools"] = [dict(v) for v in self._tools.values()]
         if self._dirty_responses:
             responses = conversation.responses
-            message["responses"] = [response_view(responses[r]) for r in self._dirty_responses if r in responses]
+            message["responses"] = [
+                response_view(responses[r], self._metrics) for r in self._dirty_responses if r in responses
+            ]
         self._new_rows, self._row_updates, self._tools = {}, {}, {}
         self._dirty_items, self._deleted_items, self._dirty_responses = set(), set(), set()
         self._urgent = False

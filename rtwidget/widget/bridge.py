@@ -58,12 +58,11 @@ from .logroute import ROUTER
 from .panels import (
     MAX_TEXT,
     ToolBoard,
-    UsageTotals,
     all_item_ids,
     item_views,
     registered_tool_views,
-    response_view,
-    usage_cost,
+    response_views,
+    usage_view,
 )
 from .playhead import Playhead
 from .settings import SettingsActions, session_traits
@@ -109,8 +108,7 @@ class Bridge:
         self._trait = trait
         self.rows = RowLog(row_limit)
         self.tools = ToolBoard()
-        self.usage = UsageTotals(lambda: usage_cost(session))  # tokens, and their cost (rtwidget.prices)
-        self.batch = PanelBatch(self.flush, batch_s=batch_s, update_s=update_s)
+        self.batch = PanelBatch(self.flush, batch_s=batch_s, update_s=update_s, metrics=session._metrics)
         self.audio_out = AudioCoalescer(self._send_audio, interval_s=audio_s)
         # The browser's messages over a WebSocket to this kernel, if it reaches it (direct.py). False: comm only.
         self.direct_enabled = True
@@ -127,7 +125,7 @@ class Bridge:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "session.created": self._on_session_created,
             "session.updated": self._on_session,
-            "response.done": self._on_response_done,
+            "response.done": lambda _data: self.publish_usage(),  # the session's metrics folded it (a tap)
             "error": self._on_server_error,
             SENT: self._on_sent,
             TOOL_STARTED: lambda data: self.batch.tools([self.tools.started(data)]),
@@ -180,10 +178,8 @@ class Bridge:
         if session.config:
             self._on_session({"session": session.config})
         conversation = session.conversation_state
-        for lane in conversation.responses.values():
-            self.usage.add(lane.usage)
-        if self.usage.totals["responses"]:
-            self._set(usage=self.usage.view())
+        if session.usage["totals"]["responses"]:
+            self.publish_usage()
         self.batch.items(all_item_ids(conversation))
         self.batch.responses(conversation.responses)
         for event in session.errors:
@@ -325,9 +321,16 @@ class Bridge:
     def _on_session(self, data: dict[str, Any]) -> None:
         self._set(**session_traits(data.get("session") or {}, self.session.expires_at))
 
-    def _on_response_done(self, data: dict[str, Any]) -> None:
-        totals = self.usage.add((data.get("response") or {}).get("usage"))
-        self._set(usage=totals)
+    def publish_usage(self) -> None:
+        """The ``usage`` trait: the session's usage, cost and latency summary (``panels.usage_view``)."""
+        self._set(usage=usage_view(self.session.usage, self.session.latency_summary()))
+
+    def audible(self, item_id: str, samples: int) -> None:
+        """A playback report for the turn's latency: its first audible sample shows its response afresh."""
+        if (response_id := self.session._metrics.audible(item_id, samples)) is not None:
+            self.batch.responses([response_id])
+            self.batch.schedule()
+            self.publish_usage()
 
     def _on_server_error(self, data: dict[str, Any]) -> None:
         info = error_info(data)
@@ -418,7 +421,7 @@ class Bridge:
         limit = int(self._trait("log_limit"))
         items = item_views(conversation, all_item_ids(conversation))
         self.shown.update(item["id"] for item in items)
-        responses = {**self.responses, **{r: response_view(lane) for r, lane in conversation.responses.items()}}
+        responses = {**self.responses, **response_views(conversation, self.session._metrics)}
         return {
             "kind": "snapshot",
             "view": view,

@@ -1,4 +1,5 @@
-"""Panel views: conversation items, tool calls, responses and token usage as plain dicts for the browser.
+"""Panel views: conversation items, tool calls, responses (with latency and cost) and usage as plain dicts for
+the browser.
 
 The shapes are those of ``docs/widget-contract.md`` (ItemView, ToolView, ResponseView). Everything here reads
 what the session already knows; nothing here talks to the wire.
@@ -6,7 +7,7 @@ what the session already knows; nothing here talks to the wire.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..session.approvals import declined_output
@@ -14,7 +15,6 @@ from .eventlog import clip
 
 # How long a text in a panel view (an item's text, a tool's output, an exception's traceback) may be before it is cut.
 MAX_TEXT = 20_000
-_USAGE_KEYS = ("input_text", "input_audio", "output_text", "output_audio", "cached", "total")
 
 
 def item_view(item: Any, *, index: int | None, out_of_band: bool) -> dict[str, Any]:
@@ -67,15 +67,25 @@ def deleted_view(item_id: str) -> dict[str, Any]:
     return {"id": item_id, "deleted": True}
 
 
-def response_view(lane: Any) -> dict[str, Any]:
-    """One response (a ``protocol.conversation.ResponseLane``) as a ResponseView."""
+def response_view(lane: Any, metrics: Any = None) -> dict[str, Any]:
+    """One response (a ``protocol.conversation.ResponseLane``) as a ResponseView; with the session's metrics
+    (``session._metrics``), its turn's ``latency`` (ms from its start; None out of band) and its ``cost_usd``
+    (None until done, or without a price)."""
+    turn = metrics.turn(lane.id) if metrics is not None else None
     return {
         "id": lane.id,
         "status": lane.status,
         "lane": "out_of_band" if lane.out_of_band else "default",
         "usage": lane.usage,
         "metadata": lane.metadata,
+        "latency": turn.latency_ms() if turn is not None else None,
+        "cost_usd": metrics.response_cost(lane.id) if metrics is not None else None,
     }
+
+
+def response_views(conversation: Any, metrics: Any) -> dict[str, dict[str, Any]]:
+    """Every response the conversation state knows, id -> ResponseView (a new view's snapshot)."""
+    return {r: response_view(lane, metrics) for r, lane in conversation.responses.items()}
 
 
 class ToolBoard:
@@ -176,39 +186,24 @@ def registered_tool_views(tools: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def usage_cost(session: Any) -> dict[str, Any]:
-    """The session's cost so far for the usage trait: ``cost_usd`` (None: no price, ``cost_note`` says why),
-    ``billed`` (False on the local server, and ``cost_note`` says so) and the prices' date."""
-    usage = session.usage
+def usage_view(usage: dict[str, Any], latency: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``usage`` trait from the session's own figures (``session.usage``, ``session.latency_summary()``):
+    the token totals as the session counts them, their cost (``cost_usd`` None: no price, ``cost_note`` says
+    why; ``billed`` False on the local server, and ``cost_note`` says so), the prices' date, and each latency
+    step's ``{n, p50_ms, p95_ms}`` over the session."""
     cost = usage["cost"]
-    note = cost.reason or ("" if usage["billed"] else "local server: nothing is billed")
-    return {"cost_usd": cost.total, "billed": usage["billed"], "cost_note": note, "prices_as_of": cost.as_of}
+    return {
+        **usage["totals"],
+        "model": usage["model"],
+        "cost_usd": cost.total,
+        "billed": usage["billed"],
+        "cost_note": cost.reason or usage["note"],
+        "prices_as_of": cost.as_of,
+        "latency": {
+            step: {"n": v["n"], "p50_ms": _ms(v["p50"]), "p95_ms": _ms(v["p95"])} for step, v in latency.items()
+        },
+    }
 
 
-class UsageTotals:
-    """Token usage summed over every ``response.done``: text, audio and cached tokens, in and out; with
-    ``priced`` (e.g. ``lambda: usage_cost(session)``), the cost fields added to each view."""
-
-    def __init__(self, priced: Callable[[], dict[str, Any]] | None = None) -> None:
-        self.totals: dict[str, int] = {"responses": 0, **dict.fromkeys(_USAGE_KEYS, 0)}
-        self._priced = priced
-
-    def view(self) -> dict[str, Any]:
-        """The usage trait: the totals, and the cost when priced."""
-        return {**self.totals, **(self._priced() if self._priced is not None else {})}
-
-    def add(self, usage: dict[str, Any] | None) -> dict[str, Any]:
-        """Fold one response's usage object in; returns the new view (totals and cost)."""
-        if not usage:
-            return self.view()
-        inp = usage.get("input_token_details") or {}
-        out = usage.get("output_token_details") or {}
-        t = self.totals
-        t["responses"] += 1
-        t["input_text"] += int(inp.get("text_tokens") or 0)
-        t["input_audio"] += int(inp.get("audio_tokens") or 0)
-        t["cached"] += int(inp.get("cached_tokens") or 0)
-        t["output_text"] += int(out.get("text_tokens") or 0)
-        t["output_audio"] += int(out.get("audio_tokens") or 0)
-        t["total"] += int(usage.get("total_tokens") or 0)
-        return self.view()
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rtwidget.widget.eventlog import MAX_STRING, RowLog, clip, is_stream, public, summary
-from rtwidget.widget.panels import ToolBoard, UsageTotals
+from rtwidget.widget.panels import ToolBoard
 
 
 def delta(item: str, text: str) -> dict[str, object]:
@@ -111,24 +111,3 @@ def test_tool_board_followup_and_statuses() -> None:
     board.done({"call_id": "c3", "ok": False, "error_kind": "exception", "output": "{}", "reply": False})
     assert board.calls["c3"]["status"] == "error" and board.calls["c3"]["followup"] == "none"
     assert board.response_requested() == []
-
-
-def test_usage_totals() -> None:
-    totals = UsageTotals()
-    usage = {
-        "total_tokens": 30,
-        "input_token_details": {"text_tokens": 5, "audio_tokens": 7, "cached_tokens": 2},
-        "output_token_details": {"text_tokens": 3, "audio_tokens": 15},
-    }
-    totals.add(usage)
-    result = totals.add(usage)
-    assert result == {
-        "responses": 2,
-        "input_text": 10,
-        "input_audio": 14,
-        "output_text": 6,
-        "output_audio": 30,
-        "cached": 4,
-        "total": 60,
-    }
-    assert totals.add(None)["responses"] == 2

@@ -88,7 +88,7 @@ def test_close_detaches_and_a_fresh_widget_follows(
     wait_until(lambda: received(session, "response.done"), what="response.done")
     barrier(w, comm, "before-close")
     bridge = w.bridge
-    rows, usage, forwarded = bridge.rows.total, dict(bridge.usage.totals), dict(bridge.playhead.forwarded)
+    rows, usage, forwarded = bridge.rows.total, dict(w.usage), dict(bridge.playhead.forwarded)
     assert forwarded and usage["responses"] == 1
     w.close()
     assert comm.closed
@@ -100,10 +100,10 @@ def test_close_detaches_and_a_fresh_widget_follows(
     wait_until(lambda: len(received(session, "response.done")) == 2, what="the second response.done")
     barrier(fresh, fresh_comm, "fresh")
     # The old bridge heard nothing more (its log listener and handler are gone); its comm got nothing more.
-    assert (bridge.rows.total, bridge.usage.totals, bridge.playhead.forwarded) == (rows, usage, forwarded)
+    assert (bridge.rows.total, w.usage, bridge.playhead.forwarded) == (rows, usage, forwarded)
     assert len(comm.sent) == messages
     # The fresh widget has the session's events from now on, and took what the session had before (issue 9).
-    assert fresh_comm.custom("audio") and fresh.bridge.usage.totals["responses"] == 2
+    assert fresh_comm.custom("audio") and fresh.usage["responses"] == 2
     assert RealtimeWidget(session) is fresh
     fresh.close()
 
