@@ -124,7 +124,8 @@ class ItemAudioStore:
 
     def __init__(self, keep_s: float = AUDIO_KEEP_S, spool: AudioSpool | None = None) -> None:
         self._keep_s = check_keep_s(keep_s)
-        self._lock = threading.Lock()
+        # Re-entrant: a warning logged under it (the spool's disk failing) may reach a handler that logs an event.
+        self._lock = threading.RLock()
         #: Where the audio's bytes are (temporary files; see .audio_spool).
         self.spool = spool if spool is not None else AudioSpool()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -167,8 +168,9 @@ class ItemAudioStore:
 
     def started_at(self, item_id: str) -> float | None:
         """When the kept audio of item ``item_id`` began (session seconds), or None."""
-        entry = self._entries.get(item_id)
-        return None if entry is None else entry.started_at
+        with self._lock:
+            entry = self._entries.get(item_id)
+            return None if entry is None else entry.started_at
 
     def items(self) -> list[ItemAudio]:
         """Copies of every item's audio, oldest first."""
