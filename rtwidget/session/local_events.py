@@ -19,7 +19,9 @@ direction ``"local"``:
   event the core could not fold (source ``"protocol"``) (data: ``source``, ``name``, ``error_type``, ``message``,
   ``traceback``; see :mod:`.reporting`);
 - ``rtwidget.hint``: the doctor saw a mistake in the flow (data: ``rule``, ``level``, ``what``, ``fix``,
-  ``event_ids``, ``time``, ``url``; see :mod:`.doctoring`).
+  ``event_ids``, ``time``, ``url``; see :mod:`.doctoring`);
+- ``rtwidget.recording``: a recording into a cassette started or finished (``on``, ``path``; see :mod:`.recording`),
+  also when ``close()`` finishes it. Not written into the cassette itself.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ TOOL_DONE = "rtwidget.tool.done"
 SENT = "rtwidget.sent"
 ERROR = "rtwidget.error"
 HINT = "rtwidget.hint"
+RECORDING = "rtwidget.recording"
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import endpoints
 from ..cassette import CassetteWriter
-from .local_events import LogEntry
+from .local_events import RECORDING, LogEntry
 
 if TYPE_CHECKING:
     from .._loopthread import LoopThread
@@ -78,6 +78,8 @@ class RecordingMixin:
         @property
         def connected(self) -> bool: ...
 
+        def _emit_local(self, etype: str, data: dict[str, Any]) -> None: ...
+
     def record(self, path: str | os.PathLike[str]) -> Path:
         """Record the session into a cassette at ``path`` from now on (before connecting or mid-session); the file
         is written by :meth:`stop_recording` or ``close()``. Returns the path.
@@ -102,6 +104,8 @@ class RecordingMixin:
             recorder.start = time.monotonic() - self._t0
             config = copy.deepcopy(self._conn.session)
             writer.update_meta(started_at=time.time(), mid_session=self.connected, config=config)
+            # Announced before the tap is added (and after it is removed): the cassette holds no mark of itself.
+            self._emit_local(RECORDING, {"on": True, "path": str(writer.path)})
             self._taps.add(recorder)
 
         try:
@@ -130,9 +134,13 @@ class RecordingMixin:
             return None
         self._io.call_or_here(lambda: self._taps.remove(recorder))
         endpoint = self.endpoint.describe() if self.endpoint is not None else None
-        path = recorder.writer.close(
-            {"ended_at": time.time(), "endpoint": endpoint, "config_at_end": copy.deepcopy(self._conn.session)}
-        )
+        try:
+            path = recorder.writer.close(
+                {"ended_at": time.time(), "endpoint": endpoint, "config_at_end": copy.deepcopy(self._conn.session)}
+            )
+        finally:  # the file is complete (or failed): a handler reading it finds it whole
+            off = {"on": False, "path": str(recorder.writer.path)}
+            self._io.call_or_here(lambda: self._emit_local(RECORDING, off))
         if recorder.failure is not None:
             raise recorder.failure
         return path

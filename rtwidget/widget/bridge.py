@@ -55,6 +55,7 @@ from .direct import DirectChannel, open_channel
 from .eventlog import RowLog, clip, public, redacted
 from .hints import HintNotices
 from .logroute import ROUTER
+from .media import MediaActions
 from .panels import (
     MAX_TEXT,
     ToolBoard,
@@ -146,7 +147,8 @@ class Bridge:
         self.actions = BrowserActions(self)
         self.settings = SettingsActions(self)
         # Who answers browser messages: the first owner with a ``msg_<kind>`` method.
-        self.owners: list[object] = [self.actions, self.settings]
+        self.media = MediaActions(self)  # Record, downloads, an item's audio on click (media.py)
+        self.owners: list[object] = [self.actions, self.settings, self.media]
         # A registry change waits to be published (set in any thread; cleared on the I/O thread).
         self._tools_pending = False
         # On the I/O thread, so no event falls between what is taken from the session and what is listened to.

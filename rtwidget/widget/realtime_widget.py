@@ -68,6 +68,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     mic_chunk_ms = traitlets.Int(100).tag(sync=True)
     playback_start_ms = traitlets.Int(60).tag(sync=True)
     log_limit = traitlets.Int(5000).tag(sync=True)
+    # The recording into a cassette, from the widget's Record button or a cell: {on, path (file name), started_at}.
+    recording = traitlets.Dict().tag(sync=True)
 
     def __new__(cls, session: Session | None = None, **kwargs: Any) -> RealtimeWidget:
         existing = _WIDGETS.get(session) if session is not None else None
