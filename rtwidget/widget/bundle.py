@@ -111,6 +111,7 @@ CSS_FILES = (
     "widget.css",
     "families.css",
     "controls.css",
+    "media.css",
     "notices.css",
     "layout.css",
     "panels.css",

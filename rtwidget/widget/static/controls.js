@@ -5,6 +5,7 @@
 // Session panel's form.)
 import { h, hRt, isTyping, listen, onAbort, option, setText } from "./dom.js";
 import { levelToFraction } from "./format.js";
+import { DOWNLOADS, recordingLabel } from "./media.js";
 import { PUSH_TO_TALK } from "./model.js";
 import { LIVE_STATUSES, connectionButtons, primaryAction, statusLine } from "./statusline.js";
 
@@ -137,6 +138,15 @@ export class Controls {
     this.text.placeholder = "Type a message, Enter to send";
     this.text.spellcheck = false;
     this.send = button("send", "Send");
+    this.record = button("record", "Record");
+    this.record.dataset.testid = "record";
+    this.record.setAttribute("aria-pressed", "false");
+    /** The download buttons by what they download (media.js DOWNLOADS). @type {[string, HTMLButtonElement][]} */
+    this.downloads = DOWNLOADS.map(([what, label, title]) => {
+      const b = button(`download-${what}`, label, title);
+      b.dataset.testid = `download-${what}`;
+      return /** @type {[string, HTMLButtonElement]} */ ([what, b]);
+    });
     this.mute.setAttribute("aria-pressed", "false");
     this.spaceHeld = false;
     /** Text sent while not connected: kept in the box until the session connects (then it has gone out). */
@@ -150,7 +160,9 @@ export class Controls {
     session.append(this.connect, this.disconnect, this.clear, this.newSession);
     const status = h("span", "rtwidget-bar-group rtwidget-status-group");
     status.append(this.dot, this.status);
-    connection.append(session, status);
+    const media = h("span", "rtwidget-bar-group rtwidget-media-group");
+    media.append(this.record, h("span", "rtwidget-media-label", "Download:"), ...this.downloads.map(([, b]) => b));
+    connection.append(session, media, status);
     const talk = h("div", "rtwidget-bar rtwidget-talk");
     const levels = h("span", "rtwidget-bar-group");
     levels.append(this.micLevel, this.outLevel, this.mute);
@@ -182,6 +194,16 @@ export class Controls {
     this.newSession.disabled = status === "closing" || status === "connecting";
     this.drawHeldText(status);
     this.drawMic();
+    this.drawRecording();
+  }
+
+  /** The Record button from the `recording` trait (a recording started from a cell shows too). */
+  drawRecording() {
+    const { on, label, title } = recordingLabel(this.model.get("recording"), Date.now() / 1000);
+    setText(this.record, on ? `\u25cf ${label}` : label);
+    this.record.title = title;
+    this.record.classList.toggle("rtwidget-recording", on);
+    this.record.setAttribute("aria-pressed", String(on));
   }
 
   /**
@@ -320,6 +342,8 @@ export class Controls {
       state.playback.flush(false); // silence now; the kernel's flush brings the final report
     });
     on(this.send, "click", () => this.sendText());
+    on(this.record, "click", () => state.send({ kind: "record", on: !this.model.get("recording")?.on }));
+    for (const [what, b] of this.downloads) on(b, "click", () => state.send({ kind: "download", what }));
     on(this.text, "keydown", (/** @type {KeyboardEvent} */ e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();

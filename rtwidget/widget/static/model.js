@@ -6,6 +6,7 @@ import { closeDebug, newStats, registerDebug } from "./debug.js";
 import { DirectLink } from "./direct.js";
 import { linkedController, onAbort, onModel } from "./dom.js";
 import { ExceptionList } from "./exceptions.js";
+import { ItemPlayer, saveFile } from "./media.js";
 import { Capture } from "./mic.js";
 import { PanelState } from "./panelstate.js";
 import { Playback } from "./playback.js";
@@ -25,7 +26,7 @@ import { resumeContext } from "./webaudio.js";
 /**
  * @typedef {object} ViewHandle what the model state knows of one rendered view
  * @property {string} id
- * @property {(what: string) => void} update redraw a part: panels, mic, level, notices, exceptions
+ * @property {(what: string) => void} update redraw a part: panels, mic, level, notices, exceptions, media
  */
 
 /** The `turn_mode` value that gates the microphone on a held key. */
@@ -61,6 +62,7 @@ export class ModelState {
     this.disposed = false;
     this.capture = new Capture(this);
     this.playback = new Playback(this);
+    this.media = new ItemPlayer(this);
     this.direct = new DirectLink((content, buffers) => this.viaComm(content, buffers));
     // Played reports ride with mic chunks while the mic sends: one message a chunk instead of two.
     this.playback.canRide = () => this.capture.sender.flowing();
@@ -147,6 +149,11 @@ export class ModelState {
         return this.direct.connect(content.url);
       case "direct_ready":
         return this.direct.confirmed(content.n);
+      case "file":
+        saveFile(content, buffers?.[0]);
+        return;
+      case "item_audio":
+        return this.media.play(content, buffers?.[0]);
       default:
         console.debug("[rtwidget] unknown message kind", content.kind);
     }
@@ -206,7 +213,7 @@ export class ModelState {
     this.emit("exceptions");
   }
 
-  /** @param {string} what which part changed: panels, mic, level, notices, exceptions */
+  /** @param {string} what which part changed: panels, mic, level, notices, exceptions, media */
   emit(what) {
     for (const v of this.views.values()) {
       try {

@@ -103,6 +103,39 @@ export class Playback {
     this.canRide = () => false;
     /** The newest non-final report waiting for the next mic chunk. @type {{item_id: string, samples: number} | null} */
     this.riding = null;
+    /** The node that plays an item's audio on click (media.js), beside the live one. @type {AudioWorkletNode | null} */
+    this.item = null;
+    /** Where the item node's reports go. @type {(m: any) => void} */
+    this.onItemReport = () => {};
+    /** Told when the item node goes with the context. */
+    this.onItemGone = () => {};
+  }
+
+  /**
+   * The item node, created on first use: a second playback worklet with its own queue and reports, so the live
+   * playhead and its `played` reports never see an item played on click (media.js).
+   * @param {(m: any) => void} onReport its worklet's reports (playback-worklet.js, port protocol)
+   * @returns {Promise<AudioWorkletNode>}
+   */
+  async itemNode(onReport) {
+    this.ensure();
+    await this.ready;
+    const ctx = this.ctx;
+    if (!ctx || !this.node) throw new Error("audio output is unavailable");
+    this.onItemReport = onReport;
+    if (!this.item) {
+      const node = new AudioWorkletNode(ctx, "rtwidget-playback", {
+        numberOfInputs: 0,
+        numberOfOutputs: 1,
+        outputChannelCount: [1],
+        processorOptions: { startMs: 0 },
+      });
+      node.connect(ctx.destination); // not through the mute: a click asks to hear it
+      listen(node.port, "message", (/** @type {MessageEvent} */ e) => this.onItemReport(e.data), this.running.signal);
+      node.port.start();
+      this.item = node;
+    }
+    return this.item;
   }
 
   /** @returns {{item_id: string, samples: number} | null} the report to ride with a mic chunk (taken once) */
@@ -291,6 +324,11 @@ export class Playback {
     this.flushTimers.clear();
     this.running.abort();
     this.node?.disconnect();
+    this.item?.disconnect();
+    if (this.item) {
+      this.item = null;
+      this.onItemGone();
+    }
     this.ctx?.close().catch(() => {});
     this.ctx = null;
     this.node = null;

@@ -6,6 +6,7 @@ import { h, hRt, linkedController, listen, onAbort, onModel } from "./dom.js";
 import { ExceptionsView } from "./exceptions.js";
 import { guardShortcuts } from "./keys.js";
 import { LogView } from "./logview.js";
+import { ItemPlayerView } from "./media.js";
 import { ConversationView, SessionView, ToolsView } from "./panels.js";
 
 /** Panels in order: (name, title, row). All open at first; each tab toggles one. The main row (conversation
@@ -47,6 +48,7 @@ export class WidgetView {
     this.log = new LogView(state.rows, state.stats, signal);
     const toKernel = (/** @type {object} */ message) => state.send(message);
     this.conversation = new ConversationView(state.panels, this.model, toKernel, signal);
+    this.itemPlayer = new ItemPlayerView(state.media, this.conversation.el, signal); // an item's audio on click
     this.tools = new ToolsView(state.panels, this.model, toKernel);
     this.session = new SessionView(state.panels, this.model, toKernel, signal);
     this.exceptions = new ExceptionsView(state.exceptions, (id) => state.dismissException(id), signal);
@@ -166,6 +168,7 @@ export class WidgetView {
     else if (what === "level") this.scheduleLevels();
     else if (what === "notices") this.drawNotices();
     else if (what === "exceptions") this.exceptions.draw();
+    else if (what === "media") this.itemPlayer.draw();
   }
 
   schedulePanels() {
@@ -185,6 +188,7 @@ export class WidgetView {
   drawPanels() {
     this.panelsRaf = 0;
     if (!this.sections.conversation.hidden) this.conversation.draw();
+    this.itemPlayer.draw(); // items redrawn or gone: the player follows its item
     if (!this.sections.tools.hidden) this.tools.draw();
     if (!this.sections.session.hidden) this.session.draw();
   }
