@@ -304,6 +304,9 @@ class ItemAudioStore:
     def _add(self, item_id: str, role: str, time: float, pcm: bytes) -> None:
         if not pcm:
             return
+        if self._keep_s * 1000 * BYTES_PER_MS < BYTES_PER_SAMPLE:  # keeps nothing: counted, never written
+            self.dropped_ms += len(pcm) / BYTES_PER_MS
+            return
         entry = self._entries.get(item_id)
         if entry is None:
             entry = self._entries[item_id] = _Entry(role, time)

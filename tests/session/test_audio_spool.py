@@ -115,6 +115,13 @@ def test_item_audio_across_the_window_on_disk_reads_back_what_was_received(spy: 
     assert last is not None and last.pcm == a2[700 * MS :] and len(spool.files) <= 2
 
 
+def test_a_store_that_keeps_nothing_writes_nothing(spy: Spy) -> None:
+    store = ItemAudioStore(keep_s=0, spool=AudioSpool(segment_bytes=100 * MS, tail_bytes=10 * MS))
+    delta(store, 1.0, "a1", tone(1000, 300))
+    assert store.get("a1") is None and store.dropped_ms == 1000 and store.kept_ms == 0
+    assert spy.files == [] and store.spool.ram_bytes == 0
+
+
 class FullDisk:
     """One temporary file whose disk fills after ``room`` bytes (ENOSPC), the rest of it real."""
 
