@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .session import LogEntry, OutOfBandResult, Reply, Session, ToolCallRecord
     from .tools import Tool, ToolRegistry, ToolResult
     from .widget import RealtimeWidget
+    from .widget.replay import replay
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ _LAZY = {
     "ToolRegistry": "rtwidget.tools",
     "ToolResult": "rtwidget.tools",
     "RealtimeWidget": "rtwidget.widget",
+    "replay": "rtwidget.widget.replay",
 }
 
 
@@ -150,4 +152,5 @@ __all__ = [
     "ToolResult",
     "WaitTimeout",
     "__version__",
+    "replay",
 ]

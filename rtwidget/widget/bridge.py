@@ -66,6 +66,7 @@ from .panels import (
     usage_view,
 )
 from .playhead import Playhead
+from .replay import ReplayActions
 from .settings import SettingsActions, session_traits
 from .status import STATUS_OF_STATE, connected_at, expiring_text, reconnected_text, reconnecting_text
 
@@ -149,6 +150,7 @@ class Bridge:
         # Who answers browser messages: the first owner with a ``msg_<kind>`` method.
         self.media = MediaActions(self)  # Record, downloads, an item's audio on click (media.py)
         self.owners: list[object] = [self.actions, self.settings, self.media]
+        self.owners.insert(0, ReplayActions(self))  # a replay refuses the live-only ones first (replay.py)
         # A registry change waits to be published (set in any thread; cleared on the I/O thread).
         self._tools_pending = False
         # On the I/O thread, so no event falls between what is taken from the session and what is listened to.

@@ -68,6 +68,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     mic_chunk_ms = traitlets.Int(100).tag(sync=True)
     playback_start_ms = traitlets.Int(60).tag(sync=True)
     log_limit = traitlets.Int(5000).tag(sync=True)
+    # A cassette replayed (rtwidget.replay): {name, duration, position, speed, playing, epoch}; {} when live.
+    replay = traitlets.Dict().tag(sync=True)
     # The recording into a cassette, from the widget's Record button or a cell: {on, path (file name), started_at}.
     recording = traitlets.Dict().tag(sync=True)
 
