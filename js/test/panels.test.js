@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { formatSeconds, heardLabel, levelToFraction, prettyJson, usageSummary } from "../../rtwidget/widget/static/format.js";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
-import { ConversationView, costText, needsTranscriptionHint, SessionView, ToolsView } from "../../rtwidget/widget/static/panels.js";
+import { ConversationView, needsTranscriptionHint } from "../../rtwidget/widget/static/conversation.js";
+import { costText, SessionView, ToolsView } from "../../rtwidget/widget/static/panels.js";
 import { toolSignature } from "../../rtwidget/widget/static/toolcards.js";
 import { installDom } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
@@ -295,25 +296,57 @@ describe("panel views", () => {
     assert.deepEqual(sent.pop(), { kind: "config", session: { instructions: "Shorter." } });
   });
 
-  it("the usage table's rows agree with the total", () => {
-    const usage = { input_token_details: { text_tokens: 5 }, output_token_details: { audio_tokens: 7 }, total_tokens: 12 };
-    const { view, model, rt } = sessionView({ usage: { responses: 1, input_text: 5, output_audio: 7, total: 12 } });
-    view.state.apply({ responses: [{ id: "resp_1", status: "completed", lane: "default", usage }] });
-    model.set("usage", { responses: 1, input_text: 5, input_audio: 0, cached: 0, output_text: 0, output_audio: 7, total: 12 });
+  it("the usage table's rows agree with the total, with each response's cost (\u2014 when unknown)", () => {
+    const usage = { input_token_details: { text_tokens: 5, cached_tokens: 2 }, output_token_details: { audio_tokens: 7 }, total_tokens: 12 };
+    const { view, model, rt } = sessionView({ usage: { responses: 1, input_text: 5, output_audio: 7, total_tokens: 12 } });
+    view.state.apply({
+      responses: [
+        { id: "resp_1", status: "completed", lane: "default", usage, cost_usd: 0.000451 },
+        { id: "resp_2", status: "in_progress", lane: "default", usage: null, cost_usd: null },
+      ],
+    });
+    const trait = { responses: 1, input_text: 5, input_audio: 0, cached_text: 2, cached_audio: 0, cached_image: 0 };
+    model.set("usage", { ...trait, output_text: 0, output_audio: 7, total_tokens: 12 });
     view.draw();
     const rows = /** @type {any} */ (view.usageTable).querySelectorAll("tr");
     const cells = rows.map((/** @type {any} */ r) => r.children.map((/** @type {any} */ c) => c.textContent));
-    assert.equal(cells.length, 3, "head, one response, the total");
-    assert.equal(cells[1].at(-1), "12");
-    assert.equal(cells[2].at(-1), "12");
-    assert.deepEqual(cells[2].slice(0, 2), ["total", "1 response"]);
+    assert.equal(cells.length, 4, "head, two responses, the total");
+    assert.deepEqual(cells[0].slice(-3), ["out audio", "total", "cost"]);
+    assert.deepEqual(cells[1].slice(2), ["5", "0", "2", "0", "7", "12", "$0.00045"]);
+    assert.equal(cells[2].at(-1), "\u2014", "no cost yet: a dash, not $0");
+    assert.deepEqual(cells[3].slice(2, -1), ["5", "0", "2", "0", "7", "12"], "the totals row: the session's counts");
+    assert.deepEqual(cells[3].slice(0, 2), ["total", "1 response"]);
+    assert.equal(cells[3].at(-1), "", "no cost fields in the trait: no total cost");
     assert.equal(rt("usage-cost").textContent, "", "no cost fields: no cost line");
-    model.set("usage", { responses: 1, total: 12, cost_usd: 0.0035, billed: false, cost_note: "local server: nothing is billed", prices_as_of: "2026-11-28" });
+    model.set("usage", { ...trait, total_tokens: 12, cost_usd: 0.0035, billed: false, cost_note: "local server: nothing is billed", prices_as_of: "2026-11-28" });
     view.draw();
     assert.equal(rt("usage-cost").textContent, "cost: $0.0035, prices of 2026-11-28 (local server: nothing is billed)");
-    model.set("usage", { responses: 2, total: 20, cost_usd: null, billed: true, cost_note: "no price for model 'x'" });
+    assert.equal(/** @type {any} */ (view.usageTable).querySelectorAll("tr")[3].children.at(-1).textContent, "$0.0035");
+    model.set("usage", { responses: 2, total_tokens: 20, cost_usd: null, billed: true, cost_note: "no price for model 'x'" });
     view.draw();
     assert.equal(rt("usage-cost").textContent, "cost: unknown (no price for model 'x')");
+    assert.equal(/** @type {any} */ (view.usageTable).querySelectorAll("tr")[3].children.at(-1).textContent, "\u2014");
+  });
+
+  it("the latency line gives p50/p95 of each step from the turn's start, a step never measured as a dash", () => {
+    const { view, model, rt } = sessionView();
+    assert.equal(rt("usage-latency").textContent, "", "no turn measured: no line");
+    const step = (/** @type {number} */ n, /** @type {number | null} */ p50, /** @type {number | null} */ p95) => ({ n, p50_ms: p50, p95_ms: p95 });
+    model.set("usage", {
+      responses: 3,
+      latency: {
+        trigger_to_created: step(3, 210.4, 379.6),
+        created_to_first_audio: step(3, 200, 300),
+        trigger_to_first_audio: step(3, 420, 700),
+        trigger_to_audible: step(0, null, null),
+        trigger_to_done: step(3, 900, 1200.5),
+      },
+    });
+    view.draw();
+    assert.equal(
+      rt("usage-latency").textContent,
+      "latency p50/p95 (3 turns): created 210/380 ms \u00b7 first audio 420/700 ms \u00b7 audible \u2014 \u00b7 done 900/1201 ms",
+    );
   });
 
   it("costText shows dollars to a sensible precision", () => {

@@ -101,6 +101,42 @@ export function usageSummary(usage) {
 }
 
 /**
+ * Dollars to a sensible precision: "$12.35", "$0.2500", "$0.00012"; "—" when unknown.
+ * @param {unknown} usd
+ * @returns {string}
+ */
+export function formatUsd(usd) {
+  if (typeof usd !== "number" || !Number.isFinite(usd)) return "\u2014";
+  const shown = usd >= 1 ? usd.toFixed(2) : usd >= 0.01 || usd === 0 ? usd.toFixed(4) : usd.toPrecision(2);
+  return `$${shown}`;
+}
+
+/** The summary line's steps: (the `usage` trait's latency key, label). */
+const LATENCY_STEPS = [
+  ["trigger_to_created", "created"],
+  ["trigger_to_first_audio", "first audio"],
+  ["trigger_to_audible", "audible"],
+  ["trigger_to_done", "done"],
+];
+
+/**
+ * The latency summary line: p50 / p95 over the session of each step, from the turn's start.
+ * @param {Record<string, {n?: number, p50_ms?: number | null, p95_ms?: number | null}> | null | undefined} latency
+ *   the `usage` trait's `latency`
+ * @returns {string} "" when no turn was measured
+ */
+export function latencyText(latency) {
+  if (!latency || !LATENCY_STEPS.some(([key]) => (latency[key]?.n ?? 0) > 0)) return "";
+  const ms = (/** @type {unknown} */ x) => (typeof x === "number" ? String(Math.round(x)) : "\u2014");
+  const parts = LATENCY_STEPS.map(([key, label]) => {
+    const s = latency[key];
+    return s && (s.n ?? 0) > 0 ? `${label} ${ms(s.p50_ms)}/${ms(s.p95_ms)} ms` : `${label} \u2014`;
+  });
+  const n = Math.max(...LATENCY_STEPS.map(([key]) => latency[key]?.n ?? 0));
+  return `latency p50/p95 (${n} turn${n === 1 ? "" : "s"}): ${parts.join(" \u00b7 ")}`;
+}
+
+/**
  * Pretty JSON for display; strings shown as they are (indented when they hold JSON).
  * @param {unknown} value
  * @returns {string}

@@ -47,6 +47,8 @@
  * @property {string} [lane]
  * @property {Record<string, any> | null} [usage]
  * @property {unknown} [metadata]
+ * @property {import("./waterfall.js").Latency | null} [latency] the turn's steps in ms from its start (null: out of band)
+ * @property {number | null} [cost_usd] the response's cost (null: not done, or no price)
  */
 
 /**

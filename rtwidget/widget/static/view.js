@@ -2,12 +2,13 @@
 // panels, the error area) and its redraws. View-only state: which panels are open, log filters,
 // selection, scroll. Everything it listens to is released by `dispose()` (or the host's signal).
 import { Controls } from "./controls.js";
+import { ConversationView } from "./conversation.js";
 import { h, hRt, linkedController, listen, onAbort, onModel } from "./dom.js";
 import { ExceptionsView } from "./exceptions.js";
 import { guardShortcuts } from "./keys.js";
 import { LogView } from "./logview.js";
 import { ItemPlayerView } from "./media.js";
-import { ConversationView, SessionView, ToolsView } from "./panels.js";
+import { SessionView, ToolsView } from "./panels.js";
 
 /** Panels in order: (name, title, row). All open at first; each tab toggles one. The main row (conversation
  * and event log side by side when wide, stacked when narrow) has a definite height; tools and session go below. */
