@@ -32,7 +32,7 @@ SAMPLE_RATE = 24_000
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
 TEXT = "hello there"
 TOOL_ASK = "get_weather city=Paris"
-LONG_ASK = "tell me a long story about the sea"
+LONG_ASK = "tell me a long story about the sea, the ships, the storms and the sailors who crossed it"  # ~6 s of answer
 # The assistant audio received before the user speaks over it, and where the barge-in cuts the item ("heard").
 BEFORE_BARGE_IN_MS = 800
 HEARD_MS = 300
