@@ -9,6 +9,7 @@ import errno
 import gc
 import logging
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -217,3 +218,48 @@ def test_a_real_session_reads_back_from_disk_after_the_window_and_a_truncation(
             assert kept.heard_pcm == whole[500 * MS : 900 * MS]
 
     run(body)
+
+
+class Watched(AudioSpool):
+    """A spool that notes, at each call, whether another thread could take the store's lock then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock: Any = None
+        self.free: list[tuple[str, bool]] = []
+
+    def _note(self, call: str) -> None:
+        got: list[bool] = []
+
+        def other() -> None:
+            got.append(self.lock.acquire(blocking=False))
+            if got[0]:
+                self.lock.release()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        self.free.append((call, got[0]))
+
+    def append(self, data: bytes) -> int:
+        self._note("append")
+        return super().append(data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        self._note("read")
+        return super().read(offset, length)
+
+    def release(self, offset: int, length: int) -> None:
+        self._note("release")
+        super().release(offset, length)
+
+
+def test_the_tap_and_the_readers_hold_the_store_lock_around_the_spool() -> None:
+    spool = Watched()
+    store = ItemAudioStore(keep_s=0.5, spool=spool)
+    spool.lock = store._lock
+    delta(store, 1.0, "a1", tone(1000, 300), step_ms=500)  # (the I/O thread's side) the second delta drops
+    assert store.get("a1") is not None and store.items()  # (a user's thread's side)
+    store.keep_s = 0.1
+    calls = {call for call, _ in spool.free}
+    assert calls == {"append", "read", "release"} and not any(free for _, free in spool.free)
