@@ -49,6 +49,18 @@ def test_record_button_writes_a_cassette(lab: NotebookPage) -> None:
     assert "response.done" in tape["types"] and "conversation.item.create" in tape["types"]
     assert tape["model"] > 24000 and tape["mid"] is True  # started on a connected session
 
+    # A recording started from a cell shows on the button too, and so does its end.
+    lab.kernel_exec("session.record('from-a-cell.cassette')")
+    lab.wait_js(
+        "() => document.querySelector('[data-testid=record]').textContent.includes('(from-a-cell.cassette)')",
+        what="the button to show the cell's recording",
+    )
+    lab.kernel_exec("session.stop_recording()")
+    lab.wait_js(
+        "() => document.querySelector('[data-testid=record]').textContent === 'Record'",
+        what="the button back to Record after the cell stopped it",
+    )
+
 
 def _download(lab: NotebookPage, widget: Any, what: str) -> tuple[str, bytes]:
     with lab.page.expect_download() as info:
