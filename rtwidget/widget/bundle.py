@@ -119,6 +119,7 @@ CSS_FILES = (
     "sessionform.css",
     "log.css",
     "ladder.css",
+    "replay.css",
 )
 
 

@@ -9,6 +9,7 @@ import { guardShortcuts } from "./keys.js";
 import { LogView } from "./logview.js";
 import { ItemPlayerView } from "./media.js";
 import { SessionView, ToolsView } from "./panels.js";
+import { ReplayBar } from "./replay.js";
 
 /** Panels in order: (name, title, row). All open at first; each tab toggles one. The main row (conversation
  * and event log side by side when wide, stacked when narrow) has a definite height; tools and session go below. */
@@ -48,6 +49,7 @@ export class WidgetView {
     this.noticesEl.setAttribute("aria-live", "polite");
     this.log = new LogView(state.rows, state.stats, signal);
     const toKernel = (/** @type {object} */ message) => state.send(message);
+    this.replayBar = new ReplayBar(this.model, toKernel, () => state.send({ kind: "hello", view: this.id }));
     this.conversation = new ConversationView(state.panels, this.model, toKernel, signal);
     this.itemPlayer = new ItemPlayerView(state.media, this.conversation.el, signal); // an item's audio on click
     this.tools = new ToolsView(state.panels, this.model, toKernel);
@@ -59,7 +61,8 @@ export class WidgetView {
     this.rows = {};
     this.panelsRaf = 0;
     this.levelsRaf = 0;
-    this.root.append(...this.controls.bars(), this.noticesEl, ...this.panelTabs(signal), this.exceptions.el);
+    const bars = [...this.controls.bars(), this.replayBar.el];
+    this.root.append(...bars, this.noticesEl, ...this.panelTabs(signal), this.exceptions.el);
     el.appendChild(this.root);
     this.bind(signal);
     onAbort(signal, () => this.released());
@@ -127,6 +130,7 @@ export class WidgetView {
       listen(this.root, type, () => this.state.resumeAudio(), signal);
     }
     this.controls.bind(this.root, signal);
+    this.replayBar.bind(signal);
     guardShortcuts(this.root, signal);
     // One listener for every notice's dismiss button, so redraws add none.
     listen(
@@ -156,6 +160,7 @@ export class WidgetView {
 
   onTraits() {
     this.controls.drawStatus();
+    this.replayBar.draw(this.root);
     this.controls.drawControls();
     this.schedulePanels();
   }
