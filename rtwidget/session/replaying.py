@@ -233,6 +233,8 @@ class Replay:
         what lies between at once; playing goes on playing from there."""
         target = min(max(float(seconds), 0.0), self.duration)
         self._on_loop(lambda: self._seek(target))
+        if not self.session._io.in_thread():
+            self._on_loop(lambda: None)  # returns once what lies before the position has been fed
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the replay has ended (or ``timeout`` seconds passed: TimeoutError)."""
@@ -291,22 +293,22 @@ class Replay:
         playing = self.playing
         self._pause()
         old: Session | None = None
+        session = self.session
         if target < self._pos or (self._index and target < self.timeline[self._index - 1].time):
-            old, self.session = self.session, self._fresh()  # a conversation cannot be unwound: start over
+            old, session = session, self._fresh()  # a conversation cannot be unwound: start over
             self._index = 0
         self._catching_up = True
-        try:
-            while self._index < len(self.timeline) and self.timeline[self._index].time <= target:
-                self.session.call_soon(self.session.feed, self.timeline[self._index])
-                self._index += 1
-        finally:
-            self.session.call_soon(self._caught_up)
+        while self._index < len(self.timeline) and self.timeline[self._index].time <= target:
+            session.call_soon(session.feed, self.timeline[self._index])
+            self._index += 1
+        session.call_soon(self._caught_up)
+        self.session = session  # once everything is queued on its loop: a call through it comes after
         self._pos = target
         self._changed(old)
         if old is not None:
             old.stop()  # its I/O thread ends; the replay goes on on the new one
         if playing:
-            self.session.call_soon(self._start, self.session)
+            session.call_soon(self._start, session)
 
     def _caught_up(self) -> None:
         self._catching_up = False

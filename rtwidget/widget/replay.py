@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cassette import Cassette
 from ..session import Session
-from ..session.replaying import INSTANT, Replay, ReplaySession, check_speed
+from ..session.replaying import Replay, ReplaySession
 
 if TYPE_CHECKING:
     import asyncio
@@ -49,7 +49,9 @@ class ReplayActions:
         self.bridge = bridge
         session = bridge.session
         self.replay = session.replay if isinstance(session, ReplaySession) else None
-        if self.replay is not None:  # the model's audio is heard only in time (1x): see the module docstring
+        if self.replay is not None:
+            bridge._told_local = True  # "no API key: the local server" is no news in a replay (nothing connects)
+            # The model's audio is heard only in time (1x): see the module docstring.
             forward = bridge._event_handlers[_AUDIO_DELTA]
             replay = self.replay
             bridge._event_handlers[_AUDIO_DELTA] = lambda data: forward(data) if replay.audible else None
@@ -90,7 +92,7 @@ class ReplayActions:
         elif action == "seek":
             replay.seek(float(value))  # type: ignore[arg-type]  # (a bad value becomes an error notice)
         elif action == "speed":
-            replay.speed = check_speed(value if value == INSTANT else float(value))  # type: ignore[arg-type]
+            replay.speed = value if isinstance(value, str) else float(value)  # type: ignore[arg-type]
         else:
             raise ValueError(f"unknown replay action {action!r}: use play, pause, seek or speed")
 

@@ -64,6 +64,9 @@ export class ReplayBar {
     this.time = hRt("span", "replay-time", "rtwidget-replay-time", "0:00 / 0:00");
     this.name = hRt("span", "replay-name", "rtwidget-replay-name");
     this.el.append(h("span", "rtwidget-replay-label", "Replay"), this.play, this.speed, this.slider, this.time, this.name);
+    for (const e of [this.el, this.play, this.speed, this.slider, this.time, this.name]) {
+      e.dataset.testid = e.dataset.rt ?? ""; // (the browser tests look for either name)
+    }
     /** The slider is being dragged: the kernel's position does not move it meanwhile. */
     this.dragging = false;
     /** The kernel's session epoch this view's panels show (a view made later starts at the current one). */
