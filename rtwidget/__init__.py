@@ -4,6 +4,7 @@ session = rtwidget.Session()          # no key: the local server; OPENAI_API_KEY
 await session.connect()
 reply = await session.ask("hello")
 session                               # in a notebook: the widget (talk, listen, watch every event)
+rtwidget.replay("talk.cassette")      # a recorded session (session.record), offline, in the widget
 
 Every public name is imported on first use (PEP 562), so ``import rtwidget`` and ``import rtwidget.protocol``
 load nothing but the standard library, and the widget stack (anywidget, ipywidgets) loads only with the widget.
