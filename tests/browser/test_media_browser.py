@@ -16,6 +16,7 @@ import pytest
 
 from .jlab import NotebookPage
 from .test_widget_browser import SETUP, open_widget, send_text, wait_reply
+from .visual import contrast_of, settle
 
 pytestmark = pytest.mark.browser
 
@@ -124,5 +125,16 @@ def test_clicking_an_item_plays_its_heard_audio(lab: NotebookPage) -> None:
     assert cut.is_visible() and cut.get_attribute("title") == "cut: never heard"
     assert "cut at 0.6 s" in player.inner_text()
     lab.screenshot("media-item-player", element)
+    # The player's and the media buttons' words read at >= 4.5:1 in both themes (recording, to colour the button).
+    lab.kernel_exec("import os, tempfile\nsession.record(os.path.join(tempfile.mkdtemp(), 'contrast.cassette'))")
+    failures = []
+    for theme in ("JupyterLab Dark", "JupyterLab Light"):
+        lab.set_theme(theme)
+        settle(lab)
+        lab.screenshot(f"media-{theme.split()[-1].lower()}", widget)
+        scan = contrast_of(lab)
+        failures += [f for f in scan["failures"] if any(k in f["path"] for k in ("item-player", "media", "record"))]
+    assert not failures, f"media texts under 4.5:1: {failures}"
+    lab.kernel_exec("session.stop_recording()")
     live_after = lab.js("() => ({...globalThis.__rtwidget.models.at(-1).stats.playedSamples})")
     assert live_after == live_before, "the live playhead saw nothing of the item played on click"

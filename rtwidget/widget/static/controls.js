@@ -200,7 +200,7 @@ export class Controls {
   /** The Record button from the `recording` trait (a recording started from a cell shows too). */
   drawRecording() {
     const { on, label, title } = recordingLabel(this.model.get("recording"), Date.now() / 1000);
-    setText(this.record, on ? `\u25cf ${label}` : label);
+    setText(this.record, label); // recording: a red dot before it (media.css)
     this.record.title = title;
     this.record.classList.toggle("rtwidget-recording", on);
     this.record.setAttribute("aria-pressed", String(on));
