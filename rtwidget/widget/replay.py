@@ -114,8 +114,9 @@ class ReplayLink:
         if old is not None:
             self._move(old)
         audible = self.replay.audible
-        if self._was_audible and not audible:
-            self.widget.bridge._flush_playback("replay")  # paused, or sped up: the audio queued must stop
+        # Paused, sped up or seeking: the audio queued must stop (at the end, what is queued plays out).
+        if self._was_audible and not audible and not self.replay.ended:
+            self.widget.bridge._flush_playback("replay")
         self._was_audible = audible
         self.publish()
         self._tick()
@@ -140,10 +141,16 @@ class ReplayLink:
 
     def _tick(self) -> None:
         """While playing, the position reaches the trait every POSITION_EVERY_S (on the I/O loop)."""
+        session = self.replay.session
+        if not session._io.running:
+            return  # closed: nothing plays
+        if not session._io.in_thread():  # after a seek backward: told on the old session's thread
+            session.call_soon(self._tick)
+            return
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
-        loop = self.replay.session._io.loop
+        loop = session._io.loop
         if self.replay.playing and loop is not None:
             self._ticker = loop.call_later(POSITION_EVERY_S, self._tock)
 

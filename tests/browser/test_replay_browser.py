@@ -85,7 +85,7 @@ def test_a_cassette_replays_in_the_widget(lab: NotebookPage) -> None:
     assert play.inner_text() == "Play"
     ended_shot = lab.screenshot("replay-ended", widget)
 
-    # Seek back to the start, play instantly... no: at 2x, then pause: it stops where it is.
+    # Back to the start with the slider: the panels start over; play, then pause: it stops where it is.
     slide_to(lab, 0.0)
     lab.wait_kernel("r.position == 0 and len(r.session.log) == 0", what="the seek back to 0")
     lab.wait_js(

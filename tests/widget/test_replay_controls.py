@@ -50,6 +50,7 @@ def test_pause_stops_the_replay_where_it_is_and_play_goes_on(recorded: RecordedS
         browser_says(w, {"kind": "replay", "action": "pause"})
         wait_until(lambda: not r.playing, TIMEOUT, "the pause")
         at, seen = r.position, logged(r.session)
+        assert [c for c, _ in comms[-1].custom("flush") if c["reason"] == "replay"], "the paused audio stops"
         assert 1.0 < at < r.duration and w.replay["playing"] is False and w.replay["position"] == round(at, 3)
         time.sleep(0.3)  # paused: nothing more is fed, the position stays
         assert logged(r.session) == seen and r.position == at

@@ -132,6 +132,8 @@ def test_at_1x_the_model_audio_reaches_the_browser(recorded: RecordedSession, co
             else:
                 assert forwarded[item_id] == pcm, item_id
         assert comm.custom("flush"), "the barge-in's speech_started flushes the browser's playback"
+        reasons = [c["reason"] for c, _ in comm.custom("flush")]
+        assert "replay" not in reasons, "the end lets the audio queued play out"
         assert not [e for e in r.session.log if e.direction == "client" and e.type == "conversation.item.truncate"][
             1:
         ], "only the recorded truncate: the replay never sends one"
