@@ -17,6 +17,7 @@ from rtwidget import Session
 from rtwidget.cassette import Cassette
 from rtwidget.server import LocalServer
 from rtwidget.widget import RealtimeWidget
+from tests.session.test_item_audio import tone
 from tests.support import TIMEOUT
 
 from .comm_double import MockComm, barrier, browser_says, wait_until
@@ -219,3 +220,28 @@ def test_an_item_without_audio_gets_a_notice_saying_why(live: tuple[RealtimeWidg
     browser_says(w, {"kind": "play_item", "item_id": assistant_item(session)})
     wait_until(lambda: [t for t in notices(comm) if "was dropped" in t and "audio_keep_s" in t], what="dropped")
     assert comm.custom("item_audio") == []
+
+
+def test_a_clicked_user_item_comes_back_with_the_audio_committed(
+    local_server: LocalServer, comms: list[MockComm]
+) -> None:
+    session = Session(endpoint=local_server.url, turn_detection=None)
+    w = RealtimeWidget(session)
+    comm = comms[-1]
+    try:
+        wait_until(lambda: session.state == "open" and session.config, what="open")
+        mic = tone(400)
+        session.append_audio(mic)
+        session.commit_audio()
+        user = wait_until(
+            lambda: next((e.data["item_id"] for e in session.log if e.type == "input_audio_buffer.committed"), None),
+            what="the commit",
+        )
+        wait_until(lambda: session.item_audio.get(user) is not None, what="the user item's audio kept")
+        browser_says(w, {"kind": "play_item", "item_id": user})
+        content, buffers = wait_until(lambda: comm.custom("item_audio"), what="item_audio")[0]
+        assert buffers == [mic]
+        assert (content["role"], content["samples"], content["heard_samples"]) == ("user", 400 * 24, 400 * 24)
+    finally:
+        session.stop().result(TIMEOUT)
+        w.close()
