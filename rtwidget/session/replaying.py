@@ -158,6 +158,7 @@ class Replay:
         self._anchor: float | None = None  # loop time when play started from ``_pos``; None: paused
         self._task: asyncio.Task[None] | None = None
         self._catching_up = False
+        self._closed = False
         self.listeners: list[Callable[[Session | None], None]] = []
         #: The widget showing the replay, if any (set by ``rtwidget.replay``).
         self.widget: Any = None
@@ -245,11 +246,16 @@ class Replay:
             time.sleep(0.01)
 
     def close(self) -> None:
-        """Stop playing and release the session's I/O thread."""
+        """Stop playing and release the session's I/O thread (the session and its exports stay readable)."""
+        if self._closed:
+            return
         self._on_loop(self._pause)
+        self._closed = True
         self.session.stop().result()
 
     def _on_loop(self, fn: Callable[[], None]) -> None:
+        if self._closed:
+            raise RuntimeError(f"this replay of {self.name!r} was closed: rtwidget.replay(path) replays it again")
         self.session._io.call(fn)
 
     # ------------------------------------------------------------------ on the I/O thread

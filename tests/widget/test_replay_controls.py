@@ -150,6 +150,10 @@ def test_a_replaying_session_refuses_to_talk(recorded: RecordedSession, comms: l
         assert len(refused) == len(LIVE_ONLY) - 1, notices(comm)  # one each, none for the microphone chunk
         assert logged(session) == before, "nothing was sent, truncated or connected"
         assert session.state == "idle" and not session.connected
+        r.close()
+        with pytest.raises(RuntimeError, match="was closed"):
+            r.play()
+        assert session.export_transcript().startswith("# Conversation"), "still readable once closed"
     finally:
         r.close()
         w.close()
