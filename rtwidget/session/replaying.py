@@ -90,6 +90,11 @@ class ReplaySession(Session):
         future.set_exception(self._refuse("start()"))
         return future
 
+    @property
+    def expires_at(self) -> float | None:
+        """None: a replay has no server session to expire (the recorded ``expires_at`` is in ``session.created``)."""
+        return None
+
     def _start_calls(self) -> None:
         """No tool runs in a replay: the recorded ``rtwidget.tool.*`` events show what ran."""
 

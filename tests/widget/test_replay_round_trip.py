@@ -97,6 +97,7 @@ def test_an_instant_replay_fills_the_widget_as_live(recorded: RecordedSession, c
         assert w.usage.get("responses") == len(list(e for e in tape.server_events() if e.type == "response.done"))
         # Instantly: no audio is sent (it would pile up); nothing was sent anywhere (no socket).
         assert not comm.custom("audio")
+        assert w.expires_at == 0.0 and session.expires_at is None, "no server session to count down"
         assert w.replay["name"] == recorded.path.name and w.replay["position"] == pytest.approx(r.duration, abs=1e-3)
     finally:
         r.close()
