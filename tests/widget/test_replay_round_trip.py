@@ -70,6 +70,11 @@ def test_an_instant_replay_fills_the_widget_as_live(recorded: RecordedSession, c
         log = list(session.log)
         assert [(e.direction, e.type) for e in log] == [(e.direction, e.type) for e in events]
         assert [entry.time for entry in log] == [e.time for e in events]
+        # ... and in the order the live session logged them (its taps saw every entry, the recording a prefix).
+        # (rtwidget.recording: the recording's own start and end, told around it)
+        live_order = [(e.direction, e.type) for e, _ in recorded.seen if e.type != "rtwidget.recording"]
+        replayed = [(e.direction, e.type) for e in log if e.type != "rtwidget.recording"]
+        assert replayed == live_order[: len(replayed)] and len(replayed) > len(live_order) - 5
         assert {"client", "server", "local"} <= {e.direction for e in log}
         # The conversation, item for item (text, transcripts, tool call, the truncate of the barge-in).
         live = [dataclasses.asdict(i) for i in recorded.session.conversation]
