@@ -166,3 +166,18 @@ def test_a_live_widget_has_no_replay(live: tuple[RealtimeWidget, MockComm]) -> N
     browser_says(w, {"kind": "text", "text": "still live"})  # the replay owner passes live messages on
     wait_until(lambda: any(e.type == "conversation.item.create" for e in list(w.session.log)), what="the text sent")
     assert any("live session" in n for n in notices(comm)), notices(comm)
+
+
+def test_at_2x_everything_is_shown_and_no_audio_is_played(recorded: RecordedSession, comms: list[MockComm]) -> None:
+    tape = Cassette.open(recorded.path)
+    r = replay(recorded.path, speed=2.0)
+    w, comm = r.widget, comms[-1]
+    try:
+        assert r.playing and not r.audible
+        wait_until(lambda: r.ended and not r.playing, TIMEOUT, "the end at 2x")
+        assert logged(r.session) == up_to(tape, r.duration)
+        assert not comm.custom("audio"), "at 2x the model's audio would pile up: it is not sent"
+        assert w.replay["speed"] == 2.0 and w.replay["position"] == round(r.duration, 3)
+    finally:
+        r.close()
+        w.close()
