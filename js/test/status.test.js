@@ -30,6 +30,15 @@ describe("statusLine", () => {
     assert.equal(line({ status: "connected", endpoint: custom }), "Connected to example.com:8443 \u00b7 m");
   });
 
+  it("says a replay is one: the recorded status follows the cassette's name", () => {
+    const replay = { name: "lesson.cassette", duration: 12, position: 3, speed: 1, playing: true };
+    assert.equal(
+      line({ status: "connected", endpoint: OPENAI, replay }),
+      "Replay of lesson.cassette \u00b7 recorded: Connected to OpenAI \u00b7 gpt-realtime",
+    );
+    assert.equal(line({ status: "connected", endpoint: OPENAI, replay: {} }), "Connected to OpenAI \u00b7 gpt-realtime");
+  });
+
   it("names the dialect only when it is not GA", () => {
     assert.equal(line({ status: "connected", endpoint: AZURE_BETA }), "Connected to Azure \u00b7 my-deployment \u00b7 beta protocol");
     assert.doesNotMatch(line({ status: "connected", endpoint: OPENAI }), /ga|protocol/i);

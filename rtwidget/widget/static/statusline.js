@@ -73,7 +73,12 @@ export function statusLine(model, now) {
   if (status === "connected" && expiresAt > 0) parts.push(`${formatClock(expiresAt - now)} left`);
   // Connecting, an older message (the last close's) no longer applies.
   const tail = message && !leads && status !== "connecting" ? ` \u2014 ${message}` : "";
-  return { status, text: parts.join(" \u00b7 ") + tail, title: statusTitle(ep, status, connectedAt, now) };
+  const text = parts.join(" \u00b7 ") + tail;
+  const title = statusTitle(ep, status, connectedAt, now);
+  // A replay's status is the recording's: say so, or "Connected" reads as a live connection.
+  const replay = model.get("replay") ?? {};
+  if (replay.name) return { status, text: `Replay of ${replay.name} \u00b7 recorded: ${text}`, title };
+  return { status, text, title };
 }
 
 /**
