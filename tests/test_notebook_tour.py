@@ -77,6 +77,16 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "first message: type realtime.session.created",
         "envelope: You said: hello inside the envelope",
     ),
+    "09-record-replay-measure.ipynb": (
+        "the model answered the spoken question: I heard",
+        "billed: False - local server: nothing is billed",
+        "tool turn: created",
+        "lesson.wav:",
+        "the replayed conversation is the recorded one: True",
+        "a replay cannot talk: ask(): this session replays the cassette 'lesson.cassette'",
+        "the recording answers: You said: Hello! Where should I go in May?",
+        "a different question: cassette_mismatch: client event #3",
+    ),
 }
 
 ENV_UNSET = (
