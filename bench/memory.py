@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ipywidgets.widgets.widget as widget_module  # noqa: E402
 import nbformat  # noqa: E402
 from ipywidgets.embed import dependency_state, embed_data  # noqa: E402
+from item_audio_spool import read_back  # noqa: E402
 from soak import serve_fast, speech  # noqa: E402
 
 from rtwidget import Session  # noqa: E402
@@ -220,7 +221,7 @@ async def run(url: str, exchanges: int, cassette: Path | None, keep_s: float = A
     nb_size, state_size, largest = notebook_bytes(widget)
     spool = session.item_audio.spool
     disk = spool_disk(spool)
-    readback = read_back(session)
+    readback = read_back(session.item_audio)
     out: dict[str, Any] = {
         "elapsed_s": elapsed,
         "rss_start": rss_start,
@@ -260,23 +261,6 @@ def spool_disk(spool: Any) -> tuple[int, int, int]:
     files = spool.files
     sizes = [os.fstat(f.fileno()) for f in files]
     return len(files), sum(st.st_size for st in sizes), sum(getattr(st, "st_blocks", 0) * 512 for st in sizes)
-
-
-def read_back(session: Session) -> dict[str, float]:
-    """The cost of reading the item audio back from its files: every item (as export_wav does), and one item at a
-    time (as a click in the widget does), from this thread while the session is idle."""
-    store = session.item_audio
-    started = time.perf_counter()
-    clips = store.items()
-    all_s = time.perf_counter() - started
-    total = sum(len(c.pcm) for c in clips)
-    ids = [c.item_id for c in clips]
-    del clips
-    started = time.perf_counter()
-    for item_id in ids:
-        store.get(item_id)
-    one_s = (time.perf_counter() - started) / max(1, len(ids))
-    return {"all_s": all_s, "bytes": total, "items": len(ids), "one_ms": one_s * 1000}
 
 
 def report(name: str, r: dict[str, Any]) -> None:
