@@ -20,6 +20,7 @@ import traitlets
 from ..session import EAGERNESS, TRANSCRIPTION_MODELS, TURN_MODES, VOICES, Session
 from . import bundle
 from .bridge import Bridge
+from .replay import link_replay
 from .status import STATUS_OF_STATE
 
 # Traits the browser may set; the kernel applies each to the session when it changes.
@@ -95,10 +96,11 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._rt_ready = True
         self.on_msg(self._on_msg)
         self.observe(self._on_browser_set, names=list(_BROWSER_SET))
+        replaying = link_replay(self)  # a replay's session never connects
         status = STATUS_OF_STATE.get(self.session.state)
         if status is not None:  # connecting, open, reconnecting or closing already: show it, start nothing
             self.status = status
-        elif autoconnect:
+        elif autoconnect and not replaying:
             self.connect()
 
     def _set_from_kernel(self, **values: Any) -> None:

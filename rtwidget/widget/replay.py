@@ -97,6 +97,19 @@ class ReplayActions:
             raise ValueError(f"unknown replay action {action!r}: use play, pause, seek or speed")
 
 
+def link_replay(widget: RealtimeWidget) -> bool:
+    """A widget made for a replay's session (``rtwidget.replay``, or a cell showing ``replay.session``) shows the
+    replay: it gets the replay bar, once, and must never connect. False for a live session."""
+    session = widget.session
+    if not isinstance(session, ReplaySession):
+        return False
+    player = session.replay
+    if player is not None and player.widget is None:
+        player.widget = widget
+        ReplayLink(player, widget)
+    return True
+
+
 class ReplayLink:
     """Keeps one widget on its replay: the ``replay`` trait, the session after a seek backward, playback flushes."""
 
@@ -177,11 +190,10 @@ def replay(
 
     player = Replay(cassette, speed=speed)
     if widget:
-        player.widget = RealtimeWidget(player.session, autoconnect=False)
-        ReplayLink(player, player.widget)
+        RealtimeWidget(player.session)  # links itself to the replay (link_replay)
     if play:
         player.play()
     return player
 
 
-__all__ = ["LIVE_ONLY", "ReplayActions", "ReplayLink", "replay"]
+__all__ = ["LIVE_ONLY", "ReplayActions", "ReplayLink", "link_replay", "replay"]

@@ -181,3 +181,16 @@ def test_at_2x_everything_is_shown_and_no_audio_is_played(recorded: RecordedSess
     finally:
         r.close()
         w.close()
+
+
+def test_a_widget_made_for_a_replays_session_shows_the_replay(recorded: RecordedSession, comms: list[MockComm]) -> None:
+    r = replay(recorded.path, speed="instant", widget=False)
+    try:
+        r.wait(TIMEOUT)
+        w = RealtimeWidget(r.session)  # as a cell showing `r.session` makes it
+        assert r.widget is w and w.replay["name"] == recorded.path.name, "it gets the replay bar"
+        barrier(w, comms[-1], "made-for-replay")
+        assert w.status != "error" and r.session.state == "idle", "it never tries to connect"
+        assert RealtimeWidget(r.session) is w, "one widget per session, as live"
+    finally:
+        r.close()
