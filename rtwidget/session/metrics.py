@@ -15,10 +15,9 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .. import prices
-from ..endpoints import Endpoint
 from ..protocol.pcm import SAMPLE_RATE
 from .local_events import LogEntry
 
@@ -115,13 +114,20 @@ def _total_tokens(usage: Mapping[str, Any] | None) -> int:
     return total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else 0
 
 
+class EndpointKind(Protocol):
+    """What the metrics read of an endpoint: its kind (``local`` is never billed)."""
+
+    @property
+    def kind(self) -> str: ...
+
+
 class Metrics:
     """The tap: folds the log into turns and usage. Fed on the I/O thread; read from any (under a lock)."""
 
     def __init__(
         self,
         model: Callable[[], str],
-        endpoint: Callable[[], Endpoint | None],
+        endpoint: Callable[[], EndpointKind | None],
         clock: Callable[[], float],
         max_turns: int = MAX_TURNS,
     ) -> None:

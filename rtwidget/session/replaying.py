@@ -25,6 +25,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..cassette import Cassette, CassetteEvent
@@ -52,6 +53,13 @@ class ReplayOnly(NotConnected):
         )
 
 
+@dataclass(frozen=True)
+class RecordedEndpoint:
+    """The kind of endpoint a cassette was recorded against (``meta.endpoint.kind``), for the usage's billing."""
+
+    kind: str
+
+
 class ReplaySession(Session):
     """A Session filled from a cassette by a :class:`Replay`; it never connects and never sends."""
 
@@ -67,6 +75,9 @@ class ReplaySession(Session):
             renew="off",
             response_timeout=None,
         )
+        # Billed as it was when recorded: a recording against the local server never, one against OpenAI yes.
+        recorded = RecordedEndpoint(str((cassette.meta.get("endpoint") or {}).get("kind") or "local"))
+        self._metrics._endpoint = lambda: recorded
         # First of the taps (before the metrics and the item audio read it): each entry gets its recorded time
         # exactly (the clock set in _log is off by the microseconds the pump takes).
         self._taps._taps.insert(0, self._stamp)

@@ -3,12 +3,16 @@ and what a replay refuses: every send from Python, the live-only messages from t
 
 from __future__ import annotations
 
+import json
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rtwidget.cassette import Cassette
+from rtwidget.session.metrics import LOCAL_NOTE
 from rtwidget.session.replaying import ReplayOnly, ReplaySession
 from rtwidget.widget import RealtimeWidget
 from rtwidget.widget.eventlog import is_stream
@@ -194,3 +198,35 @@ def test_a_widget_made_for_a_replays_session_shows_the_replay(recorded: Recorded
         assert RealtimeWidget(r.session) is w, "one widget per session, as live"
     finally:
         r.close()
+
+
+def as_recorded_against(tape: Path, kind: str, to: Path) -> Path:
+    """A copy of ``tape`` whose meta says it was recorded against an endpoint of ``kind``."""
+    with zipfile.ZipFile(tape) as src, zipfile.ZipFile(to, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "meta.json":
+                meta = json.loads(data)
+                meta["endpoint"] = {**meta["endpoint"], "kind": kind}
+                data = json.dumps(meta).encode()
+            dst.writestr(info, data)
+    return to
+
+
+def usage_of_replay(tape: Path) -> dict[str, Any]:
+    r = replay(tape, speed="instant", widget=False)
+    try:
+        r.wait(TIMEOUT)
+        return r.session.usage  # type: ignore[no-any-return]
+    finally:
+        r.close()
+
+
+def test_a_replay_is_billed_as_its_recording_was(recorded: RecordedSession, tmp_path: Path) -> None:
+    live, again = recorded.session.usage, usage_of_replay(recorded.path)
+    assert (again["billed"], again["note"], again["totals"]) == (live["billed"], live["note"], live["totals"])
+    assert again["cost"].total == pytest.approx(live["cost"].total)
+    local = usage_of_replay(as_recorded_against(recorded.path, "local", tmp_path / "local.cassette"))
+    assert local["billed"] is False and local["note"] == LOCAL_NOTE, "recorded on the local server: never billed"
+    remote = usage_of_replay(as_recorded_against(recorded.path, "openai", tmp_path / "openai.cassette"))
+    assert remote["billed"] is True and remote["note"] == ""
