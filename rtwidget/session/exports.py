@@ -66,9 +66,9 @@ class ExportsMixin(ItemAudioMixin):
 
     def export_wav(self, path: str | Path) -> float:
         """Write the session's audio as a stereo WAV (PCM16, 24 kHz): the user on the left channel, the assistant
-        on the right, each item placed at the time its audio began, an assistant item cut where it was truncated
-        (the rest was never heard). The timeline starts with the earliest audio kept. Returns its duration in
-        seconds."""
+        on the right, each item placed at the time its audio began (a user item appended in runs seconds apart: each
+        run where it was appended), an assistant item cut where it was truncated (the rest was never heard). The
+        timeline starts with the earliest audio kept. Returns its duration in seconds."""
         target = _target(path, "export_wav", "session.wav")
         clips = self._io.call_or_here(self.item_audio.items)
         frames = stereo_timeline(clips)
@@ -160,16 +160,20 @@ def _event_row(entry: LogEntry, *, size: bool = False) -> dict[str, Any]:
 
 
 def stereo_timeline(clips: list[ItemAudio]) -> np.ndarray:
-    """Frames ``(n, 2)`` int16: user clips mixed on the left, assistant clips (as heard) on the right, each at its
-    ``started_at``, the timeline starting with the earliest clip."""
-    if not clips:
+    """Frames ``(n, 2)`` int16: user clips mixed on the left, assistant clips (as heard) on the right, each run of
+    a clip's audio at its time (``ItemAudio.runs``: a user item appended in runs seconds apart lies where each was
+    appended), the timeline starting with the earliest audio."""
+    runs = [
+        (at, 0 if clip.role == "user" else 1, pcm)
+        for clip in clips
+        for at, pcm in clip.runs(clip.heard_pcm if clip.role == "assistant" else clip.pcm)
+    ]
+    if not runs:
         return np.zeros((0, 2), dtype=np.int16)
-    origin = min(c.started_at for c in clips)
-    placed = []
-    for clip in clips:
-        pcm = clip.heard_pcm if clip.role == "assistant" else clip.pcm
-        start = round((clip.started_at - origin) * SAMPLE_RATE)
-        placed.append((start, 0 if clip.role == "user" else 1, np.frombuffer(pcm, dtype="<i2")))
+    origin = min(at for at, _, _ in runs)
+    placed = [
+        (round((at - origin) * SAMPLE_RATE), channel, np.frombuffer(pcm, dtype="<i2")) for at, channel, pcm in runs
+    ]
     total = max(start + len(samples) for start, _, samples in placed)
     mix = np.zeros((total, 2), dtype=np.int32)  # overlapping clips add up, then clip to 16 bits
     for start, channel, samples in placed:

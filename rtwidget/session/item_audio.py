@@ -11,8 +11,12 @@ Fed by a session tap (see :mod:`.taps`), on the I/O thread, with each event's fu
   heard (``heard_ms``), the audio is kept whole.
 
 Each item's audio is PCM16 mono at 24 kHz with ``started_at``: the session time (seconds since the session was
-created, as ``LogEntry.time``) its audio began. Bounded: at most ``keep_s`` seconds in all (default 30 minutes),
-the oldest audio dropped first and counted in ``dropped_ms``.
+created, as ``LogEntry.time``) its audio began, and ``spans``: where each run of it goes on the session's timeline.
+A user item's audio may have been appended in runs seconds apart (a script sending utterances with
+``send_audio(..., commit=False)``, the VAD's prefix padding reaching back into the send before): each contiguous
+run of appends is placed when it was appended. An assistant item is one run from its first delta (deltas arrive
+faster than real time and are played back to back: as heard). Bounded: at most ``keep_s`` seconds in all
+(default 30 minutes), the oldest audio dropped first and counted in ``dropped_ms``.
 
 The bytes are not in RAM: they go to anonymous temporary files (see :mod:`.audio_spool`; the disk holds the kept
 audio plus at most one 16 MB segment, the files closed when the store is collected with its session), each item
@@ -45,6 +49,9 @@ _SESSION = ("session.created", "session.updated")
 # With turn detection on, audio appended while nobody speaks belongs to no item until the VAD says where speech
 # began (a little before it says so): only the last seconds of it are held.
 PRE_SPEECH_S = 10.0
+#: An append that comes at most this late after the audio before it would have ended (played from the run's start
+#: in real time) continues that run: a live microphone's jitter makes no gap; a longer pause starts a new run.
+JOIN_S = 0.2
 _SAMPLE_RATE = SAMPLES_PER_MS * 1000
 
 
@@ -60,9 +67,11 @@ def check_keep_s(value: object) -> float:
 @dataclass(frozen=True)
 class ItemAudio:
     """A copy of one item's audio: ``pcm`` (PCM16 mono, 24 kHz), ``role`` (``"user"`` or ``"assistant"``),
-    ``started_at`` (session seconds at which the kept audio begins), ``heard_ms`` (for an assistant item truncated
-    by ``conversation.item.truncated``: how much of it was heard, from the item's start; None when not cut) and
-    ``dropped_ms`` (audio of its start dropped by the store's bound)."""
+    ``started_at`` (session seconds at which the kept audio begins: its first sample's), ``heard_ms`` (for an
+    assistant item truncated by ``conversation.item.truncated``: how much of it was heard, from the item's start;
+    None when not cut), ``dropped_ms`` (audio of its start dropped by the store's bound) and ``spans``: where its
+    audio lies on the session's timeline, ``(session seconds, first sample in pcm, samples)`` for each run of it
+    appended at one go (empty: one run from ``started_at``; see :meth:`runs`)."""
 
     item_id: str
     role: str
@@ -70,6 +79,15 @@ class ItemAudio:
     started_at: float
     heard_ms: int | None = None
     dropped_ms: float = 0.0
+    spans: tuple[tuple[float, int, int], ...] = ()
+
+    def runs(self, pcm: bytes | None = None) -> list[tuple[float, bytes]]:
+        """``(session seconds, audio)`` of each run of ``pcm`` (default: all of it; e.g. ``heard_pcm``) where it
+        goes on the session's timeline."""
+        pcm = self.pcm if pcm is None else pcm
+        spans = self.spans or ((self.started_at, 0, len(pcm) // BYTES_PER_SAMPLE),)
+        found = [(at, pcm[first * BYTES_PER_SAMPLE : (first + n) * BYTES_PER_SAMPLE]) for at, first, n in spans]
+        return [(at, run) for at, run in found if run]
 
     @property
     def duration_ms(self) -> float:
@@ -86,15 +104,27 @@ class ItemAudio:
 
 
 class _Entry:
-    __slots__ = ("dropped_ms", "heard_ms", "role", "size", "spans", "started_at")
+    __slots__ = ("dropped_ms", "heard_ms", "places", "role", "size", "spans")
 
-    def __init__(self, role: str, started_at: float) -> None:
+    def __init__(self, role: str) -> None:
         self.role = role
-        self.started_at = started_at
         self.spans: deque[list[int]] = deque()  # [offset, length] of its audio in the spool, in order
+        self.places: deque[list[float]] = deque()  # [session time, samples] of each run of it, in order
         self.size = 0
         self.heard_ms: int | None = None
         self.dropped_ms = 0.0
+
+    @property
+    def started_at(self) -> float:
+        return self.places[0][0]
+
+    def timeline(self) -> tuple[tuple[float, int, int], ...]:
+        """The public ``ItemAudio.spans``: each run's time, first sample and samples."""
+        spans, first = [], 0
+        for at, samples in self.places:
+            spans.append((at, first, int(samples)))
+            first += int(samples)
+        return tuple(spans)
 
     def add(self, offset: int, length: int) -> None:
         last = self.spans[-1] if self.spans else None
@@ -105,8 +135,17 @@ class _Entry:
         self.size += length
 
     def cut(self, length: int, spool: AudioSpool) -> None:
-        """Release the first ``length`` bytes."""
+        """Release the first ``length`` bytes (its first sample now later on the timeline)."""
         self.size -= length
+        drop = length // BYTES_PER_SAMPLE
+        while drop > 0 and self.places:
+            place = self.places[0]
+            take = min(drop, int(place[1]))
+            place[0] += take / _SAMPLE_RATE
+            place[1] -= take
+            drop -= take
+            if not place[1] and len(self.places) > 1:
+                self.places.popleft()
         while length > 0:
             span = self.spans[0]
             take = min(length, span[1])
@@ -179,7 +218,8 @@ class ItemAudioStore:
 
     def _copy(self, item_id: str, entry: _Entry) -> ItemAudio:
         pcm = b"".join(self.spool.read(offset, length) for offset, length in entry.spans)
-        return ItemAudio(item_id, entry.role, pcm, entry.started_at, entry.heard_ms, entry.dropped_ms)
+        at = entry.started_at
+        return ItemAudio(item_id, entry.role, pcm, at, entry.heard_ms, entry.dropped_ms, entry.timeline())
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -265,11 +305,11 @@ class ItemAudioStore:
         start, end = self._speech.pop(item_id, [self._pending_start, commit_end])
         start = max(start, self._pending_start)
         end = self._pending_end if end < 0 else min(end, self._pending_end)
-        at = self._time_at(start)
+        runs = self._runs(start, end)
         pcm = bytes(self._pending[(start - self._pending_start) * 2 : max(0, end - self._pending_start) * 2])
         self._consume(max(start, end))
         if pcm:
-            self._add(item_id, "user", at, pcm)
+            self._add(item_id, "user", runs[0][0], pcm, runs)
 
     def _item_create(self, time: float, item: Any) -> None:
         pcm = _input_audio(item) if isinstance(item, dict) and item.get("role") == "user" else None
@@ -282,14 +322,23 @@ class ItemAudioStore:
         else:  # the server names it in conversation.item.added
             self._created.append((time, pcm))
 
-    def _time_at(self, sample: int) -> float:
-        """The session time at which timeline sample ``sample`` was appended (its chunk's time, plus its place)."""
-        found = self._chunks[0] if self._chunks else (sample, 0.0)
-        for chunk in self._chunks:
-            if chunk[0] > sample:
-                break
-            found = chunk
-        return found[1] + (sample - found[0]) / _SAMPLE_RATE
+    def _runs(self, start: int, end: int) -> list[list[float]]:
+        """``[session time, samples]`` of each contiguous run of the appends holding timeline samples ``start`` to
+        ``end``: an append joins the run before it unless it came more than ``JOIN_S`` after that run's audio would
+        have ended; a run begins when its first sample was appended (its append's time, plus its place in it)."""
+        runs: list[list[float]] = []
+        chunks = list(self._chunks)
+        for index, (first, time) in enumerate(chunks):
+            last = chunks[index + 1][0] if index + 1 < len(chunks) else self._pending_end
+            low, high = max(first, start), min(last, end)
+            if low >= high:
+                continue
+            at = time + (low - first) / _SAMPLE_RATE
+            if runs and at <= runs[-1][0] + runs[-1][1] / _SAMPLE_RATE + JOIN_S:
+                runs[-1][1] += high - low
+            else:
+                runs.append([at, high - low])
+        return runs
 
     def _consume(self, sample: int) -> None:
         """Drop the pending audio before timeline sample ``sample``."""
@@ -301,7 +350,9 @@ class ItemAudioStore:
 
     # ------------------------------------------------------------------------------------------ keeping
 
-    def _add(self, item_id: str, role: str, time: float, pcm: bytes) -> None:
+    def _add(self, item_id: str, role: str, time: float, pcm: bytes, runs: list[list[float]] | None = None) -> None:
+        """Keep ``pcm`` for the item: at ``runs`` (``[time, samples]`` each) on the timeline, else as one run from
+        ``time`` (or, for an item begun already, right after its audio: an assistant's deltas, as heard)."""
         if not pcm:
             return
         if self._keep_s * 1000 * BYTES_PER_MS < BYTES_PER_SAMPLE:  # keeps nothing: counted, never written
@@ -309,7 +360,11 @@ class ItemAudioStore:
             return
         entry = self._entries.get(item_id)
         if entry is None:
-            entry = self._entries[item_id] = _Entry(role, time)
+            entry = self._entries[item_id] = _Entry(role)
+        if runs is None and entry.places:
+            entry.places[-1][1] += len(pcm) // BYTES_PER_SAMPLE
+        else:
+            entry.places.extend([list(run) for run in runs or [[time, len(pcm) // BYTES_PER_SAMPLE]]])
         entry.add(self.spool.append(pcm), len(pcm))
         self._bytes += len(pcm)
         self._enforce()
@@ -324,7 +379,6 @@ class ItemAudioStore:
             self._bytes -= cut
             excess -= cut
             entry.dropped_ms += cut / BYTES_PER_MS
-            entry.started_at += cut / BYTES_PER_MS / 1000
             self.dropped_ms += cut / BYTES_PER_MS
             if not entry.size:
                 del self._entries[item_id]

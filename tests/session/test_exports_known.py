@@ -1,8 +1,8 @@
 """The exports of one known session (tests/cassette/recorded.py: text, speech heard by the VAD, a tool call, a
 barge-in), checked against what its events say: the stereo WAV sample by sample (the microphone's audio on the
-left where the VAD found it, the model's on the right from its first delta, the truncated part left out), the
-Markdown transcript (roles, words, the tool call's arguments and output, the cut, each item's time), and the
-DataFrames' columns and rows."""
+left as the VAD cut it, each run where it was appended, the model's on the right from its first delta, the truncated
+part left out), the Markdown transcript (roles, words, the tool call's arguments and output, the cut, each item's
+time), and the DataFrames' columns and rows."""
 
 from __future__ import annotations
 
@@ -142,35 +142,63 @@ def test_the_wav_has_two_channels_the_session_long_and_the_model_right_as_heard(
     assert [kept[c.item_id].pcm for c in users] == [c.samples.tobytes() for c in users]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item_audio.py ItemAudioStore._committed places a VAD item from the append time of its first sample "
-    "(self._time_at(start)): when speech_started's audio_start_ms (the 300 ms prefix padding) reaches back into "
-    "audio appended before a pause of the microphone, the whole item, speech included, is placed at that earlier "
-    "append (here the barge-in lands ~7 s early, over the first utterance) in export_wav and audio_started_at",
-)
+def sends(rec: RecordedSession) -> list[tuple[int, int]]:
+    """(first sample, end sample) on the microphone's timeline of each send_audio: its appends go out at once,
+    seconds after the send before."""
+    chunks = appends(rec)
+    firsts = [first for n, (first, at) in enumerate(chunks) if n == 0 or at - chunks[n - 1][1] > 1.0]
+    return list(zip(firsts, [*firsts[1:], len(rec.mic) // 2], strict=True))
+
+
+def runs_of(rec: RecordedSession, item_id: str) -> list[tuple[float, int, int]]:
+    """Where the VAD item's audio was appended: (when, first sample in the item, samples) of its part in each send,
+    from the append holding that part's first sample."""
+    chunks = appends(rec)
+    starts = {d["item_id"]: d["audio_start_ms"] for e, d in rec.wire() if e.type.endswith("speech_started")}
+    stops = {d["item_id"]: d["audio_end_ms"] for e, d in rec.wire() if e.type.endswith("speech_stopped")}
+    begin, end = starts[item_id] * RATE // 1000, stops[item_id] * RATE // 1000
+    runs = []
+    for first, last in sends(rec):
+        low, high = max(first, begin), min(last, end)
+        if low < high:
+            runs.append((appended_at(chunks, low), low - begin, high - low))
+    return runs
+
+
 def test_the_wav_has_the_mic_left_where_it_was_spoken(rec: RecordedSession, tmp_path: Path) -> None:
     rec.session.export_wav(tmp_path / "session.wav")
     _, _, _, frames = read_wav(tmp_path / "session.wav")
-    users = user_clips(rec)
+    users, store = user_clips(rec), rec.session.item_audio
+    assert len(sends(rec)) == 2  # the speech, and the barge-in seconds later
+    # The barge-in's audio spans both sends (the VAD's prefix padding reaches back into the first): two runs.
+    assert [len(runs_of(rec, c.item_id)) for c in users] == [1, 2]
     chunks = appends(rec)
     starts = {d["item_id"]: d["audio_start_ms"] * RATE // 1000 for e, d in rec.wire() if e.type.endswith("started")}
-    for clip in users:  # no sample is placed before it was sent (50 ms of slack for a send split in chunks)
-        begin, at = starts[clip.item_id], rec.session.item_audio.started_at(clip.item_id)
-        assert at is not None
-        for first, sent_at in chunks:
-            if begin <= first < begin + len(clip.samples):
-                assert at + (first - begin) / RATE >= sent_at - 0.05, (clip.item_id, first, sent_at)
-    # So the barge-in lies over the answer it cut, and each utterance alone on the left, as the microphone's.
-    origin = min(a.started_at for a in rec.session.item_audio.items())
-    left = frames[:, 0]
     for clip in users:
-        at = round(((rec.session.item_audio.started_at(clip.item_id) or 0) - origin) * RATE)
-        assert np.array_equal(left[at : at + len(clip.samples)], clip.samples) and clip.samples.any()
-    assert np.count_nonzero(left) == sum(np.count_nonzero(c.samples) for c in users)  # and nothing else
-    barge_in = rec.session.item_audio.started_at(users[1].item_id) or 0.0
+        kept = store.get(clip.item_id)
+        assert kept is not None and kept.started_at == clip.started_at  # its first sample's time, as before
+        expected = runs_of(rec, clip.item_id)
+        assert [(f, n) for _, f, n in kept.spans] == [(f, n) for _, f, n in expected]
+        assert [at for at, _, _ in kept.spans] == pytest.approx([at for at, _, _ in expected], abs=1e-9)
+        # No sample is placed before it was sent (each append's first sample, where its run puts it).
+        start = starts[clip.item_id]
+        for at, first, count in kept.spans:
+            for sample, sent_at in chunks:
+                if start + first <= sample < start + first + count:
+                    assert at + (sample - start - first) / RATE >= sent_at - 1e-6, (clip.item_id, sample, sent_at)
+    # The left channel: each run of the microphone's audio where it was appended, and nothing else.
+    origin = min(c.started_at for c in users + assistant_clips(rec))
+    left = np.zeros(len(frames), dtype=np.int32)
+    for clip in users:
+        for at, first, count in runs_of(rec, clip.item_id):
+            place = round((at - origin) * RATE)
+            left[place : place + count] += clip.samples[first : first + count]
+    assert np.array_equal(frames[:, 0], np.clip(left, -32768, 32767)) and left.any()
+    # So the barge-in's speech lies over the answer it cut (not ~7 s early, over the first utterance).
+    speech_at = runs_of(rec, users[1].item_id)[1][0]
     cut = whole_of(rec)
-    assert cut.started_at < barge_in < cut.started_at + len(cut.samples) / RATE
+    assert cut.started_at < speech_at < cut.started_at + len(cut.samples) / RATE
+    assert speech_at > runs_of(rec, users[0].item_id)[0][0] + len(users[0].samples) / RATE
 
 
 def whole_of(rec: RecordedSession) -> Clip:

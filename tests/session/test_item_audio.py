@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from rtwidget import Session
+from rtwidget.session.exports import stereo_timeline
 from rtwidget.session.item_audio import PRE_SPEECH_S, ItemAudio, ItemAudioStore
+from rtwidget.session.local_events import LogEntry
 from tests.support import received, run, sent, until
 
 
@@ -209,3 +211,85 @@ def test_with_turn_detection_only_the_last_seconds_of_silence_are_held(open_sess
 
 async def _pending_len(session: Any) -> int:
     return len(session.item_audio._pending)  # read on the I/O thread, where the tap writes it
+
+
+# ---------------------------------------------------------------------------------------------- where it lies
+
+
+def feed(store: ItemAudioStore, time: float, direction: str, data: dict[str, Any]) -> None:
+    store.tap(LogEntry(time, direction, data["type"], 0, {}), data)
+
+
+def mic(store: ItemAudioStore, time: float, pcm: bytes, step_s: float = 0.0) -> None:
+    """``pcm`` appended in 100 ms chunks from ``time``, ``step_s`` apart (0: all at once, as send_audio does)."""
+    for n, at in enumerate(range(0, len(pcm), 4800)):
+        audio = base64.b64encode(pcm[at : at + 4800]).decode()
+        feed(store, time + n * step_s, "client", {"type": "input_audio_buffer.append", "audio": audio})
+
+
+def vad_item(store: ItemAudioStore, time: float, item_id: str, start_ms: int, end_ms: int) -> None:
+    """The server's VAD: speech from ``start_ms`` to ``end_ms`` of the appended audio, committed as ``item_id``."""
+    feed(
+        store,
+        time,
+        "server",
+        {"type": "input_audio_buffer.speech_started", "item_id": item_id, "audio_start_ms": start_ms},
+    )
+    feed(
+        store, time, "server", {"type": "input_audio_buffer.speech_stopped", "item_id": item_id, "audio_end_ms": end_ms}
+    )
+    feed(store, time, "server", {"type": "input_audio_buffer.committed", "item_id": item_id})
+
+
+def test_a_user_item_appended_in_runs_seconds_apart_lies_where_each_run_was_appended() -> None:
+    store = ItemAudioStore()
+    first, second = tone(500, 300.0), tone(1000, 500.0)
+    mic(store, 1.0, first)  # a send (100 ms appends, all at once), a pause of the microphone, another send
+    mic(store, 6.0, second)
+    vad_item(store, 6.1, "item_u", 250, 1200)  # the padding before the speech reaches back into the first send
+    kept = store.get("item_u")
+    assert kept is not None and kept.pcm == first[250 * 48 :] + second[: 700 * 48]
+    # Its first sample is 50 ms into an append sent at 1.0; the rest of it was sent at 6.0.
+    assert kept.spans == (pytest.approx((1.05, 0, 6000)), (6.0, 6000, 16800))
+    assert kept.started_at == store.started_at("item_u") == kept.spans[0][0]
+    assert kept.runs() == [(kept.spans[0][0], first[250 * 48 :]), (6.0, second[: 700 * 48])]
+    frames = stereo_timeline([kept])
+    gap = round(4.95 * 24000)  # the second run lies where it was sent, not right after the first
+    assert len(frames) == gap + 16800 and not frames[:, 1].any()
+    assert frames[:6000, 0].tobytes() == first[250 * 48 :] and not frames[6000:gap, 0].any()
+    assert frames[gap:, 0].tobytes() == second[: 700 * 48]
+
+
+def test_a_microphone_streaming_in_real_time_with_jitter_is_one_run_and_a_pause_starts_another() -> None:
+    store = ItemAudioStore()
+    speech = tone(2000)
+    late = [0.0, 0.05, 0.12, 0.02, 0.15, 0.0, 0.1, 0.03, 0.18, 0.01]  # each chunk up to 180 ms late
+    for n, at in enumerate(range(0, len(speech) // 2, 4800)):
+        mic(store, 2.0 + n * 0.1 + late[n % 10], speech[at : at + 4800])
+    mic(store, 9.0, tone(500))  # after a pause of 5 s
+    vad_item(store, 9.1, "item_u", 0, 1500)
+    kept = store.get("item_u")
+    assert kept is not None and kept.spans == ((2.0, 0, 24000), (9.0, 24000, 12000))
+    assert sum(len(pcm) for _, pcm in kept.runs()) == len(kept.pcm)
+
+
+def test_the_bound_drops_a_whole_run_and_the_item_then_begins_at_the_next() -> None:
+    store = ItemAudioStore(keep_s=1.0)
+    mic(store, 1.0, tone(500))
+    mic(store, 6.0, tone(1000))
+    vad_item(store, 6.1, "item_u", 0, 1500)  # 1.5 s: the first run (0.5 s) dropped
+    kept = store.get("item_u")
+    assert kept is not None and kept.dropped_ms == 500 and kept.spans == ((6.0, 0, 24000),)
+    assert kept.started_at == 6.0
+    store.keep_s = 0.75  # a quarter second more: the run begins later
+    kept = store.get("item_u")
+    assert kept is not None and kept.spans == ((6.25, 0, 18000),) and kept.started_at == 6.25
+
+
+def test_an_assistant_item_is_one_run_from_its_first_delta_as_heard() -> None:
+    store = ItemAudioStore()
+    audio = base64.b64encode(tone(400)).decode()
+    for at in (3.0, 3.01, 7.0):  # deltas faster than real time, then one late: played back to back
+        feed(store, at, "server", {"type": "response.output_audio.delta", "item_id": "item_a", "delta": audio})
+    kept = store.get("item_a")
+    assert kept is not None and kept.spans == ((3.0, 0, 3 * 9600),) and kept.runs() == [(3.0, kept.pcm)]
