@@ -73,7 +73,9 @@ def test_a_view_that_asks_gets_the_url_and_its_messages_reach_the_session(
         assert ws.recv(timeout=5) == GREETING + w.bridge.direct.token
         ws.send(encode_frame({"kind": "text", "text": "over the direct channel"}))
         wait_until(lambda: sent(w.session, "conversation.item.create"), what="the text to reach the session")
-    assert w.session.conversation[0].text == "over the direct channel"
+    # (the item joins the conversation when the server answers conversation.item.added, a moment after the send)
+    item, *_ = wait_until(lambda: w.session.conversation, what="the server's conversation.item.added")
+    assert item.text == "over the direct channel"
     url = offer["url"]
     w.close()  # the widget closing stops the channel
     with pytest.raises(OSError):
