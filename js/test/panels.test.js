@@ -450,5 +450,11 @@ describe("panel views", () => {
     model.set("registered_tools", []);
     view.draw();
     assert.equal(el.querySelectorAll('[data-rt="registered-tool"]').length, 0);
+    const empty = () => /** @type {any} */ (view.registered.empty);
+    assert.match(empty().textContent, /add one with @session\.tool/);
+    model.set("replay", { name: "lesson.cassette", duration: 3, position: 0, speed: 1, playing: false });
+    view.draw();
+    assert.match(empty().textContent, /A replay runs no tool/, "a replay gives no advice to register tools");
+    assert.doesNotMatch(empty().textContent, /@session\.tool/);
   });
 });

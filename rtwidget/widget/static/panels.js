@@ -63,7 +63,7 @@ export class ToolsView {
   }
 
   draw() {
-    this.registered.draw(this.model.get("registered_tools") ?? []);
+    this.registered.draw(this.model.get("registered_tools") ?? [], !!this.model.get("replay")?.name);
     const s = this.state;
     if (this.version === s.version && this.epoch === s.epoch) return;
     if (this.epoch !== s.epoch) {

@@ -45,26 +45,32 @@ export function toolSignature(tool) {
   return `${tool.name}(${args.join(", ")})`;
 }
 
+const NO_TOOLS_LIVE =
+  "No tools registered from Python (add one with @session.tool). Tools declared with a raw session.update are not listed here; their calls show below.";
+// A replay runs no tool: "add one with @session.tool" would be the wrong advice.
+const NO_TOOLS_REPLAY =
+  "A replay runs no tool: the recorded session's tools are in its config (Session panel); their calls show below, as recorded.";
+
 /** The list of registered tools, redrawn when the trait changes. */
 export class RegisteredTools {
   constructor() {
     this.el = hRt("div", "registered-tools", "rtwidget-regtools");
     // A tool declared with a raw session.update is not registered: say so, or the raw-events student reads "none".
-    this.empty = h(
-      "div",
-      "rtwidget-empty",
-      "No tools registered from Python (add one with @session.tool). Tools declared with a raw session.update are not listed here; their calls show below.",
-    );
+    this.empty = h("div", "rtwidget-empty", NO_TOOLS_LIVE);
     this.list = h("div", "rtwidget-regtools-list");
     this.el.append(this.empty, this.list);
     this.key = "";
   }
 
-  /** @param {RegisteredToolView[]} tools */
-  draw(tools) {
-    const key = JSON.stringify(tools);
+  /**
+   * @param {RegisteredToolView[]} tools
+   * @param {boolean} [replaying] the widget replays a cassette (no Python tool is registered, none runs)
+   */
+  draw(tools, replaying = false) {
+    const key = JSON.stringify([tools, replaying]);
     if (key === this.key) return;
     this.key = key;
+    setText(this.empty, replaying ? NO_TOOLS_REPLAY : NO_TOOLS_LIVE);
     const open = tools.length <= OPEN_SCHEMAS_UP_TO;
     this.list.replaceChildren(...tools.map((t) => this.entry(t, open)));
     this.empty.hidden = tools.length > 0;
