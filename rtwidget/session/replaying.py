@@ -32,7 +32,7 @@ from ..cassette import Cassette, CassetteEvent
 from ..errors import NotConnected
 from ..protocol.events import Event
 from ..protocol.session_config import DEFAULT_MODEL
-from .local_events import ERROR, SENT, LogEntry, local_event
+from .local_events import ERROR, SENT, local_event
 from .session import Session
 
 #: The speed that replays as fast as the machine can (no waiting, no audio).
@@ -78,12 +78,6 @@ class ReplaySession(Session):
         # Billed as it was when recorded: a recording against the local server never, one against OpenAI yes.
         recorded = RecordedEndpoint(str((cassette.meta.get("endpoint") or {}).get("kind") or "local"))
         self._metrics._endpoint = lambda: recorded
-        # First of the taps (before the metrics and the item audio read it): each entry gets its recorded time
-        # exactly (the clock set in _log is off by the microseconds the pump takes).
-        self._taps._taps.insert(0, self._stamp)
-
-    def _stamp(self, entry: LogEntry, data: dict[str, Any]) -> None:
-        entry.time = self._fed_at
 
     def _refuse(self, what: str) -> ReplayOnly:
         return ReplayOnly(what, self.cassette.path.name)
@@ -109,19 +103,9 @@ class ReplaySession(Session):
     def _start_calls(self) -> None:
         """No tool runs in a replay: the recorded ``rtwidget.tool.*`` events show what ran."""
 
-    def _log(
-        self,
-        direction: str,
-        etype: str,
-        size: int,
-        data: dict[str, Any],
-        cause_id: str | None = None,
-        *,
-        duplicate: bool = False,
-    ) -> None:
-        # The log's (and the metrics') clock reads the recorded time of the event being fed.
-        self._t0 = time.monotonic() - self._fed_at
-        super()._log(direction, etype, size, data, cause_id, duplicate=duplicate)
+    def _now(self) -> float:
+        # The log's and the metrics' clock reads the recorded time of the event being fed, exactly.
+        return self._fed_at
 
     def feed(self, recorded: CassetteEvent) -> None:
         """Play one recorded event through the session, as live (on the I/O thread, or with no loop running)."""

@@ -154,7 +154,7 @@ class Session(
         # rtwidget's own listeners on every entry with its full data (see .taps); added on the I/O thread.
         self._taps = Taps()
         # Usage, cost and latency per turn (see .metrics): ``usage``, ``turn_metrics``, ``latency_summary()``.
-        self._metrics = Metrics(lambda: self.model, lambda: self.endpoint, lambda: time.monotonic() - self._t0)
+        self._metrics = Metrics(lambda: self.model, lambda: self.endpoint, self._now)
         self._taps.add(self._metrics)
         #: The user's and the assistant's audio of each item, the last ``audio_keep_s`` seconds (see .item_audio).
         self.item_audio = ItemAudioStore(audio_keep_s)
@@ -310,6 +310,10 @@ class Session(
             self._doctor_sent(event)
         self._response_watch.arm()
 
+    def _now(self) -> float:
+        """The log's clock (and the metrics'): seconds since the session was created."""
+        return time.monotonic() - self._t0
+
     def _log(
         self,
         direction: str,
@@ -323,7 +327,7 @@ class Session(
         # Audio payloads are large and the log is for reading: keep their size only.
         kept = elide_audio(data)
         kept_bytes = _kept_size(size, data, kept)
-        entry = LogEntry(time.monotonic() - self._t0, direction, etype, size, kept, cause_id, duplicate)
+        entry = LogEntry(self._now(), direction, etype, size, kept, cause_id, duplicate)
         self.log.add(entry, kept_bytes)
         if self._taps:  # the parts that keep what the log elides (audio): the recorder, item audio, usage
             self._taps(entry, data)
