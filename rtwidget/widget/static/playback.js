@@ -13,6 +13,26 @@ const PLAYED_INTERVAL_MS = 250;
 const KEEP_ITEMS = 256;
 
 /**
+ * A playback worklet node (the live one, or the item node beside it) whose reports go to `onReport`.
+ * @param {AudioContext} ctx
+ * @param {number} startMs the worklet's start threshold
+ * @param {(m: any) => void} onReport
+ * @param {AbortSignal} signal
+ * @returns {AudioWorkletNode}
+ */
+function playbackNode(ctx, startMs, onReport, signal) {
+  const node = new AudioWorkletNode(ctx, "rtwidget-playback", {
+    numberOfInputs: 0,
+    numberOfOutputs: 1,
+    outputChannelCount: [1],
+    processorOptions: { startMs },
+  });
+  listen(node.port, "message", (/** @type {MessageEvent} */ e) => onReport(e.data), signal);
+  node.port.start(); // addEventListener (unlike onmessage) does not start the port
+  return node;
+}
+
+/**
  * Where playback is, from the playback worklet's reports: the item that started or played last,
  * and the samples played of each recent item (cumulative). `mirror` (the debug stats'
  * playedSamples) gets every count too, for tests and benchmarks.
@@ -124,16 +144,8 @@ export class Playback {
     if (!ctx || !this.node) throw new Error("audio output is unavailable");
     this.onItemReport = onReport;
     if (!this.item) {
-      const node = new AudioWorkletNode(ctx, "rtwidget-playback", {
-        numberOfInputs: 0,
-        numberOfOutputs: 1,
-        outputChannelCount: [1],
-        processorOptions: { startMs: 0 },
-      });
-      node.connect(ctx.destination); // not through the mute: a click asks to hear it
-      listen(node.port, "message", (/** @type {MessageEvent} */ e) => this.onItemReport(e.data), this.running.signal);
-      node.port.start();
-      this.item = node;
+      this.item = playbackNode(ctx, 0, (m) => this.onItemReport(m), this.running.signal);
+      this.item.connect(ctx.destination); // not through the mute: a click asks to hear it
     }
     return this.item;
   }
@@ -162,18 +174,11 @@ export class Playback {
     this.ctx = ctx;
     await addWorklet(ctx, WORKLET_SOURCES.playback);
     if (this.ctx !== ctx) return; // closed meanwhile
-    const node = new AudioWorkletNode(ctx, "rtwidget-playback", {
-      numberOfInputs: 0,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      processorOptions: { startMs: this.startMs() },
-    });
+    this.running = new AbortController();
+    const node = playbackNode(ctx, this.startMs(), (m) => this.onWorklet(m), this.running.signal);
     const gain = ctx.createGain();
     gain.gain.value = this.owner.model.get("muted") ? 0 : 1;
     node.connect(gain).connect(ctx.destination);
-    this.running = new AbortController();
-    listen(node.port, "message", (/** @type {MessageEvent} */ e) => this.onWorklet(e.data), this.running.signal);
-    node.port.start(); // addEventListener (unlike onmessage) does not start the port
     this.node = node;
     this.gain = gain;
     for (const msg of this.pending) node.port.postMessage(msg, [msg.pcm]);
