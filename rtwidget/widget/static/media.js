@@ -22,8 +22,9 @@ const ITEM_REPORT_MS = 250;
  * @returns {Blob} what was saved (for tests)
  */
 export function saveFile(content, buffer) {
-  const bytes = buffer ? pcmBytesOf(buffer) : new ArrayBuffer(0);
-  const blob = new Blob([bytes], { type: content.mime || "application/octet-stream" });
+  // A Blob copies a view's own bytes (offset and length kept); a comm buffer is never a SharedArrayBuffer.
+  const parts = buffer ? [/** @type {BlobPart} */ (buffer)] : [];
+  const blob = new Blob(parts, { type: content.mime || "application/octet-stream" });
   const url = URL.createObjectURL(blob);
   const a = h("a");
   a.href = url;
@@ -35,18 +36,6 @@ export function saveFile(content, buffer) {
   // The download has started by now; the URL is freed a little later (some browsers read it after the click).
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
   return blob;
-}
-
-/**
- * All the bytes of a buffer (not only an even count, as for PCM).
- * @param {DataView | ArrayBuffer} buffer
- * @returns {ArrayBuffer}
- */
-function pcmBytesOf(buffer) {
-  if (buffer instanceof ArrayBuffer) return buffer.slice(0);
-  const out = new Uint8Array(buffer.byteLength);
-  out.set(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
-  return out.buffer;
 }
 
 /**
