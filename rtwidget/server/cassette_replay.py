@@ -32,6 +32,7 @@ from typing import Any
 
 from rtwidget.cassette import Cassette, CassetteEvent
 
+from .api_errors import ApiError
 from .config import Json, Pace
 
 __all__ = ["MISMATCH", "ReplayEngine", "load_cassette", "release_points"]
@@ -217,10 +218,11 @@ class ReplayEngine:
                 self._map_ids(a, b)
 
     def _error(self, code: str, message: str, event_id: str | None) -> None:
-        error = {"type": "invalid_request_error", "code": code, "message": message, "param": None}
-        event = {"type": "error", "event_id": f"event_{MISMATCH}_{self._matched}", "error": error}
-        if event_id is not None:
-            error["event_id"] = event_id
+        event = {
+            "type": "error",
+            "event_id": f"event_{MISMATCH}_{self._matched}",
+            **ApiError(message, code).event(event_id),
+        }
         self._out.append(json.dumps(event, separators=(",", ":")))
 
     def _close(self, code: int, reason: str) -> None:
