@@ -33,9 +33,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..audio import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLES_PER_MS, b64decode
+from ..audio import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLES_PER_MS
 from .audio_spool import AudioSpool
 from .local_events import CONNECTED, LogEntry
+from .taps import pcm_of
 
 if TYPE_CHECKING:
     from .._loopthread import LoopThread
@@ -403,11 +404,12 @@ class ItemAudioMixin:
 
 
 def _pcm(text: Any) -> bytes:
-    """Base64 audio as bytes; nothing for what is not (a malformed event is the protocol's business, not ours)."""
+    """Base64 audio as bytes (decoded once for all taps); nothing for what is not (a malformed event is the
+    protocol's business, not ours)."""
     if not isinstance(text, str) or not text:
         return b""
     try:
-        pcm = b64decode(text)
+        pcm = pcm_of(text)
     except (binascii.Error, ValueError):
         return b""
     return pcm[: len(pcm) - len(pcm) % BYTES_PER_SAMPLE]

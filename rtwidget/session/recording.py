@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .. import endpoints
 from ..cassette import CassetteWriter
 from .local_events import RECORDING, LogEntry
+from .taps import pcm_of
 
 if TYPE_CHECKING:
     from .._loopthread import LoopThread
@@ -97,7 +98,7 @@ class RecordingMixin:
                     f"this session is already recording to {str(self._recorder.writer.path)!r}: "
                     "call session.stop_recording() first"
                 )
-            writer = CassetteWriter(path, {"rtwidget": _version(), "model": self.model})
+            writer = CassetteWriter(path, {"rtwidget": _version(), "model": self.model}, decode=pcm_of)
             recorder = self._recorder = Recorder(writer, lambda: self.endpoint)
 
         def start() -> None:  # on the I/O thread: no event slips between the config read and the first tap

@@ -135,3 +135,15 @@ def test_a_closed_writer_refuses_more_and_an_aborted_one_writes_nothing(tmp_path
     aborted.add(0.0, "client", {"type": "x"})
     aborted.abort()
     assert not (tmp_path / "d.cassette").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["c.cassette"]
+
+
+def test_audio_that_is_not_canonical_base64_is_kept_as_it_was(tmp_path: Path) -> None:
+    writer = CassetteWriter(tmp_path / "n.cassette")
+    sent = ["QR==", "QUI", "QUJD", "AAB=", ""]  # stray bits, no padding, canonical, stray bits, empty
+    for n, audio in enumerate(sent):
+        writer.add(n * 0.1, "client", {"type": "input_audio_buffer.append", "audio": audio})
+    tape = Cassette.open(writer.close())
+    kept = [e.event["audio"] for e in tape.events]
+    assert kept[0] == "QR==" and kept[1] == "QUI" and kept[3] == "AAB="  # read back exactly
+    assert kept[2] == {"$audio": "mic", "offset": 0, "bytes": 3} and tape.audio("mic") == b"ABC"
+    assert [tape.event_with_audio(i)["audio"] for i in range(len(sent))] == sent

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rtwidget.cassette import Cassette, CassetteWriter
+from rtwidget.session import taps as taps_module
+from rtwidget.session.item_audio import ItemAudioStore
 from rtwidget.session.local_events import LogEntry
+from rtwidget.session.taps import Taps
 from tests.support import run, until
 
 
@@ -39,3 +45,23 @@ def test_a_tap_sees_the_audio_the_log_elides_in_log_order(
     with caplog.at_level(logging.ERROR, logger="rtwidget.session"):
         run(body)
     assert any("an internal tap failed" in r.getMessage() for r in caplog.records)
+
+
+def test_an_entrys_audio_is_decoded_once_for_all_taps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[str] = []
+    real = taps_module.b64decode
+    monkeypatch.setattr(taps_module, "b64decode", lambda text: decoded.append(text) or real(text))
+    store = ItemAudioStore()
+    writer = CassetteWriter(tmp_path / "t.cassette", decode=taps_module.pcm_of)
+    taps = Taps()
+    taps.add(store.tap)
+    taps.add(lambda entry, data: writer.add(entry.time, entry.direction, data))
+    pcm = bytes(range(256)) * 10
+    for n, item_id in enumerate(["a", "a", "b"]):  # the item audio and the recorder each read every delta
+        data = {"type": "response.output_audio.delta", "item_id": item_id, "delta": base64.b64encode(pcm).decode()}
+        taps(LogEntry(n * 0.1, "server", data["type"], 0, {}), data)
+    assert len(decoded) == 3  # once per entry
+    writer.close()
+    assert Cassette.open(writer.path).audio("model") == pcm * 3
+    assert [a.pcm for a in store.items()] == [pcm * 2, pcm]
+    assert taps_module.pcm_of(decoded[0]) is not taps_module.pcm_of(decoded[0])  # outside the taps: no memo
