@@ -25,17 +25,6 @@ from .local_events import LogEntry
 MAX_TURNS = 1000
 _MAX_OPEN = 64
 _AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
-_TOKEN_KEYS = (
-    "input_text",
-    "input_audio",
-    "input_image",
-    "cached_text",
-    "cached_audio",
-    "cached_image",
-    "output_text",
-    "output_audio",
-    "total_tokens",
-)
 LOCAL_NOTE = (
     "local server: nothing is billed; the token counts are the local server's own estimates, priced as OpenAI "
     "would price them"
@@ -90,12 +79,12 @@ class TurnMetrics:
 
 
 def flat_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
-    """A ``usage`` object as the flat token counts of :data:`_TOKEN_KEYS` (cached counts are within inputs)."""
+    """A ``usage`` object as the flat token counts of :class:`TurnMetrics` (cached counts are within inputs)."""
     return _flat(prices.token_counts(usage or {}), _total_tokens(usage))
 
 
 def _flat(n: Mapping[str, int], total: int) -> dict[str, int]:
-    """Billable counts (:func:`rtwidget.prices.token_counts`) as the flat counts of :data:`_TOKEN_KEYS`."""
+    """Billable counts (:func:`rtwidget.prices.token_counts`) as :class:`TurnMetrics`' flat token counts."""
     return {
         "input_text": n["text_in"] + n["cached_text_in"],
         "input_audio": n["audio_in"] + n["cached_audio_in"],
@@ -215,9 +204,7 @@ class Metrics:
             turn.t_first_audio = t
         item_id = data.get("item_id")
         if isinstance(item_id, str) and item_id not in self._items:
-            self._items[item_id] = turn
-            while len(self._items) > MAX_TURNS:
-                self._items.popitem(last=False)
+            _bounded_put(self._items, item_id, turn, self._max)
 
     def _done(self, t: float, response: dict[str, Any]) -> None:
         rid = response.get("id")
