@@ -34,19 +34,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("rtwidget.widget")
 
-# What the download buttons offer: name suffix and MIME type of each.
+# What the download buttons offer: name suffix, MIME type, and the cell that writes it when it is too big.
 DOWNLOADS = {
-    "transcript": ("transcript.md", "text/markdown"),
-    "wav": ("audio.wav", "audio/wav"),
-    "log": ("events.jsonl", "application/x-ndjson"),
+    "transcript": ("transcript.md", "text/markdown", "session.export_transcript(path)"),
+    "wav": ("audio.wav", "audio/wav", "session.export_wav(path)"),
+    "log": ("events.jsonl", "application/x-ndjson", "session.export_events(path)"),
 }
 # A comm message much larger than this is slow to send and to save: export from a cell instead.
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
-_CELL_EXPORT = {
-    "transcript": "session.export_transcript(path)",
-    "wav": "session.export_wav(path)",
-    "log": "session.export_events(path)",
-}
 
 
 def stamp() -> str:
@@ -107,7 +102,7 @@ class MediaActions:
         if empty:
             self.bridge.notice("info", empty)
             return
-        suffix, mime = DOWNLOADS[str(what)]
+        suffix, mime, _ = DOWNLOADS[str(what)]
         name = f"rtwidget-{stamp()}-{suffix}"
         self._off_loop(
             lambda: self._export(str(what)),
@@ -142,7 +137,7 @@ class MediaActions:
             self.bridge.notice(
                 "warning",
                 f"The {what} is {len(data) // 2**20} MB, too big to download through the widget: "
-                f"write it from a cell with {_CELL_EXPORT[what]}.",
+                f"write it from a cell with {DOWNLOADS[what][2]}.",
             )
             return
         self.bridge._send({"kind": "file", "what": what, "name": name, "mime": mime}, [data])
