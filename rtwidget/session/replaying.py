@@ -68,6 +68,8 @@ class ReplaySession(Session):
         #: The player feeding this session (None when fed by hand).
         self.replay = replay
         self._fed_at = 0.0  # the recorded time of the event being fed
+        # Billed as it was when recorded: a recording against the local server never, one against OpenAI yes.
+        self._recorded = RecordedEndpoint(str((cassette.meta.get("endpoint") or {}).get("kind") or "local"))
         super().__init__(
             model=str(cassette.meta.get("model") or DEFAULT_MODEL),
             doctor=False,  # its hints are in the cassette
@@ -75,9 +77,6 @@ class ReplaySession(Session):
             renew="off",
             response_timeout=None,
         )
-        # Billed as it was when recorded: a recording against the local server never, one against OpenAI yes.
-        recorded = RecordedEndpoint(str((cassette.meta.get("endpoint") or {}).get("kind") or "local"))
-        self._metrics._endpoint = lambda: recorded
 
     def _refuse(self, what: str) -> ReplayOnly:
         return ReplayOnly(what, self.cassette.path.name)
@@ -102,6 +101,9 @@ class ReplaySession(Session):
 
     def _start_calls(self) -> None:
         """No tool runs in a replay: the recorded ``rtwidget.tool.*`` events show what ran."""
+
+    def _billed_as(self) -> RecordedEndpoint:
+        return self._recorded
 
     def _now(self) -> float:
         # The log's and the metrics' clock reads the recorded time of the event being fed, exactly.

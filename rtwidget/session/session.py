@@ -42,7 +42,7 @@ from .exports import ExportsMixin
 from .item_audio import AUDIO_KEEP_S, ItemAudioStore
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
-from .metrics import Metrics, MetricsMixin
+from .metrics import EndpointKind, Metrics, MetricsMixin
 from .recording import RecordingMixin
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .response_watch import (
@@ -154,7 +154,7 @@ class Session(
         # rtwidget's own listeners on every entry with its full data (see .taps); added on the I/O thread.
         self._taps = Taps()
         # Usage, cost and latency per turn (see .metrics): ``usage``, ``turn_metrics``, ``latency_summary()``.
-        self._metrics = Metrics(lambda: self.model, lambda: self.endpoint, self._now)
+        self._metrics = Metrics(lambda: self.model, self._billed_as, self._now)
         self._taps.add(self._metrics)
         #: The user's and the assistant's audio of each item, the last ``audio_keep_s`` seconds (see .item_audio).
         self.item_audio = ItemAudioStore(audio_keep_s)
@@ -309,6 +309,10 @@ class Session(
         for event, _text in queued:  # after the writes: a hint's handler that sends cannot reorder them
             self._doctor_sent(event)
         self._response_watch.arm()
+
+    def _billed_as(self) -> EndpointKind | None:
+        """The endpoint the usage is billed as (its kind): the one connected to (None: not decided yet)."""
+        return self.endpoint
 
     def _now(self) -> float:
         """The log's clock (and the metrics'): seconds since the session was created."""
