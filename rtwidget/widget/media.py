@@ -148,10 +148,10 @@ class MediaActions:
         """A click on an item: its audio as heard (an assistant's cut where it was truncated), or why none."""
         item_id = str(content.get("item_id") or "")
         clip = self.session.item_audio.get(item_id)
-        if clip is None or not clip.heard_pcm:
+        heard = b"" if clip is None else clip.heard_pcm  # a slice (a copy) when the item was cut: taken once
+        if clip is None or not heard:
             self.bridge.notice("info", self._no_audio(item_id, cut=clip is not None))
             return
-        heard = clip.heard_pcm
         self.bridge._send(
             {
                 "kind": "item_audio",
