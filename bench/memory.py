@@ -46,6 +46,7 @@ from item_audio_spool import read_back  # noqa: E402
 from soak import serve_fast, speech  # noqa: E402
 
 from rtwidget import Session  # noqa: E402
+from rtwidget.protocol.conversation import b64_decoded_len  # noqa: E402
 from rtwidget.session.item_audio import AUDIO_KEEP_S  # noqa: E402
 from rtwidget.widget import RealtimeWidget  # noqa: E402
 
@@ -109,15 +110,9 @@ class AudioTally:
 
     def __call__(self, entry: Any, data: dict[str, Any]) -> None:
         if entry.type == "input_audio_buffer.append" and entry.direction == "client":
-            self.mic += _b64_len(data.get("audio"))
+            self.mic += b64_decoded_len(str(data.get("audio") or ""))
         elif entry.type == "response.output_audio.delta" and entry.direction == "server":
-            self.model += _b64_len(data.get("delta"))
-
-
-def _b64_len(text: Any) -> int:
-    if not isinstance(text, str):
-        return 0
-    return len(text) * 3 // 4 - text[-2:].count("=")
+            self.model += b64_decoded_len(str(data.get("delta") or ""))
 
 
 def user_speech() -> list[bytes]:
