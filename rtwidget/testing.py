@@ -31,18 +31,15 @@ recording gets an ``error`` event with code ``cassette_mismatch`` saying which, 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from rtwidget.cassette import Cassette
 from rtwidget.server import LocalServer
+from rtwidget.server.cassette_replay import CassetteSource
 from rtwidget.server.engine import Pace
 
 __all__ = ["replay_server", "rtwidget_cassette"]
-
-CassetteSource = Cassette | str | os.PathLike[str]
 
 
 @contextlib.contextmanager

@@ -35,7 +35,10 @@ from rtwidget.cassette import Cassette, CassetteEvent
 from .api_errors import ApiError
 from .config import Json, Pace
 
-__all__ = ["MISMATCH", "ReplayEngine", "load_cassette", "release_points"]
+__all__ = ["MISMATCH", "CassetteSource", "ReplayEngine", "load_cassette", "release_points"]
+
+#: What names a cassette to replay: a :class:`Cassette`, or its path.
+CassetteSource = Cassette | str | os.PathLike[str]
 
 #: The ``error.code`` a diverging client gets (and the close reason that follows it).
 MISMATCH = "cassette_mismatch"
@@ -57,7 +60,7 @@ _ACKS = {
 _QUOTE_CHARS = 200
 
 
-def load_cassette(cassette: Cassette | str | os.PathLike[str]) -> Cassette:
+def load_cassette(cassette: CassetteSource) -> Cassette:
     """A :class:`Cassette` (opened when given a path; FileNotFoundError / ValueError name the file)."""
     return cassette if isinstance(cassette, Cassette) else Cassette.open(cassette)
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -49,14 +49,11 @@ from rtwidget.protocol import dialects
 
 from . import auth
 from .brain import Brain
-from .cassette_replay import ReplayEngine, load_cassette
+from .cassette_replay import CassetteSource, ReplayEngine, load_cassette
 from .config import DEFAULT_MODEL
 from .engine import Engine, EngineConfig, Pace, SpeechVoice
 from .script import Script
 from .voice import default_voice
-
-if TYPE_CHECKING:
-    from rtwidget.cassette import Cassette
 
 __all__ = ["PATHS", "LocalServer", "shared_server"]
 
@@ -133,7 +130,7 @@ class LocalServer:
         token: str | None = None,
         send_timeout: float = 30.0,
         session_minutes: float = 60,
-        cassette: Cassette | str | os.PathLike[str] | None = None,
+        cassette: CassetteSource | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ValueError(f"unknown pace {pace!r}: use 'realtime' or 'fast'")
