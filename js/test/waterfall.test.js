@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { ConversationView, waterfallHosts } from "../../rtwidget/widget/static/conversation.js";
-import { formatUsd, latencyText } from "../../rtwidget/widget/static/format.js";
+import { formatUsd } from "../../rtwidget/widget/static/format.js";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
-import { formatMs, waterfallLayout } from "../../rtwidget/widget/static/waterfall.js";
+import { formatMs, latencyText, waterfallLayout } from "../../rtwidget/widget/static/waterfall.js";
 import { installDom } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
 

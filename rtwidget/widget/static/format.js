@@ -111,31 +111,6 @@ export function formatUsd(usd) {
   return `$${shown}`;
 }
 
-/** The summary line's steps: (the `usage` trait's latency key, label). */
-const LATENCY_STEPS = [
-  ["trigger_to_created", "created"],
-  ["trigger_to_first_audio", "first audio"],
-  ["trigger_to_audible", "audible"],
-  ["trigger_to_done", "done"],
-];
-
-/**
- * The latency summary line: p50 / p95 over the session of each step, from the turn's start.
- * @param {Record<string, {n?: number, p50_ms?: number | null, p95_ms?: number | null}> | null | undefined} latency
- *   the `usage` trait's `latency`
- * @returns {string} "" when no turn was measured
- */
-export function latencyText(latency) {
-  if (!latency || !LATENCY_STEPS.some(([key]) => (latency[key]?.n ?? 0) > 0)) return "";
-  const ms = (/** @type {unknown} */ x) => (typeof x === "number" ? String(Math.round(x)) : "\u2014");
-  const parts = LATENCY_STEPS.map(([key, label]) => {
-    const s = latency[key];
-    return s && (s.n ?? 0) > 0 ? `${label} ${ms(s.p50_ms)}/${ms(s.p95_ms)} ms` : `${label} \u2014`;
-  });
-  const n = Math.max(...LATENCY_STEPS.map(([key]) => latency[key]?.n ?? 0));
-  return `latency p50/p95 (${n} turn${n === 1 ? "" : "s"}): ${parts.join(" \u00b7 ")}`;
-}
-
 /**
  * Pretty JSON for display; strings shown as they are (indented when they hold JSON).
  * @param {unknown} value

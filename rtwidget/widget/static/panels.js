@@ -2,9 +2,10 @@
 // PanelState (panelstate.js) with its own DOM, at most once per animation frame (the view schedules draw()),
 // touching only the entries whose revision changed since it last drew them.
 import { h, hRt, setText } from "./dom.js";
-import { formatUsd, latencyText, prettyJson, usageSummary } from "./format.js";
+import { formatUsd, prettyJson, usageSummary } from "./format.js";
 import { SessionForm } from "./sessionform.js";
 import { RegisteredTools, fillCall, makeCall } from "./toolcards.js";
+import { latencyText } from "./waterfall.js";
 
 /** @typedef {import("./panelstate.js").PanelState} PanelState */
 /** @typedef {import("./panelstate.js").ToolView} ToolView */

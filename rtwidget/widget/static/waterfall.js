@@ -1,5 +1,6 @@
 // A turn's latency as a small waterfall: one bar of segments between the moments the kernel measured (the
 // ResponseView's `latency`, ms from the turn's start: speech stopped or text sent), and the figures beside it.
+// Also the Session panel's p50/p95 line (latencyText): the same steps, over the session.
 // A step not reached (no audio, not played yet, not done) is shown as missing, never as 0 ms.
 import { h, hRt, setText } from "./dom.js";
 
@@ -47,6 +48,26 @@ const START_LABELS = /** @type {Record<string, string>} */ ({
  * @property {string} text
  * @property {string} title
  */
+
+/** The summary line's steps: (the `usage` trait's latency key, label), each from the turn's start to a moment. */
+const LATENCY_STEPS = WATERFALL_STEPS.map(([step, label]) => [`trigger_to_${step}`, label]);
+
+/**
+ * The latency summary line: p50 / p95 over the session of each step, from the turn's start.
+ * @param {Record<string, {n?: number, p50_ms?: number | null, p95_ms?: number | null}> | null | undefined} latency
+ *   the `usage` trait's `latency`
+ * @returns {string} "" when no turn was measured
+ */
+export function latencyText(latency) {
+  if (!latency || !LATENCY_STEPS.some(([key]) => (latency[key]?.n ?? 0) > 0)) return "";
+  const ms = (/** @type {unknown} */ x) => (typeof x === "number" ? String(Math.round(x)) : "\u2014");
+  const parts = LATENCY_STEPS.map(([key, label]) => {
+    const s = latency[key];
+    return s && (s.n ?? 0) > 0 ? `${label} ${ms(s.p50_ms)}/${ms(s.p95_ms)} ms` : `${label} \u2014`;
+  });
+  const n = Math.max(...LATENCY_STEPS.map(([key]) => latency[key]?.n ?? 0));
+  return `latency p50/p95 (${n} turn${n === 1 ? "" : "s"}): ${parts.join(" \u00b7 ")}`;
+}
 
 /**
  * Milliseconds as a whole number: "210 ms"; "—" when unknown.
