@@ -32,7 +32,7 @@ from ..cassette import Cassette, CassetteEvent
 from ..errors import NotConnected
 from ..protocol.events import Event
 from ..protocol.session_config import DEFAULT_MODEL
-from .local_events import ERROR, SENT, local_event
+from .local_events import SENT
 from .session import Session
 
 #: The speed that replays as fast as the machine can (no waiting, no audio).
@@ -119,13 +119,8 @@ class ReplaySession(Session):
             self._log("client", recorded.type, len(json.dumps(data)), data)
             if self._bus.listening:
                 self._bus.dispatch(Event(SENT, data))
-        else:  # the session's own rtwidget.* event, as _emit_local does
-            payload = {k: v for k, v in data.items() if k != "type"}
-            event = local_event(recorded.type, payload)
-            if recorded.type == ERROR:
-                self.errors.append(event)
-            self._log("local", recorded.type, 0, payload)
-            self._bus.dispatch(event)
+        else:  # the session's own rtwidget.* event, as emitted live (each one admitted: it was recorded)
+            self._emit_local(recorded.type, {k: v for k, v in data.items() if k != "type"}, admitted=True)
 
 
 def check_speed(speed: float | str) -> float | str:
