@@ -161,8 +161,9 @@ class ReplayEngine:
         """Release every recorded server event due at ``now``."""
         while self._queue and self._queue[0][0] <= now and self.close_code is None:
             _, index = self._queue.popleft()
-            event = self._cassette.with_audio(self._cassette.events[index].event)
-            self._out.append(json.dumps(_renamed(event, self._ids), separators=(",", ":")))
+            # Ids renamed before the audio is restored: the walk never meets (nor hashes) the base64 of a delta.
+            event = self._cassette.with_audio(_renamed(self._cassette.events[index].event, self._ids))
+            self._out.append(json.dumps(event, separators=(",", ":")))
 
     # ---------------------------------------------------------------------------------------- internals
 
