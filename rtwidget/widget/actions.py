@@ -180,9 +180,16 @@ class BrowserActions:
         cut = self.bridge.playhead.report(item_id if isinstance(item_id, str) else None, samples, final=final)
         if isinstance(item_id, str):  # what was heard, for the doctor (a barge-in, a truncate owed)
             self.session._doctor_playback(item_id, samples / audio.SAMPLES_PER_MS, self.bridge.playhead.unplayed())
-            self.bridge.audible(item_id, samples)  # the turn's first audible sample (its latency)
+            self._audible(item_id, samples)
         if cut is not None and self.session.connected:
             self.session.truncate(cut.item_id, cut.audio_end_ms)
+
+    def _audible(self, item_id: str, samples: int) -> None:
+        """The turn's first audible sample (its latency): its response view and the latency summary afresh."""
+        if (response_id := self.session._metrics.audible(item_id, samples)) is not None:
+            self.bridge.batch.responses([response_id])
+            self.bridge.batch.schedule()
+            self.bridge.publish_usage()
 
     def msg_connect(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         self.bridge.connect()

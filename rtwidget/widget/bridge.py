@@ -329,13 +329,6 @@ class Bridge:
         """The ``usage`` trait: the session's usage, cost and latency summary (``panels.usage_view``)."""
         self._set(usage=usage_view(self.session.usage, self.session.latency_summary()))
 
-    def audible(self, item_id: str, samples: int) -> None:
-        """A playback report for the turn's latency: its first audible sample shows its response afresh."""
-        if (response_id := self.session._metrics.audible(item_id, samples)) is not None:
-            self.batch.responses([response_id])
-            self.batch.schedule()
-            self.publish_usage()
-
     def _on_server_error(self, data: dict[str, Any]) -> None:
         info = error_info(data)
         if not info.harmless:  # a harmless race stays in the event log only
