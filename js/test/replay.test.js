@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { ReplayBar, clockText, replayState } from "../../rtwidget/widget/static/replay.js";
+import { formatClock } from "../../rtwidget/widget/static/format.js";
+import { ReplayBar, replayState } from "../../rtwidget/widget/static/replay.js";
 import { installDom } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
 
@@ -93,8 +94,8 @@ describe("the replay bar", () => {
     assert.equal(replayState({}), null);
     assert.equal(replayState(null), null);
     assert.equal(replayState({ duration: 3, speed: "instant" })?.speed, "instant");
-    assert.equal(clockText(0), "0:00");
-    assert.equal(clockText(61.9), "1:01");
-    assert.equal(clockText(Number.NaN), "0:00");
+    assert.equal(formatClock(0), "0:00");
+    assert.equal(formatClock(61.9), "1:01");
+    assert.equal(formatClock(Number.NaN), "0:00");
   });
 });

@@ -4,6 +4,7 @@
 // root gets `rtwidget-replaying`, which hides the live-only controls (replay.css). A new `epoch` (the kernel
 // started over on a fresh session: a seek backward) makes the view ask for a fresh snapshot.
 import { h, hRt, listen, option, setText } from "./dom.js";
+import { formatClock } from "./format.js";
 
 /** The speeds offered: the select's value, its label. */
 const REPLAY_SPEEDS = [
@@ -12,16 +13,6 @@ const REPLAY_SPEEDS = [
   ["instant", "instantly"],
 ];
 const REPLAY_AUDIO_NOTE = "The model's voice plays at 1x only: at 2x and instantly the audio is not played.";
-
-/**
- * Seconds as m:ss.
- * @param {number} seconds
- * @returns {string}
- */
-export function clockText(seconds) {
-  const s = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
 
 /**
  * The `replay` trait read safely: null when live (empty or not an object).
@@ -123,6 +114,6 @@ export class ReplayBar {
   /** @param {number} position */
   drawTime(position) {
     const state = replayState(this.model.get("replay"));
-    setText(this.time, `${clockText(position)} / ${clockText(state ? state.duration : 0)}`);
+    setText(this.time, `${formatClock(position)} / ${formatClock(state ? state.duration : 0)}`);
   }
 }
