@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import audio
+from ..session.metrics import Metrics
 from .eventlog import is_stream, public
 from .panels import deleted_view, item_views, response_view
 
@@ -29,7 +30,9 @@ _ITEMS_KEPT = 16
 class PanelBatch:
     """What changed since the last ``batch`` message; :meth:`take` builds the message and starts afresh."""
 
-    def __init__(self, flush: Callable[[], None], *, batch_s: float, update_s: float, metrics: Any = None) -> None:
+    def __init__(
+        self, flush: Callable[[], None], *, batch_s: float, update_s: float, metrics: Metrics | None = None
+    ) -> None:
         self._flush = flush  # called when the batch is due (the bridge's flush, which calls take())
         self._metrics = metrics  # the session's (latency and cost in the response views)
         self.batch_s = batch_s

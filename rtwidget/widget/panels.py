@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..session.approvals import declined_output
+from ..session.metrics import Metrics
 from .eventlog import clip
 
 # How long a text in a panel view (an item's text, a tool's output, an exception's traceback) may be before it is cut.
@@ -67,7 +68,7 @@ def deleted_view(item_id: str) -> dict[str, Any]:
     return {"id": item_id, "deleted": True}
 
 
-def response_view(lane: Any, metrics: Any = None) -> dict[str, Any]:
+def response_view(lane: Any, metrics: Metrics | None = None) -> dict[str, Any]:
     """One response (a ``protocol.conversation.ResponseLane``) as a ResponseView; with the session's metrics
     (``session._metrics``), its turn's ``latency`` (ms from its start; None out of band) and its ``cost_usd``
     (None until done, or without a price)."""
@@ -83,7 +84,7 @@ def response_view(lane: Any, metrics: Any = None) -> dict[str, Any]:
     }
 
 
-def response_views(conversation: Any, metrics: Any) -> dict[str, dict[str, Any]]:
+def response_views(conversation: Any, metrics: Metrics | None) -> dict[str, dict[str, Any]]:
     """Every response the conversation state knows, id -> ResponseView (a new view's snapshot)."""
     return {r: response_view(lane, metrics) for r, lane in conversation.responses.items()}
 
