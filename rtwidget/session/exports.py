@@ -70,6 +70,15 @@ class ExportsMixin(ItemAudioMixin):
         run where it was appended), an assistant item cut where it was truncated (the rest was never heard). The
         timeline starts with the earliest audio kept. Returns its duration in seconds."""
         target = _target(path, "export_wav", "session.wav")
+        data, seconds = self._wav()
+        _write(target, data, "export_wav")
+        return seconds
+
+    def wav_bytes(self) -> bytes:
+        """The WAV :meth:`export_wav` writes, as bytes (the widget's download)."""
+        return self._wav()[0]
+
+    def _wav(self) -> tuple[bytes, float]:
         clips = self._io.call_or_here(self.item_audio.items)
         frames = stereo_timeline(clips)
         buffer = io.BytesIO()
@@ -78,8 +87,7 @@ class ExportsMixin(ItemAudioMixin):
             wav.setsampwidth(2)
             wav.setframerate(SAMPLE_RATE)
             wav.writeframes(frames.astype("<i2").tobytes())
-        _write(target, buffer.getvalue(), "export_wav")
-        return len(frames) / SAMPLE_RATE
+        return buffer.getvalue(), len(frames) / SAMPLE_RATE
 
     # ------------------------------------------------------------------------------------------ events
 
@@ -87,10 +95,18 @@ class ExportsMixin(ItemAudioMixin):
         """Write ``session.log`` as JSON Lines: one event a line, ``{"time", "direction", "type", "data"}``
         (audio as in the log: its size only). Returns the number of lines."""
         target = _target(path, "export_events", "events.jsonl")
+        text, count = self._events_jsonl()
+        _write(target, text.encode("utf-8"), "export_events")
+        return count
+
+    def events_jsonl(self) -> str:
+        """The JSON Lines :meth:`export_events` writes, as text (the widget's download)."""
+        return self._events_jsonl()[0]
+
+    def _events_jsonl(self) -> tuple[str, int]:
         entries: list[LogEntry] = list(self.log)
         lines = [json.dumps(_event_row(e), default=str, ensure_ascii=False) for e in entries]
-        _write(target, endpoints.redact("".join(line + "\n" for line in lines)).encode("utf-8"), "export_events")
-        return len(lines)
+        return endpoints.redact("".join(line + "\n" for line in lines)), len(lines)
 
     # ------------------------------------------------------------------------------------------ dataframes
 

@@ -19,7 +19,6 @@ only its result is handed back to the I/O thread, so the live audio never waits 
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -124,13 +123,9 @@ class MediaActions:
         """The export's bytes (on a worker thread: the exports hop to the I/O thread for what they read there)."""
         if what == "transcript":
             return self.session.export_transcript().encode("utf-8")
-        with tempfile.TemporaryDirectory(prefix="rtwidget-") as folder:
-            target = Path(folder) / DOWNLOADS[what][0]
-            if what == "wav":
-                self.session.export_wav(target)
-            else:
-                self.session.export_events(target)
-            return target.read_bytes()
+        if what == "wav":
+            return self.session.wav_bytes()
+        return self.session.events_jsonl().encode("utf-8")
 
     def _send_file(self, what: str, name: str, mime: str, data: bytes) -> None:
         if len(data) > MAX_DOWNLOAD_BYTES:
