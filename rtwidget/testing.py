@@ -31,15 +31,16 @@ recording gets an ``error`` event with code ``cassette_mismatch`` saying which, 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Callable, Iterator
-
-import pytest
 
 from rtwidget.server import LocalServer
 from rtwidget.server.cassette_replay import CassetteSource
 from rtwidget.server.engine import Pace
 
-__all__ = ["replay_server", "rtwidget_cassette"]
+# replay_server works without pytest (a notebook, a script); the fixture exists where pytest does.
+HAS_PYTEST = importlib.util.find_spec("pytest") is not None
+__all__ = ["replay_server", "rtwidget_cassette"] if HAS_PYTEST else ["replay_server"]
 
 
 @contextlib.contextmanager
@@ -61,19 +62,22 @@ def replay_server(cassette: CassetteSource, *, pace: Pace = "fast") -> Iterator[
         server.stop_in_thread()
 
 
-@pytest.fixture
-def rtwidget_cassette() -> Iterator[Callable[..., str]]:
-    """A function ``replay(cassette, pace="fast") -> url``: starts a server replaying ``cassette`` and returns its
-    URL (``ws://127.0.0.1:PORT/v1/realtime``); every server started is stopped when the test ends.
+if HAS_PYTEST:
+    import pytest
 
-    ::
+    @pytest.fixture
+    def rtwidget_cassette() -> Iterator[Callable[..., str]]:
+        """A function ``replay(cassette, pace="fast") -> url``: starts a server replaying ``cassette`` and returns its
+        URL (``ws://127.0.0.1:PORT/v1/realtime``); every server started is stopped when the test ends.
 
-        def test_it(rtwidget_cassette):
-            url = rtwidget_cassette("tests/data/hello.cassette")
-    """
-    with contextlib.ExitStack() as servers:
+        ::
 
-        def replay(cassette: CassetteSource, pace: Pace = "fast") -> str:
-            return servers.enter_context(replay_server(cassette, pace=pace)).url
+            def test_it(rtwidget_cassette):
+                url = rtwidget_cassette("tests/data/hello.cassette")
+        """
+        with contextlib.ExitStack() as servers:
 
-        yield replay
+            def replay(cassette: CassetteSource, pace: Pace = "fast") -> str:
+                return servers.enter_context(replay_server(cassette, pace=pace)).url
+
+            yield replay

@@ -4,6 +4,9 @@ and replays a cassette recorded here with ``rtwidget_cassette``; and ``replay_se
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -87,3 +90,29 @@ def test_replay_server_without_pytest(cassette: tuple[Path, str]) -> None:
 def test_replay_server_names_a_missing_cassette(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no cassette at"), replay_server(tmp_path / "none.cassette"):
         pass
+
+
+def test_replay_server_in_a_python_without_pytest(cassette: tuple[Path, str]) -> None:
+    """A notebook's kernel with only the notebook extra has no pytest: the module still imports, without the
+    fixture (it imported pytest at the top and failed with ModuleNotFoundError)."""
+    path, answer = cassette
+    code = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        sys.modules["pytest"] = None  # as if pytest were not installed
+        import rtwidget.testing as testing
+        from rtwidget import Session
+        assert not testing.HAS_PYTEST and testing.__all__ == ["replay_server"]
+        assert not hasattr(testing, "rtwidget_cassette")
+
+        async def ask(url):
+            async with Session(endpoint=url, turn_detection=None) as session:
+                return (await session.ask("hello there")).text
+
+        with testing.replay_server({str(path)!r}) as server:
+            print(asyncio.run(ask(server.url)))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT * 3)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == answer
