@@ -34,6 +34,10 @@ class Doctor:
         self._by_type: dict[str, dict[str, list[Check]]] = {"server_received": {}, "client_sent": {}}
         self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
         self._disabled: set[str] = set()
+        # next_deadline(), asked after every event, kept until a check runs or the settings change (most events
+        # are audio deltas that no rule reads: no deadline can have moved).
+        self._deadline: float | None = None
+        self._deadline_stale = True
         self.disable(*disabled)
 
     @property
@@ -59,10 +63,12 @@ class Doctor:
     def disable(self, *rule_ids: str) -> None:
         """Switch rules off (an unknown id raises ValueError naming the known ones)."""
         self._disabled.update(self._known(rule_ids))
+        self._deadline_stale = True
 
     def enable(self, *rule_ids: str) -> None:
         """Switch rules back on."""
         self._disabled.difference_update(self._known(rule_ids))
+        self._deadline_stale = True
 
     def is_enabled(self, rule_id: str) -> bool:
         """True when ``rule_id`` runs."""
@@ -118,9 +124,13 @@ class Doctor:
         """A server event arrived (parsed; ``event.cause`` is the client event an ``error`` names)."""
         if not isinstance(event, Event) or not isinstance(event.data, dict):
             return []
-        hints = self._run(self._for("server_received", event.type), lambda c: c.server_received(event, now))
-        with contextlib.suppress(Exception):  # a shape the state cannot fold: it keeps what it had
-            self._state.server_received(event, now)
+        checks = self._for("server_received", event.type)
+        hints = self._run(checks, lambda c: c.server_received(event, now)) if checks else []
+        try:
+            if self._state.server_received(event, now):
+                self._deadline_stale = True
+        except Exception:  # a shape the state cannot fold: it keeps what it had
+            self._deadline_stale = True
         return hints
 
     def input_level(self, dbfs: float, duration_ms: float, now: float) -> list[Hint]:
@@ -155,18 +165,18 @@ class Doctor:
         """When (Unix seconds) :meth:`tick` could next raise a hint; None when nothing waits."""
         if not self.enabled:
             return None
-        best: float | None = None
-        for check in self._hooks["deadline"]:  # (asked after every event: a plain loop)
-            due = check.deadline()
-            if due is not None and (best is None or due < best) and check.rule.id not in self._disabled:
-                best = due
-        return best
+        if self._deadline_stale:
+            times = (c.deadline() for c in self._hooks["deadline"] if c.rule.id not in self._disabled)
+            self._deadline = min((t for t in times if t is not None), default=None)
+            self._deadline_stale = False
+        return self._deadline
 
     def reset(self) -> None:
         """A new connection: forget the conversation's state (hints already raised stay raised)."""
         self._state.reset()
         for check in self._checks:
             check.reset()
+        self._deadline_stale = True
 
     # ---------------------------------------------------------------- running the rules
 
@@ -185,6 +195,8 @@ class Doctor:
         """Every rule sees the feed (a disabled one too: its state stays accurate); only enabled rules' hints
         come out. A rule that stumbles on odd input is skipped for that feed."""
         out: list[Hint] = []
+        if checks:  # a rule's timers or named mistakes may change
+            self._deadline_stale = True
         for check in checks:
             try:
                 hints = hook(check)

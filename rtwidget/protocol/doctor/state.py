@@ -159,11 +159,13 @@ class State:
                 self.outputs_sent[call_id] = None
                 trim(self.outputs_sent, LIMIT * 4)
 
-    def server_received(self, event: Any, now: float) -> None:
-        """Fold in a server event (an :class:`~..events.Event`)."""
+    def server_received(self, event: Any, now: float) -> bool:
+        """Fold in a server event (an :class:`~..events.Event`). True when the settings changed (a rule's
+        deadline may read them: the session's expiry)."""
         fold = _FOLDS.get(event.type)
         if fold is not None:
             fold(self, event.data, now)
+        return fold is State._session
 
     def _session(self, data: Json, now: float) -> None:
         session = data.get("session")

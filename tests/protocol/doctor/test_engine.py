@@ -194,3 +194,14 @@ def test_the_doctor_repr_says_what_runs() -> None:
     )
     doctor.enabled = False
     assert repr(doctor).startswith("<Doctor off (ga)")
+
+
+def test_the_deadline_follows_the_settings_and_survives_a_fold_that_fails() -> None:
+    doctor = Doctor()
+    doctor.server_received(Event("session.created", S.session_created(expires_at=int(T0) + 3600)), T0)
+    first = doctor.next_deadline()
+    assert first is not None
+    doctor.server_received(Event("session.created", S.session_created(expires_at=int(T0) + 7200)), T0 + 1)
+    assert doctor.next_deadline() == first + 3600
+    assert doctor.server_received(Event("session.created", Hostile(type="session.created")), T0 + 2) == []
+    assert doctor.next_deadline() == first + 3600
