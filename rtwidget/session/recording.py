@@ -74,10 +74,11 @@ class RecordingMixin:
         _conn: Connection
         _io: LoopThread
         _taps: Taps
-        _t0: float
 
         @property
         def connected(self) -> bool: ...
+
+        def _now(self) -> float: ...
 
         def _emit_local(self, etype: str, data: dict[str, Any]) -> None: ...
 
@@ -102,7 +103,7 @@ class RecordingMixin:
             recorder = self._recorder = Recorder(writer, lambda: self.endpoint)
 
         def start() -> None:  # on the I/O thread: no event slips between the config read and the first tap
-            recorder.start = time.monotonic() - self._t0
+            recorder.start = self._now()  # the log's clock, which the entries' times read
             config = copy.deepcopy(self._conn.session)
             writer.update_meta(started_at=time.time(), mid_session=self.connected, config=config)
             # Announced before the tap is added (and after it is removed): the cassette holds no mark of itself.
