@@ -31,7 +31,7 @@ class Doctor:
         # Per hook, the checks that implement it (the receive path runs per audio delta: no call for nothing).
         self._hooks: dict[str, list[Check]] = {name: _implementing(self._checks, name) for name in _HOOKS}
         # ... and, for the two event feeds, per event type (filled as types come).
-        self._by_type: dict[str, dict[str, list[Check]]] = {"server_received": {}, "client_sent": {}}
+        self._by_type: dict[str, dict[str | None, list[Check]]] = {"server_received": {}, "client_sent": {}}
         self.rules: dict[str, Rule] = {c.rule.id: c.rule for c in self._checks}
         self._disabled: set[str] = set()
         # next_deadline(), asked after every event, kept until a check runs or the settings change (most events
@@ -182,13 +182,14 @@ class Doctor:
 
     def _for(self, hook: str, etype: Any) -> list[Check]:
         """The checks of ``hook`` (server_received or client_sent) that read events of type ``etype``."""
+        key = etype if isinstance(etype, str) else None  # (a list is no key: only the checks of every type)
         by_type = self._by_type[hook]
-        checks = by_type.get(etype) if isinstance(etype, str) else None
+        checks = by_type.get(key)
         if checks is None:
             attr = "server_types" if hook == "server_received" else "client_types"
-            checks = [c for c in self._hooks[hook] if getattr(c, attr) is None or etype in getattr(c, attr)]
-            if isinstance(etype, str) and len(by_type) < LIMIT:  # a hostile server's made-up types: not kept
-                by_type[etype] = checks
+            checks = [c for c in self._hooks[hook] if getattr(c, attr) is None or key in getattr(c, attr)]
+            if len(by_type) < LIMIT:  # a hostile server's made-up types: not kept
+                by_type[key] = checks
         return checks
 
     def _run(self, checks: list[Check], hook: Callable[[Check], list[Hint]]) -> list[Hint]:

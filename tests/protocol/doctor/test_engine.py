@@ -205,3 +205,10 @@ def test_the_deadline_follows_the_settings_and_survives_a_fold_that_fails() -> N
     assert doctor.next_deadline() == first + 3600
     assert doctor.server_received(Event("session.created", Hostile(type="session.created")), T0 + 2) == []
     assert doctor.next_deadline() == first + 3600
+
+
+def test_an_event_type_that_is_no_string_never_raises() -> None:
+    doctor = Doctor()
+    assert doctor.client_sent({"type": ["response.create"]}, T0) == []
+    assert doctor.server_received(Event(["error"], {"type": ["error"]}), T0) == []  # type: ignore[arg-type]
+    assert doctor.client_sent({"type": {}}, T0) == []  # (cached with the first)
