@@ -126,6 +126,8 @@ class BetaOnGa(Check):
 
     rule = Rule("beta-on-ga", "error", "beta event names on a GA connection")
     server_types = frozenset(BETA_TO_GA_SERVER)
+    # (not every type: each microphone chunk is a client event)
+    client_types = BETA_ONLY_CLIENT_EVENTS | server_types | {"session.update"}
 
     def client_refused(self, event: Any, error: str, now: float) -> list[Hint]:
         return self._sent(event, error, now, "was refused before sending")
