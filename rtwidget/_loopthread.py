@@ -22,6 +22,10 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
 
 
+class NotRunning(RuntimeError):
+    """:meth:`LoopThread.call` with ``start=False`` on a loop that is not running."""
+
+
 class LoopThread:
     """One asyncio loop running on one daemon thread, from :meth:`start` until :meth:`stop`."""
 
@@ -86,7 +90,7 @@ class LoopThread:
         if self.in_thread():
             return fn()
         if not start and self._loop is None:
-            raise RuntimeError(f"{self.name}: the I/O loop is not running")
+            raise NotRunning(f"{self.name}: the I/O loop is not running")
         loop = self.start()
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
@@ -108,9 +112,8 @@ class LoopThread:
         if self.running:
             try:
                 return self.call(fn, start=False)
-            except RuntimeError as exc:
-                if "not running" not in str(exc):
-                    raise
+            except NotRunning:  # stopped meanwhile (fn's own RuntimeError is not this: it is not run twice)
+                pass
         return fn()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:

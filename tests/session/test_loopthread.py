@@ -72,3 +72,20 @@ def test_stop_cancels_and_awaits_pending_tasks() -> None:
         time.sleep(0.01)
     io.stop()
     assert ended == ["cancelled and awaited"] and loop.is_closed()
+
+
+def test_call_or_here_does_not_run_again_a_function_whose_own_error_says_not_running() -> None:
+    io = LoopThread("rtwidget-test-io")
+    runs: list[threading.Thread] = []
+
+    def fn() -> None:
+        runs.append(threading.current_thread())
+        raise RuntimeError("the recorder is not running")
+
+    io.start()
+    try:
+        with pytest.raises(RuntimeError, match="recorder is not running"):
+            io.call_or_here(fn)
+    finally:
+        io.stop()
+    assert len(runs) == 1 and runs[0].name == "rtwidget-test-io"
