@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from .jlab import NotebookPage
+from .visual import set_notebook_width, sidebars
 
 pytestmark = pytest.mark.browser
 
@@ -143,24 +144,11 @@ def state(nb: NotebookPage) -> dict[str, Any]:
     return dict(value)
 
 
-def set_notebook_width(nb: NotebookPage, width: int, height: int = 1000) -> float:
-    """Size the window so that the notebook panel is `width` px wide; returns the width it got."""
-    js = "() => document.querySelector('.jp-NotebookPanel').getBoundingClientRect().width"
-    nb.page.set_viewport_size({"width": width + 100, "height": height})
-    for _ in range(4):
-        got = float(nb.wait_js(js, what="the notebook panel"))
-        if abs(got - width) <= 1:
-            break
-        viewport = nb.page.viewport_size["width"]
-        nb.page.set_viewport_size({"width": round(viewport + width - got), "height": height})
-    nb.page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))")
-    return float(nb.js(js))
-
-
 def test_types_whole_at_600px_with_headings_legend_and_contrast_in_both_themes(lab: NotebookPage) -> None:
     panel = open_log(lab, "eventlog-types.ipynb")
-    width = set_notebook_width(lab, 600)
-    assert abs(width - 600) <= 1
+    sidebars(lab, file_browser=False)
+    sized = set_notebook_width(lab, 600, 1000)
+    assert abs(sized["notebook"] - 600) <= 1, f"could not size the notebook to 600 px: {sized}"
     lab.wait_js(
         f"() => ({LOG_STATE_JS})().rows.some((r) => r.type === '{LONGEST}' && r.count === '\u00d74')",
         what="the merged arguments-delta row (x4)",
@@ -202,7 +190,7 @@ def test_types_whole_at_600px_with_headings_legend_and_contrast_in_both_themes(l
     )
     assert all(r["scroll"] <= r["client"] and r["inside"] for r in state(lab)["rows"])
     lab.screenshot("log-600px-longer-type", panel)
-    lab.record(notebook_width=width, type_column_px=s["rows"][0]["width"], min_contrast=worst)
+    lab.record(notebook_width=sized["notebook"], type_column_px=s["rows"][0]["width"], min_contrast=worst)
 
 
 def test_grip_resizes_fills_its_panel_follows_and_pill_jumps_down(lab: NotebookPage) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from .jlab import NotebookPage
 from .test_widget_browser import CONTRAST_JS, open_widget, send_text, wait_reply
+from .visual import set_viewport_width
 
 pytestmark = pytest.mark.browser
 
@@ -259,8 +260,7 @@ def test_session_form_instructions_and_transcription(lab: NotebookPage) -> None:
     check_contrast_and_screenshots(lab, root, "session")
     # Narrow and wide: nothing in these panels sticks out sideways; the usage total column is inside its box.
     for width in (700, 1000, 1600):
-        lab.page.set_viewport_size({"width": width, "height": 1000})
-        lab.wait_js("() => true")
+        set_viewport_width(lab, width, 1000)
         fit = lab.js(FIT_JS)
         lab.record(**{f"fit/{width}": fit})
         assert fit["overflowing"] == [], f"{width} px: {fit}"

@@ -275,8 +275,17 @@ def _resize(nb: NotebookPage, width: int, height: int) -> dict[str, float]:
     """Set the viewport, wait until the page has it and JupyterLab laid out again; returns the widths."""
     nb.page.set_viewport_size({"width": width, "height": height})
     nb.wait_js(f"() => window.innerWidth === {width} && window.innerHeight === {height}", what="the new window size")
-    settle(nb)
-    return dict(nb.wait_js(f"() => {{ const w = ({_WIDTHS_JS})(); return w.notebook > 0 && w; }}", what="the notebook"))
+    # JupyterLab lays out on later frames, and may restore or collapse a side bar after a resize: read until the
+    # notebook's width holds still over two settled reads (a CI run once measured it mid-change).
+    read = f"() => {{ const w = ({_WIDTHS_JS})(); return w.notebook > 0 && w; }}"
+    widths: dict[str, float] = {}
+    for _ in range(20):
+        settle(nb)
+        now = dict(nb.wait_js(read, what="the notebook"))
+        if now == widths:
+            break
+        widths = now
+    return widths
 
 
 def set_notebook_width(nb: NotebookPage, width: int, height: int) -> dict[str, float]:
