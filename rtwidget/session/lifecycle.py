@@ -205,8 +205,8 @@ class LifecycleMixin(ReconnectMixin):
         return self._io.submit(connecting())
 
     def stop(self) -> concurrent.futures.Future[None]:
-        """Close in the background, from any thread (a widget button, a comm handler); returns a future."""
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        """Close in the background from any thread; returns a future. A later ``start()``, even at once, awaits it."""
+        self._stopping = future = concurrent.futures.Future[None]()  # held before the close thread even runs
 
         def run() -> None:
             try:

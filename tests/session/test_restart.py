@@ -41,6 +41,26 @@ def test_start_right_after_stop_connects_once_the_loop_has_stopped() -> None:
         server.stop_in_thread()
 
 
+def test_start_at_once_after_stop_from_a_script_gets_a_new_connection_not_the_closing_one() -> None:
+    # Before, stop() handed the close to a thread and returned: a start() before that thread ran found the old
+    # socket open, returned it, and the close then took it down.
+    server = LocalServer(pace="fast").start_in_thread()
+    session = Session(endpoint=server.url)
+    try:
+        session.start().result(TIMEOUT)
+        for _ in range(5):
+            session.stop()
+            session.start().result(TIMEOUT)
+            assert session.connected and session.state == "open"
+            done = len(received(session, "response.done"))
+            session.send_text("still there?")
+            wait_until(lambda n=done: len(received(session, "response.done")) > n, what="the reply")
+            assert session.connected and session.state == "open"
+    finally:
+        session.stop().result(TIMEOUT)
+        server.stop_in_thread()
+
+
 def test_after_runs_then_once_the_first_is_done_and_passes_its_outcome_on() -> None:
     first: concurrent.futures.Future[None] = concurrent.futures.Future()
     calls: list[str] = []
