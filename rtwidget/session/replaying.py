@@ -63,10 +63,13 @@ class RecordedEndpoint:
 class ReplaySession(Session):
     """A Session filled from a cassette by a :class:`Replay`; it never connects and never sends."""
 
-    def __init__(self, cassette: Cassette, replay: Replay | None = None) -> None:
+    def __init__(self, cassette: Cassette, replay: Replay | None = None, succeeds: Session | None = None) -> None:
         self.cassette = cassette
         #: The player feeding this session (None when fed by hand).
         self.replay = replay
+        #: The session this one carries on from (a seek backward starts over on a fresh one). Set before the
+        #: creation hooks run: the notebook's cell tracking puts this one in that one's place.
+        self.succeeds = succeeds
         self._fed_at = 0.0  # the recorded time of the event being fed
         # Billed as it was when recorded: a recording against the local server never, one against OpenAI yes.
         self._recorded = RecordedEndpoint(str((cassette.meta.get("endpoint") or {}).get("kind") or "local"))
@@ -161,8 +164,8 @@ class Replay:
         self.widget: Any = None
         self.session = self._fresh()
 
-    def _fresh(self) -> ReplaySession:
-        session = ReplaySession(self.cassette, self)
+    def _fresh(self, succeeds: Session | None = None) -> ReplaySession:
+        session = ReplaySession(self.cassette, self, succeeds)
         session._io.start()  # the pump runs on the I/O thread, as live
         return session
 
@@ -298,7 +301,7 @@ class Replay:
         old: Session | None = None
         session = self.session
         if target < self._pos or (self._index and target < self.timeline[self._index - 1].time):
-            old, session = session, self._fresh()  # a conversation cannot be unwound: start over
+            old, session = session, self._fresh(succeeds=session)  # a conversation cannot be unwound: start over
             self._index = 0
         self._catching_up = True
         while self._index < len(self.timeline) and self.timeline[self._index].time <= target:

@@ -72,7 +72,12 @@ class CellSessions:
             logger.exception("rtwidget: could not track the cell that created a session")
 
     def created(self, session: Session) -> None:
-        """Note ``session`` under its cell; close the sessions an earlier run of that cell created."""
+        """Note ``session`` under its cell; close the sessions an earlier run of that cell created.
+
+        A session that ``succeeds`` a tracked one (a replay's fresh session after a seek backward) takes that one's
+        place instead, whichever cell made the seek: it belongs to the cell that made the replay."""
+        if self._take_place(getattr(session, "succeeds", None), session):
+            return
         origin = _origin(self._parent())
         if origin is None:
             return
@@ -86,6 +91,14 @@ class CellSessions:
                 if old is not None and old is not session:
                     self.replace(old)
         run[1].append(weakref.ref(session))
+
+    def _take_place(self, old: Session | None, new: Session) -> bool:
+        for _, refs in self._runs.values():
+            for i, ref in enumerate(refs):
+                if old is not None and ref() is old:
+                    refs[i] = weakref.ref(new)
+                    return True
+        return False
 
     def sessions(self, cell: str) -> list[Session]:
         """The live sessions the latest run of ``cell`` created."""

@@ -20,6 +20,8 @@ from rtwidget.server import LocalServer
 from rtwidget.session import session as session_module
 from rtwidget.widget import RealtimeWidget
 from rtwidget.widget.cells import REPLACED, CellSessions, ipython_parent
+from rtwidget.widget.replay import replay
+from tests.cassette.recorded import shared_recording
 from tests.support import TIMEOUT
 
 from .comm_double import MockComm, wait_until
@@ -109,6 +111,28 @@ def test_outside_a_notebook_cell_nothing_is_replaced(
     assert cells._runs == {}
     for s in (first, second, third):
         s.stop().result(TIMEOUT)
+
+
+def test_a_replay_seeking_back_from_another_cell_still_belongs_to_the_cell_that_made_it(
+    cells: CellSessions, kernel: Kernel, tmp_path_factory: pytest.TempPathFactory, comms: list[MockComm]
+) -> None:
+    path = shared_recording(tmp_path_factory).path
+    kernel.run("cell-a")
+    r = replay(path, play=False)
+    try:
+        for _ in range(2):  # the seeking cell, run twice: its second run must not close the replay's session
+            kernel.run("cell-b")
+            r.seek(r.duration)
+            r.seek(1.0)  # backward: a fresh session, in the place of the one it succeeds
+            assert cells.sessions("cell-a") == [r.session] and cells.sessions("cell-b") == []
+            assert r.widget.status_message != REPLACED and r.widget.session is r.session
+        kernel.run("cell-a")  # the replay's cell, run again: its replay's current session is replaced
+        again = replay(path, play=False)
+        assert r.session.state == "closed" and r.widget.status_message == REPLACED
+        assert cells.sessions("cell-a") == [again.session]
+        again.close()
+    finally:
+        r.close()
 
 
 def test_a_failing_tracker_never_breaks_a_session(monkeypatch: pytest.MonkeyPatch) -> None:
