@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
 import { ToolsView, usersCalls } from "../../rtwidget/widget/static/panels.js";
 import { approvalText } from "../../rtwidget/widget/static/toolcards.js";
-import { installDom } from "./fakedom.js";
+import { domPerTest } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
 
 describe("tool approval in the Tools panel", () => {
-  /** @type {import("./fakedom.js").FakeDom} */
-  let dom;
-  beforeEach(() => {
-    dom = installDom();
-  });
-  afterEach(() => {
-    dom.uninstall();
-  });
+  domPerTest();
 
   it("a waiting call shows Approve / Reject, sends the decision once, then shows it", () => {
     /** @type {object[]} */

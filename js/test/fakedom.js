@@ -3,6 +3,8 @@
 // selectors (`.class`, `[data-rt=name]`, `tag`), event bubbling, and a manual requestAnimationFrame.
 // Just enough for the front end's own code; not a general DOM.
 
+import { afterEach, beforeEach } from "node:test";
+
 /** Every listener currently registered on a fake element. @type {Set<object>} */
 const LIVE = new Set();
 
@@ -302,4 +304,31 @@ export function installDom() {
       g.cancelAnimationFrame = saved.caf;
     },
   };
+}
+
+/**
+ * @typedef {object} DomPerTest
+ * @property {FakeDom} dom the current test's fake DOM
+ * @property {AbortSignal} signal the current test's view lifetime (aborted after the test)
+ */
+
+/**
+ * A fresh fake DOM and view lifetime for each test of the enclosing `describe` (or file, at top level): installed
+ * before each test, aborted and removed after it.
+ * @returns {DomPerTest} whose fields are the running test's
+ */
+export function domPerTest() {
+  const current = /** @type {DomPerTest} */ ({});
+  /** @type {AbortController} */
+  let life;
+  beforeEach(() => {
+    current.dom = installDom();
+    life = new AbortController();
+    current.signal = life.signal;
+  });
+  afterEach(() => {
+    life.abort();
+    current.dom.uninstall();
+  });
+  return current;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { ItemPlayer, ItemPlayerView, recordingLabel, saveFile } from "../../rtwidget/widget/static/media.js";
-import { installDom } from "./fakedom.js";
+import { domPerTest } from "./fakedom.js";
 import { loadWorklet, tick } from "./helpers.js";
 
 /**
@@ -57,14 +57,7 @@ function pcm(samples) {
 }
 
 describe("item audio played on click", () => {
-  /** @type {import("./fakedom.js").FakeDom} */
-  let dom;
-  beforeEach(() => {
-    dom = installDom();
-  });
-  afterEach(() => {
-    dom.uninstall();
-  });
+  domPerTest();
 
   it("plays the heard part to its end and reports exactly the samples played, final", async () => {
     const { owner, render } = await ownerWithWorklet();

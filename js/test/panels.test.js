@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { formatSeconds, heardLabel, levelToFraction, prettyJson, usageSummary } from "../../rtwidget/widget/static/format.js";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
 import { ConversationView, needsTranscriptionHint } from "../../rtwidget/widget/static/conversation.js";
 import { costText, SessionView, ToolsView } from "../../rtwidget/widget/static/panels.js";
 import { toolSignature } from "../../rtwidget/widget/static/toolcards.js";
-import { installDom } from "./fakedom.js";
+import { domPerTest } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
 
 describe("PanelState", () => {
@@ -137,18 +137,7 @@ describe("levelToFraction", () => {
 // ---------------------------------------------------------------- the panels' DOM (fake DOM)
 
 describe("panel views", () => {
-  /** @type {import("./fakedom.js").FakeDom} */
-  let dom;
-  /** @type {AbortController} */
-  let life;
-  beforeEach(() => {
-    dom = installDom();
-    life = new AbortController();
-  });
-  afterEach(() => {
-    life.abort();
-    dom.uninstall();
-  });
+  const fresh = domPerTest();
 
   const CHOICES = { transcription_models: ["gpt-4o-mini-transcribe", "whisper-1"], eagerness: ["auto", "low", "medium", "high"] };
   const CONFIG = {
@@ -183,7 +172,7 @@ describe("panel views", () => {
     });
     /** @type {any[]} */
     const sent = [];
-    const view = new SessionView(new PanelState(), /** @type {any} */ (model), (m) => sent.push(m), life.signal);
+    const view = new SessionView(new PanelState(), /** @type {any} */ (model), (m) => sent.push(m), fresh.signal);
     view.draw();
     const el = /** @type {any} */ (view.el);
     return { model, sent, view, rt: (/** @type {string} */ name) => el.querySelector(`[data-rt="${name}"]`) };
@@ -260,12 +249,12 @@ describe("panel views", () => {
   it("a number being typed is not overwritten by a session.updated about something else", () => {
     const { rt, view, model } = sessionView();
     rt("form-threshold").value = "0.7";
-    dom.document.activeElement = rt("form-threshold");
+    fresh.dom.document.activeElement = rt("form-threshold");
     model.set("session_config", { ...CONFIG, tools: [{ type: "function", name: "t" }] });
     view.draw();
     assert.equal(rt("form-threshold").value, "0.7");
     assert.equal(rt("form-silence-duration").value, "800");
-    dom.document.activeElement = null;
+    fresh.dom.document.activeElement = null;
   });
 
   it("the voice is disabled once the model spoke", () => {
@@ -363,7 +352,7 @@ describe("panel views", () => {
     /** @type {any[]} */
     const sent = [];
     const panels = new PanelState();
-    const view = new ConversationView(panels, /** @type {any} */ (model), (m) => sent.push(m), life.signal);
+    const view = new ConversationView(panels, /** @type {any} */ (model), (m) => sent.push(m), fresh.signal);
     const el = /** @type {any} */ (view.el);
     return { model, sent, view, panels, rt: (/** @type {string} */ name) => el.querySelector(`[data-rt="${name}"]`) };
   }

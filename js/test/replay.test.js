@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { formatClock } from "../../rtwidget/widget/static/format.js";
 import { ReplayBar, replayState } from "../../rtwidget/widget/static/replay.js";
-import { installDom } from "./fakedom.js";
+import { domPerTest } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
 
 /**
@@ -17,14 +17,7 @@ function fire(el, type) {
 const REPLAYING = { name: "lesson.cassette", duration: 75.5, position: 12.3, speed: 1, playing: true, epoch: 0 };
 
 describe("the replay bar", () => {
-  /** @type {import("./fakedom.js").FakeDom} */
-  let dom;
-  beforeEach(() => {
-    dom = installDom();
-  });
-  afterEach(() => {
-    dom.uninstall();
-  });
+  domPerTest();
 
   /** @param {Record<string, any>} replay */
   function bar(replay) {

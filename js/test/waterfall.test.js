@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { ConversationView, waterfallHosts } from "../../rtwidget/widget/static/conversation.js";
 import { formatUsd } from "../../rtwidget/widget/static/format.js";
 import { PanelState } from "../../rtwidget/widget/static/panelstate.js";
 import { formatMs, latencyText, waterfallLayout } from "../../rtwidget/widget/static/waterfall.js";
-import { installDom } from "./fakedom.js";
+import { domPerTest } from "./fakedom.js";
 import { FakeModel } from "./helpers.js";
 
 describe("waterfall layout", () => {
@@ -82,23 +82,12 @@ describe("waterfall layout", () => {
 });
 
 describe("waterfall in the conversation", () => {
-  /** @type {import("./fakedom.js").FakeDom} */
-  let dom;
-  /** @type {AbortController} */
-  let life;
-  beforeEach(() => {
-    dom = installDom();
-    life = new AbortController();
-  });
-  afterEach(() => {
-    life.abort();
-    dom.uninstall();
-  });
+  const fresh = domPerTest();
 
   function conversation() {
     const model = new FakeModel({ session_config: {}, form_choices: {} });
     const panels = new PanelState();
-    const view = new ConversationView(panels, /** @type {any} */ (model), () => {}, life.signal);
+    const view = new ConversationView(panels, /** @type {any} */ (model), () => {}, fresh.signal);
     return { view, panels, el: /** @type {any} */ (view.el) };
   }
 

@@ -2,21 +2,14 @@
 // render, views drawn from it, and cleanups that leave no listener behind (DOM, model, timers,
 // animation frames). What the page really shows is for the browser tests.
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { turnModeLabel, turnModes } from "../../rtwidget/widget/static/controls.js";
 import { repeatsLabel } from "../../rtwidget/widget/static/exceptions.js";
 import widgetFactory, { createWidget } from "../../rtwidget/widget/static/widget.js";
-import { FakeElement, installDom } from "./fakedom.js";
+import { FakeElement, domPerTest } from "./fakedom.js";
 import { FakeModel, tick } from "./helpers.js";
 
-/** @type {import("./fakedom.js").FakeDom} */
-let dom;
-beforeEach(() => {
-  dom = installDom();
-});
-afterEach(() => {
-  dom.uninstall();
-});
+const fresh = domPerTest();
 
 /**
  * @param {FakeElement} el
@@ -84,10 +77,10 @@ describe("the factory", () => {
       for (const el of m.els) assert.equal(el.querySelectorAll(".rtwidget-root").length, 1);
     }
     a.model.receive({ kind: "batch", items: [{ id: "i1", type: "message", role: "user", text: "hello a" }] });
-    dom.runFrames();
+    fresh.dom.runFrames();
     for (const el of a.els) assert.equal(el.querySelectorAll("[data-rt=item]").length, 1);
     for (const el of b.els) assert.equal(el.querySelectorAll("[data-rt=item]").length, 0, "B never saw A's item");
-    assert.ok(dom.liveListeners() > 0);
+    assert.ok(fresh.dom.liveListeners() > 0);
 
     // Views go first: their DOM listeners, model listeners, timers and frames go with them.
     const modelLevel = a.model.listenerCount();
@@ -96,8 +89,8 @@ describe("the factory", () => {
     assert.equal(a.state.views.size, 1);
     assert.equal(a.model.listenerCount(), modelLevel - 1, "the view's change listener is gone");
     for (const m of [a, b]) for (const close of m.closeViews) close();
-    assert.equal(dom.liveListeners(), 0, "no DOM listener left");
-    assert.equal(dom.pendingFrames(), 0, "no animation frame left");
+    assert.equal(fresh.dom.liveListeners(), 0, "no DOM listener left");
+    assert.equal(fresh.dom.pendingFrames(), 0, "no animation frame left");
     assert.equal(a.debug.stats.views, 0);
     for (const m of [a, b]) {
       assert.ok(m.model.listenerCount() > m.baseline, "the model state still listens");
@@ -124,7 +117,7 @@ describe("the factory", () => {
     viewLife.abort();
     assert.equal(el.children.length, 0);
     assert.equal(state.views.size, 0);
-    assert.equal(dom.liveListeners(), 0);
+    assert.equal(fresh.dom.liveListeners(), 0);
     modelLife.abort();
     assert.equal(model.listenerCount(), baseline);
     assert.equal(state.disposed, true);
@@ -139,7 +132,7 @@ describe("the factory", () => {
     close();
     assert.equal(debug.closed, true);
     assert.equal(model.listenerCount(), baseline);
-    assert.equal(dom.liveListeners(), 0);
+    assert.equal(fresh.dom.liveListeners(), 0);
   });
 });
 
@@ -225,7 +218,7 @@ describe("a view", () => {
     assert.equal(rt(m.els[0], "exceptions").hidden, true);
     for (const close of m.closeViews) close();
     m.closeModel();
-    assert.equal(dom.liveListeners(), 0);
+    assert.equal(fresh.dom.liveListeners(), 0);
   });
 
   it("says how many failures like this one the kernel held back", () => {
@@ -239,7 +232,7 @@ describe("a view", () => {
     assert.equal(summary?.textContent, "ValueError in handler on_event: bad city (and 12 more like it before)");
     m.closeViews[0]();
     m.closeModel();
-    assert.equal(dom.liveListeners(), 0);
+    assert.equal(fresh.dom.liveListeners(), 0);
   });
 
   it("shows notices with a dismiss button, and the status line from the traits", async () => {
@@ -293,7 +286,7 @@ describe("a view", () => {
     assert.deepEqual(kinds, ["connect", "mic_state"]);
     m.closeViews[0]();
     m.closeModel();
-    assert.equal(dom.liveListeners(), 0);
+    assert.equal(fresh.dom.liveListeners(), 0);
   });
 
   it("draws the meters once a frame, in visible steps, restyling a bar only when its step changes", () => {
@@ -306,19 +299,19 @@ describe("a view", () => {
       get: () => shown,
       set: (/** @type {string} */ v) => writes.push((shown = v)),
     });
-    dom.runFrames();
+    fresh.dom.runFrames();
     writes.length = 0;
     m.state.stats.outLevel = 0.1; // -20 dB: 2/3 of the bar
     for (let k = 0; k < 5; k++) m.state.emit("level");
-    assert.equal(dom.runFrames(), 1, "five levels in one frame: one draw");
+    assert.equal(fresh.dom.runFrames(), 1, "five levels in one frame: one draw");
     assert.deepEqual(writes, [`scaleX(${20 / 30})`]);
     m.state.stats.outLevel = 0.101; // under a step (2 px of 60) away: nothing to restyle
     m.state.emit("level");
-    dom.runFrames();
+    fresh.dom.runFrames();
     assert.equal(writes.length, 1);
     m.state.stats.outLevel = 0;
     m.state.emit("level");
-    dom.runFrames();
+    fresh.dom.runFrames();
     assert.deepEqual(writes, [`scaleX(${20 / 30})`, "scaleX(0)"]);
     m.closeViews[0]?.();
     m.closeModel();
