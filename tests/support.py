@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -32,6 +33,17 @@ def run(body: Callable[[], Awaitable[T]] | Coroutine[Any, Any, T], timeout: floa
         return await asyncio.wait_for(coro, timeout)
 
     return asyncio.run(limited())
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``condition`` from a plain thread until it is truthy (returns its value); fail naming ``what``."""
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sent(session: Any, etype: str) -> list[dict[str, Any]]:

@@ -5,21 +5,11 @@ Against the local server over real loopback."""
 from __future__ import annotations
 
 import concurrent.futures
-import time
-from collections.abc import Callable
-from typing import Any
 
 from rtwidget import Session
 from rtwidget._loopthread import after
 from rtwidget.server import LocalServer
-from tests.support import TIMEOUT, received
-
-
-def wait_until(condition: Callable[[], Any], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+from tests.support import TIMEOUT, received, wait_until
 
 
 def test_start_right_after_stop_connects_once_the_loop_has_stopped() -> None:

@@ -4,12 +4,10 @@ ipywidgets delivers them. The comm is the one thing not real in the widget tests
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from rtwidget.widget import RealtimeWidget
-from tests.support import scaled
+from tests.support import wait_until
 
 Sent = list[tuple[dict[str, Any], list[bytes]]]
 
@@ -65,16 +63,6 @@ class MockComm:
 
 def comm_of(comms: list[MockComm], w: RealtimeWidget) -> MockComm:
     return next(c for c in comms if c.comm_id == w.model_id)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + scaled(timeout)
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def browser_says(w: RealtimeWidget, content: Any, buffers: list[bytes] | tuple[bytes, ...] = ()) -> None:
