@@ -149,8 +149,8 @@ class Bridge:
         self.settings = SettingsActions(self)
         # Who answers browser messages: the first owner with a ``msg_<kind>`` method.
         self.media = MediaActions(self)  # Record, downloads, an item's audio on click (media.py)
-        self.owners: list[object] = [self.actions, self.settings, self.media]
-        self.owners.insert(0, ReplayActions(self))  # a replay refuses the live-only ones first (replay.py)
+        # A replay refuses the live-only ones first (replay.py).
+        self.owners: list[object] = [ReplayActions(self), self.actions, self.settings, self.media]
         # A registry change waits to be published (set in any thread; cleared on the I/O thread).
         self._tools_pending = False
         # On the I/O thread, so no event falls between what is taken from the session and what is listened to.
@@ -182,8 +182,9 @@ class Bridge:
         if session.config:
             self._on_session({"session": session.config})
         conversation = session.conversation_state
-        if session.usage["totals"]["responses"]:
-            self.publish_usage()
+        usage = session.usage  # built once: it copies and prices every response
+        if usage["totals"]["responses"]:
+            self.publish_usage(usage)
         self.batch.items(all_item_ids(conversation))
         self.batch.responses(conversation.responses)
         for event in session.errors:
@@ -325,9 +326,9 @@ class Bridge:
     def _on_session(self, data: dict[str, Any]) -> None:
         self._set(**session_traits(data.get("session") or {}, self.session.expires_at))
 
-    def publish_usage(self) -> None:
-        """The ``usage`` trait: the session's usage, cost and latency summary (``panels.usage_view``)."""
-        self._set(usage=usage_view(self.session.usage, self.session.latency_summary()))
+    def publish_usage(self, usage: dict[str, Any] | None = None) -> None:
+        """The ``usage`` trait: the session's usage (``usage``, if already read), cost and latency summary."""
+        self._set(usage=usage_view(usage or self.session.usage, self.session.latency_summary()))
 
     def _on_server_error(self, data: dict[str, Any]) -> None:
         info = error_info(data)

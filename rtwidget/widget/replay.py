@@ -55,19 +55,17 @@ class ReplayActions:
             forward = bridge._event_handlers[_AUDIO_DELTA]
             replay = self.replay
             bridge._event_handlers[_AUDIO_DELTA] = lambda data: forward(data) if replay.audible else None
-
-    def __getattr__(self, name: str) -> Any:
-        # Only a replaying session's live-only messages are answered here; any other kind goes to the next owner.
-        kind = name.removeprefix("msg_")
-        if self.__dict__.get("replay") is None or kind == name or kind not in LIVE_ONLY | {"played"}:
-            raise AttributeError(name)
-        return self._played if kind == "played" else self._refused
+            # Only a replaying session answers the live-only kinds (a live one has no such handler here, so they
+            # go to the next owner).
+            for kind in LIVE_ONLY:
+                setattr(self, f"msg_{kind}", self._refused)
+            self.msg_played = self._played
 
     def _refused(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         if content.get("kind") == "mic":
             return  # a microphone left running sends a chunk every 100 ms: one notice is enough (its start)
-        name = self.replay.name if self.replay is not None else "?"
-        self.bridge.notice("info", f"This widget replays the cassette {name!r}: it has no connection.")
+        assert self.replay is not None  # bound only when replaying
+        self.bridge.notice("info", f"This widget replays the cassette {self.replay.name!r}: it has no connection.")
 
     def _played(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         """What the browser played: the playhead's bookkeeping only (a replay never truncates)."""
