@@ -100,6 +100,18 @@ describe("item audio played on click", () => {
     assert.deepEqual(owner.sent.at(-1), { kind: "item_played", item_id: "it1", samples: 2400, final: true });
   });
 
+  it("stopped before its node was ready, the item never plays", async () => {
+    const { owner, render } = await ownerWithWorklet();
+    const player = new ItemPlayer(/** @type {any} */ (owner));
+    player.play({ item_id: "it1", role: "assistant", samples: 4800, heard_samples: 4800 }, pcm(4800));
+    player.toggle("it1"); // a second click while the item node is still being made
+    await tick();
+    render(40);
+    const reports = owner.sent.filter((m) => m.kind === "item_played");
+    assert.deepEqual(reports, [{ kind: "item_played", item_id: "it1", samples: 0, final: true }]);
+    assert.equal(player.current?.playing, false);
+  });
+
   it("the player under the item shows the heard part, the cut part and the position; clicks are delegated", async () => {
     const { owner, render } = await ownerWithWorklet();
     const player = new ItemPlayer(/** @type {any} */ (owner));

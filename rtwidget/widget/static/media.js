@@ -5,6 +5,7 @@
 // ItemPlayerView draws a small player under the item (the heard part, the cut part marked, the position).
 import { h, listen, setText } from "./dom.js";
 import { API_RATE, pcmBytes } from "./dsp.js";
+import { formatClock, formatSeconds } from "./format.js";
 
 /** The download buttons: what the kernel exports, the button's label and its title. */
 export const DOWNLOADS = [
@@ -53,8 +54,7 @@ export function recordingLabel(recording, now) {
     };
   }
   const name = String(recording.path ?? "");
-  const seconds = Math.max(0, Math.floor(now - Number(recording.started_at || now)));
-  const clock = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+  const clock = formatClock(now - Number(recording.started_at || now));
   return { on: true, label: `Recording ${clock} (${name})`, title: `Stop recording: writes ${name}` };
 }
 
@@ -119,7 +119,7 @@ export class ItemPlayer {
       .itemNode((m) => this.onWorklet(m))
       .then((node) => {
         this.node = node;
-        if (this.current !== play) return; // another item was asked for meanwhile
+        if (this.current !== play || !play.playing) return; // another item asked for, or stopped, meanwhile
         node.port.postMessage({ type: "chunk", item_id: play.key, seq: 0, t: Date.now(), pcm }, [pcm]);
       })
       .catch((/** @type {any} */ err) => {
@@ -229,7 +229,7 @@ export class ItemPlayerView {
     cut.style.width = pct(whole - play.heard_samples);
     cut.hidden = play.samples <= play.heard_samples;
     head.style.left = pct(play.played);
-    const sec = (/** @type {number} */ n) => `${(n / API_RATE).toFixed(1)} s`;
+    const sec = (/** @type {number} */ n) => formatSeconds((1000 * n) / API_RATE);
     const cutText = cut.hidden ? "" : ` \u00b7 cut at ${sec(play.heard_samples)} of ${sec(play.samples)}`;
     setText(label, `${play.playing ? "\u25a0 playing" : "\u25b6 played"} ${sec(play.played)} / ${sec(play.heard_samples)}${cutText}`);
     el.title = play.playing ? "Click the item again to stop" : "Click the item to play it again";
