@@ -34,8 +34,8 @@ import contextlib
 import importlib.util
 from collections.abc import Callable, Iterator
 
+from rtwidget.cassette import CassetteSource
 from rtwidget.server import LocalServer
-from rtwidget.server.cassette_replay import CassetteSource
 from rtwidget.server.engine import Pace
 
 # replay_server works without pytest (a notebook, a script); the fixture exists where pytest does.

@@ -14,7 +14,9 @@ from .format import (
     VERSION,
     Cassette,
     CassetteEvent,
+    CassetteSource,
     is_audio_ref,
+    load_cassette,
 )
 from .writer import CassetteWriter, check_path
 
@@ -27,7 +29,9 @@ __all__ = [
     "VERSION",
     "Cassette",
     "CassetteEvent",
+    "CassetteSource",
     "CassetteWriter",
     "check_path",
     "is_audio_ref",
+    "load_cassette",
 ]

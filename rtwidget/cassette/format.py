@@ -167,6 +167,15 @@ class Cassette:
         return [e.type for e in self.events if direction is None or e.direction == direction]
 
 
+#: What names a cassette: a :class:`Cassette`, or its path.
+CassetteSource = Cassette | str | os.PathLike[str]
+
+
+def load_cassette(cassette: CassetteSource) -> Cassette:
+    """A :class:`Cassette` (opened when given a path; FileNotFoundError / ValueError name the file)."""
+    return cassette if isinstance(cassette, Cassette) else Cassette.open(cassette)
+
+
 def _restore(value: Any, cassette: Cassette) -> Any:
     if isinstance(value, dict):
         if AUDIO_REF in value:

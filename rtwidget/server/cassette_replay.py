@@ -25,20 +25,16 @@ Every connection replays the cassette from its start. GA dialect only (a cassett
 from __future__ import annotations
 
 import json
-import os
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from rtwidget.cassette import Cassette, CassetteEvent
+from rtwidget.cassette import Cassette, CassetteEvent, CassetteSource, load_cassette
 
 from .api_errors import ApiError
 from .config import Json, Pace
 
 __all__ = ["MISMATCH", "CassetteSource", "ReplayEngine", "load_cassette", "release_points"]
-
-#: What names a cassette to replay: a :class:`Cassette`, or its path.
-CassetteSource = Cassette | str | os.PathLike[str]
 
 #: The ``error.code`` a diverging client gets (and the close reason that follows it).
 MISMATCH = "cassette_mismatch"
@@ -58,11 +54,6 @@ _ACKS = {
 }
 # The longest part of an event quoted in an error message.
 _QUOTE_CHARS = 200
-
-
-def load_cassette(cassette: CassetteSource) -> Cassette:
-    """A :class:`Cassette` (opened when given a path; FileNotFoundError / ValueError name the file)."""
-    return cassette if isinstance(cassette, Cassette) else Cassette.open(cassette)
 
 
 class ReplayEngine:

@@ -18,10 +18,9 @@ by the synced ``replay`` trait (``{name, duration, position, speed, playing}``; 
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from ..cassette import Cassette
+from ..cassette import CassetteSource
 from ..session import Session
 from ..session.replaying import Replay, ReplaySession
 
@@ -171,9 +170,7 @@ class ReplayLink:
         self._tick()
 
 
-def replay(
-    cassette: Cassette | str | os.PathLike[str], *, speed: float | str = 1.0, play: bool = True, widget: bool = True
-) -> Replay:
+def replay(cassette: CassetteSource, *, speed: float | str = 1.0, play: bool = True, widget: bool = True) -> Replay:
     """Show a recorded cassette in the widget, offline: the panels fill as they did live, the model's audio plays
     in time at 1x; 2x and ``"instant"`` replay faster without audio. A notebook cell ending in
     ``rtwidget.replay("lesson.cassette")`` shows the widget with its replay bar (play/pause, speed, position).
