@@ -15,11 +15,14 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .. import prices
 from ..protocol.pcm import SAMPLE_RATE
 from .local_events import LogEntry
+
+if TYPE_CHECKING:
+    from ..endpoints import Endpoint
 
 #: Turns and responses kept (oldest dropped first); totals count them all.
 MAX_TURNS = 1000
@@ -103,20 +106,13 @@ def _total_tokens(usage: Mapping[str, Any] | None) -> int:
     return total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else 0
 
 
-class EndpointKind(Protocol):
-    """What the metrics read of an endpoint: its kind (``local`` is never billed)."""
-
-    @property
-    def kind(self) -> str: ...
-
-
 class Metrics:
     """The tap: folds the log into turns and usage. Fed on the I/O thread; read from any (under a lock)."""
 
     def __init__(
         self,
         model: Callable[[], str],
-        endpoint: Callable[[], EndpointKind | None],
+        endpoint: Callable[[], Endpoint | None],  # only its kind is read: ``local`` is never billed
         clock: Callable[[], float],
         max_turns: int = MAX_TURNS,
     ) -> None:

@@ -22,13 +22,12 @@ import asyncio
 import concurrent.futures
 import heapq
 import json
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from ..cassette import Cassette, CassetteEvent
+from ..cassette import Cassette, CassetteEvent, CassetteSource, load_cassette
+from ..endpoints import Endpoint, EndpointKind
 from ..errors import NotConnected
 from ..protocol.events import Event
 from ..protocol.session_config import DEFAULT_MODEL
@@ -37,7 +36,6 @@ from .session import Session
 
 #: The speed that replays as fast as the machine can (no waiting, no audio).
 INSTANT = "instant"
-SPEEDS: tuple[float | str, ...] = (1.0, 2.0, INSTANT)
 # Instant replay yields to the I/O loop every this many events, so the widget's flushes and messages still run.
 _YIELD_EVERY = 200
 
@@ -53,13 +51,6 @@ class ReplayOnly(NotConnected):
         )
 
 
-@dataclass(frozen=True)
-class RecordedEndpoint:
-    """The kind of endpoint a cassette was recorded against (``meta.endpoint.kind``), for the usage's billing."""
-
-    kind: str
-
-
 class ReplaySession(Session):
     """A Session filled from a cassette by a :class:`Replay`; it never connects and never sends."""
 
@@ -72,7 +63,8 @@ class ReplaySession(Session):
         self.succeeds = succeeds
         self._fed_at = 0.0  # the recorded time of the event being fed
         # Billed as it was when recorded: a recording against the local server never, one against OpenAI yes.
-        self._recorded = RecordedEndpoint(str((cassette.meta.get("endpoint") or {}).get("kind") or "local"))
+        kind = str((cassette.meta.get("endpoint") or {}).get("kind") or "local")
+        self._recorded = Endpoint("", kind=cast(EndpointKind, kind))  # only its kind is read (billing)
         super().__init__(
             model=str(cassette.meta.get("model") or DEFAULT_MODEL),
             doctor=False,  # its hints are in the cassette
@@ -105,7 +97,7 @@ class ReplaySession(Session):
     def _start_calls(self) -> None:
         """No tool runs in a replay: the recorded ``rtwidget.tool.*`` events show what ran."""
 
-    def _billed_as(self) -> RecordedEndpoint:
+    def _billed_as(self) -> Endpoint:
         return self._recorded
 
     def _now(self) -> float:
@@ -117,9 +109,9 @@ class ReplaySession(Session):
         self._fed_at = recorded.time
         data = self.cassette.with_audio(recorded.event)
         if recorded.direction == "server":
-            self._receive(json.dumps(data))
+            self._receive(json.dumps(data, separators=(",", ":")))  # compact, as servers send (and sizes log)
         elif recorded.direction == "client":  # as _flush does, without a socket
-            self._log("client", recorded.type, len(json.dumps(data)), data)
+            self._log("client", recorded.type, len(self._conn.codec.encode(data)), data)
             if self._bus.listening:
                 self._bus.dispatch(Event(SENT, data))
         else:  # the session's own rtwidget.* event, as emitted live (each one admitted: it was recorded)
@@ -145,8 +137,8 @@ class Replay:
     the session was replaced, else None) whenever the session, the speed or the play state changes.
     """
 
-    def __init__(self, cassette: Cassette | str | os.PathLike[str], *, speed: float | str = 1.0) -> None:
-        self.cassette = cassette if isinstance(cassette, Cassette) else Cassette.open(cassette)
+    def __init__(self, cassette: CassetteSource, *, speed: float | str = 1.0) -> None:
+        self.cassette = load_cassette(cassette)
         # Wire and local events in recorded order (a wire event first when both have the same time).
         self.timeline = list(heapq.merge(self.cassette.events, self.cassette.local_events, key=lambda e: e.time))
         last = self.timeline[-1].time if self.timeline else 0.0

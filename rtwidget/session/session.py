@@ -42,7 +42,7 @@ from .exports import ExportsMixin
 from .item_audio import AUDIO_KEEP_S, ItemAudioStore
 from .lifecycle import CLOSED_STATE, CLOSING, IDLE, OPEN, LifecycleMixin, Release
 from .local_events import CLOSED, ERROR, LOG_MAX_BYTES, SENT, LogEntry, SessionLog, ToolCallRecord, local_event
-from .metrics import EndpointKind, Metrics, MetricsMixin
+from .metrics import Metrics, MetricsMixin
 from .recording import RecordingMixin
 from .reporting import FailureSource, FailureThrottle, failure_data, log_server_error
 from .response_watch import (
@@ -310,7 +310,7 @@ class Session(
             self._doctor_sent(event)
         self._response_watch.arm()
 
-    def _billed_as(self) -> EndpointKind | None:
+    def _billed_as(self) -> endpoints.Endpoint | None:
         """The endpoint the usage is billed as (its kind): the one connected to (None: not decided yet)."""
         return self.endpoint
 
