@@ -3,6 +3,7 @@
 // touching only the entries whose revision changed since it last drew them.
 import { h, hRt, setText } from "./dom.js";
 import { formatUsd, prettyJson, usageSummary } from "./format.js";
+import { replayState } from "./replay.js";
 import { SessionForm } from "./sessionform.js";
 import { RegisteredTools, fillCall, makeCall } from "./toolcards.js";
 import { latencyText } from "./waterfall.js";
@@ -64,7 +65,7 @@ export class ToolsView {
   }
 
   draw() {
-    this.registered.draw(this.model.get("registered_tools") ?? [], !!this.model.get("replay")?.name);
+    this.registered.draw(this.model.get("registered_tools") ?? [], replayState(this.model.get("replay")) !== null);
     const s = this.state;
     if (this.version === s.version && this.epoch === s.epoch) return;
     if (this.epoch !== s.epoch) {

@@ -1,6 +1,7 @@
 // What the status line and the primary control say, in plain words, from the traits: pure functions (tested
 // in js/test/status.test.js) that controls.js draws.
 import { formatClock } from "./format.js";
+import { replayState } from "./replay.js";
 
 /** Where a session talks, by endpoint kind; any other kind says its label (a custom server's host). */
 const PLACES = /** @type {Record<string, string>} */ ({
@@ -76,8 +77,8 @@ export function statusLine(model, now) {
   const text = parts.join(" \u00b7 ") + tail;
   const title = statusTitle(ep, status, connectedAt, now);
   // A replay's status is the recording's: say so, or "Connected" reads as a live connection.
-  const replay = model.get("replay") ?? {};
-  if (replay.name) return { status, text: `Replay of ${replay.name} \u00b7 recorded: ${text}`, title };
+  const replay = replayState(model.get("replay"));
+  if (replay) return { status, text: `Replay of ${replay.name} \u00b7 recorded: ${text}`, title };
   return { status, text, title };
 }
 
