@@ -88,11 +88,9 @@ class RealtimeWidget(anywidget.AnyWidget):
                 setattr(self, name, value)
             return
         super().__init__(**kwargs)
-        self.session = session if session is not None else Session()
         # Per browser-set trait, the value last synced with the session (set by the kernel, or applied).
         self._synced: dict[str, Any] = {}
-        self.bridge = Bridge(self.session, send=self.send, set_traits=self._set_from_kernel, trait=self._trait)
-        _WIDGETS[self.session] = self
+        self._attach(session if session is not None else Session())
         self._rt_ready = True
         self.on_msg(self._on_msg)
         self.observe(self._on_browser_set, names=list(_BROWSER_SET))
@@ -102,6 +100,12 @@ class RealtimeWidget(anywidget.AnyWidget):
             self.status = status
         elif autoconnect and not replaying:
             self.connect()
+
+    def _attach(self, session: Session) -> None:
+        """Show ``session``: a bridge to it, and this widget as its widget (a replay's seek moves it to a new one)."""
+        self.session = session
+        self.bridge = Bridge(session, send=self.send, set_traits=self._set_from_kernel, trait=self._trait)
+        _WIDGETS[session] = self
 
     def _set_from_kernel(self, **values: Any) -> None:
         # The bridge mirrors the session (on the I/O thread): remember what it set, so the change is not

@@ -132,16 +132,13 @@ class ReplayLink:
         self._tick()
 
     def _move(self, old: Session) -> None:
-        from .bridge import Bridge
         from .realtime_widget import _WIDGETS
 
-        widget, session = self.widget, self.replay.session
+        widget = self.widget
         widget.bridge._flush_playback("replay")
         widget.bridge.detach()
         _WIDGETS.pop(old, None)
-        widget.session = session
-        widget.bridge = Bridge(session, send=widget.send, set_traits=widget._set_from_kernel, trait=widget._trait)
-        _WIDGETS[session] = widget
+        widget._attach(self.replay.session)
         self.epoch += 1  # each view asks the new bridge for a snapshot (replay.js)
         self._was_audible = False
 
